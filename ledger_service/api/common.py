@@ -1,0 +1,119 @@
+"""What every route shares: the app's state, authentication, strict JSON bodies and JSON responses."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask import Response, current_app, g, request
+from sqlalchemy import Connection, Engine
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ledger_service import auth
+from ledger_service.config import Settings
+from ledger_service.db import read_connection
+from ledger_service.errors import ValidationFailed
+from ledger_service.signing import Signer
+from xase import evidence
+
+PREFIX = "/api/xase/v1"
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    settings: Settings
+    engine: Engine
+    signer: Signer
+
+
+def state() -> LedgerState:
+    return current_app.extensions["xase"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def reading() -> Iterator[Connection]:
+    with read_connection(state().engine) as conn:
+        yield conn
+
+
+def presented_api_key() -> Optional[str]:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key.strip()
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def principal(scope: str) -> auth.Principal:
+    """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`."""
+    with reading() as conn:
+        caller = auth.authenticate(conn, presented_api_key())
+    caller.require(scope)
+    g.principal = caller
+    return caller
+
+
+def require_admin() -> None:
+    with reading() as conn:
+        auth.check_admin_key(conn, request.headers.get("X-Admin-Key"), state().settings.admin_key)
+
+
+def _body_bytes() -> bytes:
+    limit = state().settings.max_request_bytes
+    data = request.get_data(cache=False)  # MAX_CONTENT_LENGTH already bounds the wire size
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            data = inflater.decompress(data, limit)
+        except zlib.error:
+            raise ValidationFailed("request body is not valid gzip") from None
+        if inflater.unconsumed_tail:
+            raise RequestEntityTooLarge(f"decompressed request body exceeds {limit} bytes")
+    return data
+
+
+def json_body() -> Any:
+    """The request's JSON, parsed strictly (no duplicate keys, no NaN); 400 otherwise."""
+    data = _body_bytes()
+    if not data.strip():
+        raise ValidationFailed("request body is empty; expected JSON")
+    try:
+        return evidence.loads(data)
+    except evidence.InvalidJSONError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def public_base() -> str:
+    configured = state().settings.public_url
+    base = configured.rstrip("/") if configured else request.host_url.rstrip("/")
+    return base + PREFIX
+
+
+def receipt_url(transaction_id: str) -> str:
+    return f"{public_base()}/receipts/{transaction_id}"
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: must be an integer", {"field": name}) from None
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name}: must be within [{low}, {high}]", {"field": name})
+    return value
+
+
+Handler = Callable[..., Response]

@@ -1,0 +1,117 @@
+"""create_app(config) -> Flask: wires settings, database, signer, rate limiter and blueprints.
+
+Every failure leaves as the JSON error body of ARCHITECTURE.md, from one
+handler; a client never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+
+from flask import Flask, Response, g
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import HTTPException
+
+from ledger_service.api import BLUEPRINTS
+from ledger_service.api.common import LedgerState, json_response, presented_api_key
+from ledger_service.config import Settings
+from ledger_service.db import create_schema, make_engine
+from ledger_service.errors import LedgerError
+from ledger_service.ledger import register_signer
+from ledger_service.signing import LocalSigner, Signer
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("xase.ledger")
+
+_HTTP_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMIT_EXCEEDED",
+}
+
+
+def _error(status: int, code: str, message: str, details: Optional[dict[str, Any]] = None,
+           headers: Optional[dict[str, str]] = None) -> Response:  # fmt: skip
+    body = {"code": code, "type": code.lower(), "message": message, "details": details or {},
+            "request_id": getattr(g, "request_id", None)}  # fmt: skip
+    return json_response({"error": body}, status, headers)
+
+
+def _rate_limit_key() -> str:
+    # Hash of the presented key: buckets per key without a database lookup, secrets never stored.
+    key = presented_api_key()
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32] if key else "ip:" + get_remote_address()
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(LedgerError)
+    def _ledger_error(error: LedgerError) -> Response:
+        return _error(error.status, error.code, error.message, error.details)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded) -> Response:
+        limit = error.limit.limit
+        retry_after = str(max(1, int(limit.get_expiry())))
+        return _error(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}",
+                      {"limit": str(limit)}, {"Retry-After": retry_after})  # fmt: skip
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
+        headers = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else None  # type: ignore[attr-defined]
+        return _error(status, code, error.description or error.name, None, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error in request %s", getattr(g, "request_id", "?"))
+        return _error(500, "INTERNAL_ERROR", "The ledger hit an internal error; the request was not applied.")
+
+
+def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signer: Optional[Signer] = None) -> Flask:
+    """Build the ledger app. `config` is a Settings, or overrides applied on top of XASE_* variables."""
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    create_schema(engine)
+    signer = signer or LocalSigner.from_path(settings.signing_key_path)
+    register_signer(engine, signer)
+
+    app = Flask("ledger_service")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.extensions["xase"] = LedgerState(settings=settings, engine=engine, signer=signer)
+
+    limiter = Limiter(
+        _rate_limit_key,
+        app=app,
+        default_limits=[settings.rate_limit] if settings.rate_limit else [],
+        storage_uri=settings.rate_limit_storage,
+        headers_enabled=True,
+        strategy="moving-window",
+    )
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = "req_" + secrets.token_hex(8)
+
+    @app.after_request
+    def _tag_response(response: Response) -> Response:
+        response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        return response
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    limiter.exempt(app.view_functions["health.health"])
+    _install_error_handlers(app)
+    return app

@@ -1,0 +1,160 @@
+"""`xase-ledger serve | init | create-api-key | verify | export`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, Optional
+
+from sqlalchemy import Engine
+
+from ledger_service import audit, auth
+from ledger_service.config import Settings
+from ledger_service.db import create_schema, make_engine, read_connection, write_transaction
+from ledger_service.ledger import register_signer
+from ledger_service.signing import LocalSigner
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    if getattr(args, "signing_key", None):
+        overrides["signing_key_path"] = args.signing_key
+    return Settings.from_env(overrides)
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    create_schema(engine)
+    return engine
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from ledger_service.app import create_app
+
+    overrides = {"host": args.host, "port": args.port} if args.host else {"port": args.port}
+    settings = _settings(args).replace(**{k: v for k, v in overrides.items() if v is not None})
+    server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
+    port = server.server_port
+    if args.port_file:
+        Path(args.port_file).write_text(str(port))
+
+    def _stop(_signum: int, _frame: Optional[FrameType]) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"xase-ledger listening on http://{settings.host}:{port}/api/xase/v1 ({settings.database_url})", flush=True)
+    try:
+        server.serve_forever()
+    except (SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = _engine(settings)
+    signer = LocalSigner.from_path(settings.signing_key_path)
+    register_signer(engine, signer)
+    with write_transaction(engine) as conn:
+        admin_key = auth.ensure_admin_key(conn)
+    print(f"database     {settings.database_url}", file=sys.stderr)
+    print(f"signing key  {settings.signing_key_path} ({signer.key_id})", file=sys.stderr)
+    if admin_key:
+        print("admin key (shown once; keep it secret):", file=sys.stderr)
+        print(admin_key)
+    else:
+        print("admin key    already created earlier (not shown again)", file=sys.stderr)
+    return 0
+
+
+def _create_api_key(args: argparse.Namespace) -> int:
+    engine = _engine(_settings(args))
+    with write_transaction(engine) as conn:
+        tenant = auth.get_or_create_tenant(conn, args.tenant)
+        key = auth.create_api_key(conn, tenant["id"], args.name, args.scopes or auth.DEFAULT_SCOPES)
+    print(f"tenant {tenant['name']} ({tenant['id']}): key {key['id']} scopes {' '.join(key['scopes'])}", file=sys.stderr)
+    print(key["secret"])
+    return 0
+
+
+def _tenant_ids(engine: Engine, name: Optional[str]) -> list[str]:
+    with read_connection(engine) as conn:
+        if name is None:
+            return [tenant["id"] for tenant in auth.list_tenants(conn)]
+        tenant = auth.find_tenant(conn, name)
+    if tenant is None:
+        raise SystemExit(f"xase-ledger: tenant {name!r} not found")
+    return [tenant["id"]]
+
+
+def _verify(args: argparse.Namespace) -> int:
+    engine = _engine(_settings(args))
+    failed = False
+    for tenant_id in _tenant_ids(engine, args.tenant):
+        report = audit.verify_chain(engine, tenant_id)
+        if report["ok"]:
+            print(f"{tenant_id}: OK ({report['records']} records, {report['blocks']} blocks)")
+        else:
+            failed = True
+            print(f"{tenant_id}: BROKEN at seq {report['first_broken_seq']}: {report['error']['message']}")
+    return 1 if failed else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    engine = _engine(_settings(args))
+    (tenant_id,) = _tenant_ids(engine, args.tenant)
+    with open(args.output, "wb") as out:
+        for line in audit.export_lines(engine, tenant_id):
+            out.write(line)
+    print(f"exported {tenant_id} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xase-ledger", description="The Xase ledger service.")
+    parser.add_argument("--database-url", help="overrides XASE_DATABASE_URL")
+    parser.add_argument("--signing-key", help="overrides XASE_SIGNING_KEY_PATH")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the ledger (development server; see README for gunicorn)")
+    serve.add_argument("--host", default=None, help="default XASE_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default XASE_PORT or 3000; 0 picks a free port")
+    serve.add_argument("--port-file", help="write the port actually bound to this file")
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("init", help="create the database, signing key and admin key").set_defaults(handler=_init)
+
+    create = commands.add_parser("create-api-key", help="create an API key (and the tenant if new); prints the secret")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="")
+    create.add_argument("--scopes", nargs="+", choices=sorted(auth.SCOPES))
+    create.set_defaults(handler=_create_api_key)
+
+    verify = commands.add_parser("verify", help="verify whole chains; exit 1 naming the first broken seq")
+    verify.add_argument("--tenant", help="tenant id or name (default: every tenant)")
+    verify.set_defaults(handler=_verify)
+
+    export = commands.add_parser("export", help="write a tenant's chain as a JSON Lines bundle")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("-o", "--output", required=True)
+    export.set_defaults(handler=_export)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

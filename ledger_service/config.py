@@ -1,0 +1,67 @@
+"""Settings: every knob of the ledger in one frozen object, read from XASE_* variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+__all__ = ["Settings"]
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Ledger configuration. `from_env()` reads the variables named in each field's comment."""
+
+    database_url: str = "sqlite:///./xase-ledger.db"  # XASE_DATABASE_URL
+    signing_key_path: str = "./xase-signing-key.pem"  # XASE_SIGNING_KEY_PATH
+    admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
+    host: str = "127.0.0.1"  # XASE_HOST
+    port: int = 3000  # XASE_PORT
+    public_url: Optional[str] = None  # XASE_PUBLIC_URL, base of receipt_url behind a proxy
+    max_request_bytes: int = 5 * 1024 * 1024  # XASE_MAX_REQUEST_BYTES
+    max_batch_size: int = 500  # XASE_MAX_BATCH_SIZE
+    rate_limit: str = "200 per second"  # XASE_RATE_LIMIT, per API key; "" disables
+    rate_limit_storage: str = "memory://"  # XASE_RATE_LIMIT_STORAGE
+    sqlite_synchronous: str = "FULL"  # XASE_SQLITE_SYNCHRONOUS: FULL survives power loss
+
+    @classmethod
+    def from_env(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+        env = os.environ
+        values: dict[str, Any] = {
+            "database_url": env.get("XASE_DATABASE_URL") or cls.database_url,
+            "signing_key_path": env.get("XASE_SIGNING_KEY_PATH") or cls.signing_key_path,
+            "admin_key": env.get("XASE_ADMIN_KEY") or None,
+            "host": env.get("XASE_HOST") or cls.host,
+            "port": _int("XASE_PORT", cls.port),
+            "public_url": env.get("XASE_PUBLIC_URL") or None,
+            "max_request_bytes": _int("XASE_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            "max_batch_size": _int("XASE_MAX_BATCH_SIZE", cls.max_batch_size),
+            "rate_limit": env.get("XASE_RATE_LIMIT", cls.rate_limit),
+            "rate_limit_storage": env.get("XASE_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
+            "sqlite_synchronous": (env.get("XASE_SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).upper(),
+        }
+        values.update(overrides or {})
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        if not 1 <= self.max_batch_size <= 10_000:
+            raise ValueError(f"max_batch_size must be within 1..10000, got {self.max_batch_size}")
+        if self.max_request_bytes < 1024:
+            raise ValueError(f"max_request_bytes must be at least 1024, got {self.max_request_bytes}")
+        if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
+        return self
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes).validated()

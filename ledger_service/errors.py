@@ -1,0 +1,70 @@
+"""LedgerError and its leaves: every failure a client can see, with its code and HTTP status.
+
+Plain Python (no Flask): the API layer turns any LedgerError into the JSON
+error body of ARCHITECTURE.md in one handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "LedgerError",
+    "ValidationFailed",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "IdempotencyConflict",
+    "SigningUnavailable",
+]
+
+
+class LedgerError(Exception):
+    code = "INTERNAL_ERROR"
+    status = 500
+
+    def __init__(self, message: str, details: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "type": self.code.lower(), "message": self.message, "details": self.details}
+
+
+class ValidationFailed(LedgerError):
+    code = "VALIDATION_ERROR"
+    status = 400
+
+
+class Unauthorized(LedgerError):
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class Forbidden(LedgerError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class NotFound(LedgerError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Conflict(LedgerError):
+    code = "CONFLICT"
+    status = 409
+
+
+class IdempotencyConflict(LedgerError):
+    code = "IDEMPOTENCY_CONFLICT"
+    status = 409
+
+
+class SigningUnavailable(LedgerError):
+    """The signer could not sign; the append was rolled back and may be retried."""
+
+    code = "SIGNING_UNAVAILABLE"
+    status = 503

@@ -1,0 +1,110 @@
+"""The fast canonicalizer equals the rfc8785 oracle; the strict parser rejects what it must."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from xase.evidence import CanonicalizationError, InvalidJSONError, canonicalize, loads
+
+SAFE_INT = 2**53 - 1
+
+# Text without lone surrogates (the oracle and we both reject those; tested below).
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-SAFE_INT, max_value=SAFE_INT)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(text, children, max_size=5),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(json_values)
+def test_canonicalize_equals_rfc8785(value: Any) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@example(1e21)
+@example(1e-7)
+@example(1e-6)
+@example(-1e-6)
+@example(123456789012345680000.0)
+@example(5e-324)
+@example(1.7976931348623157e308)
+@example(-0.0)
+def test_float_formatting_equals_rfc8785(value: float) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(st.characters(exclude_categories=("Cs",)), max_size=4), st.integers(0, 9), max_size=8))
+def test_key_order_is_utf16_order(value: dict[str, int]) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+# Integral doubles >= 2**53 print as integer literals, which parse back as
+# Python ints outside I-JSON's safe range; we reject those (as rfc8785 does)
+# rather than round them silently, so this property excludes them.
+round_trippable = st.recursive(
+    st.none() | st.booleans() | st.integers(-SAFE_INT, SAFE_INT) | st.floats(-SAFE_INT, SAFE_INT) | text,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(text, children, max_size=5),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(round_trippable)
+def test_parse_of_canonical_form_round_trips(value: Any) -> None:
+    assert canonicalize(loads(canonicalize(value))) == canonicalize(value)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 2**53, -(2**53), "\ud800", {"\udc00": 1}, {1: 2}, object()])
+def test_values_without_a_jcs_form_are_rejected(bad: Any) -> None:
+    with pytest.raises(CanonicalizationError):
+        canonicalize(bad)
+
+
+def test_deep_nesting_is_a_canonicalization_error_not_a_crash() -> None:
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(CanonicalizationError, match="too deep"):
+        canonicalize(deep)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('{"a": 1, "a": 2}', "duplicate key"),
+        ('{"x": {"b": 1, "b": 1}}', "duplicate key"),
+        ('{"a": NaN}', "non-finite"),
+        ('{"a": Infinity}', "non-finite"),
+        ('[-Infinity]', "non-finite"),
+        ('[1e400]', "out of range"),
+        ('{"a": ', "malformed"),
+        (b'{"a": "\xff"}', "UTF-8"),
+        ("[" * 200_000 + "]" * 200_000, "too deep"),
+    ],
+)
+def test_strict_parser_rejects(text: str | bytes, reason: str) -> None:
+    with pytest.raises(InvalidJSONError, match=reason):
+        loads(text)
+
+
+def test_strict_parser_accepts_ordinary_json() -> None:
+    assert loads(b'{"a": [1, 2.5, "\\u00e9", null, true]}') == json.loads('{"a": [1, 2.5, "\\u00e9", null, true]}')

@@ -1,0 +1,207 @@
+"""JSON in and out for evidence: a strict parser and an RFC 8785 (JCS) serializer.
+
+`canonicalize` is a fast equivalent of the `rfc8785` package (our oracle; the
+hypothesis tests in tests/evidence/test_jcs.py prove them equal on random JSON).
+It leans on the C string escaper of the standard `json` module, whose escaping
+rules are exactly those of JCS, and only formats numbers and orders keys itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from json.encoder import encode_basestring as _quote_string  # C-accelerated in CPython
+from typing import Any
+
+__all__ = ["CanonicalizationError", "InvalidJSONError", "canonicalize", "loads"]
+
+# JCS works on IEEE 754 doubles: larger integers would silently lose precision.
+_INT_MAX = 2**53 - 1
+_INT_MIN = -(2**53) + 1
+_EXACT_DOUBLE = 2**53  # below this, a double's integer value prints as itself
+
+
+class CanonicalizationError(ValueError):
+    """The value has no JCS form (non-finite or oversized number, lone surrogate, ...)."""
+
+
+class InvalidJSONError(ValueError):
+    """The text is not JSON we accept as evidence input."""
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidJSONError(f"duplicate key {key!r} in JSON object")
+            seen.add(key)
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidJSONError(f"non-finite number {name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidJSONError(f"number {text} is out of range for a double")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicate_keys,
+    parse_constant=_no_constants,
+    parse_float=_finite_float,
+)
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON text, rejecting duplicate keys and non-finite numbers.
+
+    Raises InvalidJSONError for anything that is not such JSON (bad UTF-8,
+    syntax errors, nesting too deep for the parser).
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        return _DECODER.decode(text)
+    except InvalidJSONError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise InvalidJSONError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise InvalidJSONError("request body is not valid UTF-8") from None
+    except RecursionError:
+        raise InvalidJSONError("JSON nesting is too deep") from None
+    except ValueError as exc:  # e.g. integer literals over Python's digit limit
+        raise InvalidJSONError(f"malformed JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------- serializing
+
+
+def _format_float(value: float) -> str:
+    """ECMAScript Number::toString, as RFC 8785 section 3.2.2.3 requires."""
+    if value == 0:
+        return "0"  # also -0.0
+    if not math.isfinite(value):
+        raise CanonicalizationError(f"{value} is not representable in JCS")
+    if value.is_integer() and -_EXACT_DOUBLE < value < _EXACT_DOUBLE:
+        return str(int(value))
+    # repr gives the shortest round-tripping digits, as ECMAScript requires;
+    # only their layout differs. Write value as 0.DIGITS x 10**n, then lay out.
+    sign = "-" if value < 0 else ""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    raw = whole + fraction
+    digits = raw.lstrip("0")
+    n = len(whole) - (len(raw) - len(digits)) + (int(exponent) if exponent else 0)
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    return f"{sign}{digits[0]}{'.' + digits[1:] if k > 1 else ''}e{'+' if e > 0 else '-'}{abs(e)}"
+
+
+def _sorted_items(obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    items = sorted(obj.items(), key=_first)
+    # Code-point order equals JCS's UTF-16 code-unit order unless a key holds
+    # characters beyond the BMP; only then pay for the exact ordering.
+    if not "".join(obj).isascii():
+        try:
+            items.sort(key=_utf16_key)
+        except UnicodeEncodeError:
+            raise CanonicalizationError("object key contains a lone surrogate") from None
+    return items
+
+
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
+def _utf16_key(item: tuple[str, Any]) -> bytes:
+    return item[0].encode("utf-16-be")
+
+
+def _scalar(value: Any) -> str | None:
+    """The JCS text of a scalar, or None when value is a container or an odd type."""
+    kind = type(value)
+    if kind is str:
+        return _quote_string(value)
+    if kind is int:
+        if value < _INT_MIN or value > _INT_MAX:
+            raise CanonicalizationError(f"{value} exceeds the safe integer range of JSON numbers")
+        return int.__repr__(value)
+    if kind is float:
+        return _format_float(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return None
+
+
+def _serialize(value: Any, out: list[str]) -> None:
+    text = _scalar(value)
+    if text is not None:
+        out.append(text)
+        return
+    kind = type(value)
+    if kind is dict:
+        append = out.append
+        append("{")
+        for index, (key, item) in enumerate(_sorted_items(value)):
+            if type(key) is not str:
+                raise CanonicalizationError(f"object key {key!r} is not a string")
+            append(',"' if index else '"')
+            append(_quote_string(key)[1:])
+            append(":")
+            text = _scalar(item)
+            if text is None:
+                _serialize(item, out)
+            else:
+                append(text)
+        append("}")
+    elif kind is list or kind is tuple:
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _serialize(item, out)
+        out.append("]")
+    else:
+        _serialize(_plain(value), out)
+
+
+def _plain(value: Any) -> Any:
+    """Subclasses of the JSON types (IntEnum, str enums, ...) as their plain base type."""
+    for base in (bool, int, float, str, dict, list, tuple):
+        if isinstance(value, base):
+            return base(value)  # type: ignore[arg-type]
+    raise CanonicalizationError(f"{type(value).__name__} is not a JSON type")
+
+
+def canonicalize(value: Any) -> bytes:
+    """The RFC 8785 canonical UTF-8 serialization of a JSON value."""
+    out: list[str] = []
+    try:
+        _serialize(value, out)
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError("string contains a lone surrogate (not valid Unicode)") from None
+    except RecursionError:
+        raise CanonicalizationError("JSON nesting is too deep") from None
+    except TypeError:  # keys of mixed types cannot even be sorted
+        raise CanonicalizationError("object keys must be strings") from None

@@ -1,0 +1,78 @@
+"""`xase verify RECEIPT.json [--key PEM]`: check a receipt or an export bundle offline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xase import evidence
+from xase.bundle import verify_bundle
+
+
+def _load_receipt(path: str) -> Any:
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    return evidence.loads(data)
+
+
+def _summary(receipt: dict[str, Any]) -> str:
+    record, block = receipt["record"], receipt["block"]
+    return "\n".join(
+        [
+            f"transaction_id  {record['transaction_id']}",
+            f"tenant          {record['tenant_id']}",
+            f"policy          {record['policy_id']} {record['policy_version'] or ''}".rstrip(),
+            f"recorded_at     {record['recorded_at']}",
+            f"seq             {record['seq']} ({receipt['chain_position']})",
+            f"record_hash     {receipt['record_hash']}",
+            f"block           {block['block_seq']} [{block['first_seq']}..{block['last_seq']}] sealed {block['sealed_at']}",
+            f"signed by       {block['key_id']}",
+        ]
+    )
+
+
+def _verify_receipt_file(args: argparse.Namespace) -> int:
+    receipt = _load_receipt(args.file)
+    trusted = [Path(p).read_text() for p in args.key] or None
+    evidence.verify_receipt(receipt, trusted_keys=trusted)
+    print(_summary(receipt))
+    if trusted is None:
+        print("note: no --key given; the receipt's own public key was used (integrity, not origin)")
+    print("receipt verified")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        first_line = Path(args.file).read_bytes().split(b"\n", 1)[0] if args.file != "-" else b""
+        if b'"xase-export"' in first_line:
+            trusted = [Path(p).read_text() for p in args.key] or None
+            with open(args.file, "rb") as bundle:
+                report = verify_bundle(bundle, trusted_keys=trusted)
+            print(f"tenant {report.tenant_id}: {report.records} records, {report.blocks} blocks")
+            print("bundle verified")
+            return 0
+        return _verify_receipt_file(args)
+    except evidence.VerificationError as exc:
+        print(f"verification FAILED at step {exc.step}: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, evidence.InvalidJSONError, KeyError, TypeError, ValueError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xase", description="Xase evidence tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="verify a receipt (JSON) or an export bundle (JSON Lines) offline")
+    verify.add_argument("file", help="receipt.json, bundle.jsonl, or - for a receipt on stdin")
+    verify.add_argument("--key", action="append", default=[], metavar="PEM", help="trusted public key (repeatable)")
+    verify.set_defaults(handler=_verify)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
