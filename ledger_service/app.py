@@ -19,6 +19,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
 from ledger_service.api import BLUEPRINTS
+from ledger_service.api.admin import blueprint as admin_blueprint
 from ledger_service.api.common import LedgerState, json_response, presented_api_key
 from ledger_service.config import Settings
 from ledger_service.db import create_schema, make_engine
@@ -92,15 +93,6 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["xase"] = LedgerState(settings=settings, engine=engine, signer=signer)
 
-    limiter = Limiter(
-        _rate_limit_key,
-        app=app,
-        default_limits=[settings.rate_limit] if settings.rate_limit else [],
-        storage_uri=settings.rate_limit_storage,
-        headers_enabled=True,
-        strategy="moving-window",
-    )
-
     @app.before_request
     def _request_id() -> None:
         g.request_id = "req_" + secrets.token_hex(8)
@@ -110,8 +102,19 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
         return response
 
+    # After the request-id hook, so throttled responses carry a request id too.
+    limiter = Limiter(
+        _rate_limit_key,
+        app=app,
+        application_limits=[settings.rate_limit] if settings.rate_limit else [],  # one budget per key across routes
+        storage_uri=settings.rate_limit_storage,
+        headers_enabled=True,
+        strategy="moving-window",
+    )
+
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     limiter.exempt(app.view_functions["health.health"])
+    limiter.exempt(admin_blueprint)  # the operator's API, guarded by a 256-bit admin key
     _install_error_handlers(app)
     return app

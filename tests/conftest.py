@@ -1,0 +1,157 @@
+"""Fixtures: real ledger processes on free loopback ports, backed by real SQLite files."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import requests
+
+PREFIX = "/api/xase/v1"
+
+
+@dataclass
+class LedgerProcess:
+    """A `xase-ledger serve` child process and the files it owns."""
+
+    directory: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: Optional[subprocess.Popen[bytes]] = None
+    port: int = 0
+    admin_key: str = field(default_factory=lambda: "xase_admin_" + secrets.token_hex(16))
+
+    @property
+    def database_path(self) -> Path:
+        return self.directory / "ledger.db"
+
+    @property
+    def key_path(self) -> Path:
+        return self.directory / "signing-key.pem"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PREFIX}"
+
+    def cli_args(self) -> list[str]:
+        return ["--database-url", f"sqlite:///{self.database_path}", "--signing-key", str(self.key_path)]
+
+    def process_env(self) -> dict[str, str]:
+        return {**os.environ, "XASE_ADMIN_KEY": self.admin_key, "XASE_RATE_LIMIT": "100000 per second", **self.env}
+
+    def start(self) -> LedgerProcess:
+        port_file = self.directory / "port"
+        port_file.unlink(missing_ok=True)
+        log = open(self.directory / "ledger.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ledger_service.cli", *self.cli_args(), "serve", "--host", "127.0.0.1", "--port", "0",
+             "--port-file", str(port_file)],
+            env=self.process_env(), stdout=log, stderr=log,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ledger exited early:\n{(self.directory / 'ledger.log').read_text()}")
+            if port_file.exists() and port_file.read_text():
+                self.port = int(port_file.read_text())
+                try:
+                    if requests.get(self.base_url + "/health", timeout=1).status_code == 200:
+                        return self
+                except requests.ConnectionError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("ledger did not become healthy within 30 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ledger_service.cli", *self.cli_args(), *args],
+            env=self.process_env(), capture_output=True, text=True, check=check, timeout=120,
+        )  # fmt: skip
+
+    # -- HTTP helpers
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"X-Admin-Key": self.admin_key, **kwargs.pop("headers", {})}
+        return requests.request(method, self.base_url + "/admin" + path, headers=headers, timeout=10, **kwargs)
+
+    def new_api_key(self, tenant: Optional[str] = None, scopes: Optional[list[str]] = None) -> str:
+        tenant = tenant or "tenant-" + secrets.token_hex(4)
+        if self.admin("GET", f"/tenants/{tenant}/api-keys").status_code == 404:
+            assert self.admin("POST", "/tenants", json={"name": tenant}).status_code == 201
+        body: dict[str, Any] = {"name": "test"}
+        if scopes is not None:
+            body["scopes"] = scopes
+        response = self.admin("POST", f"/tenants/{tenant}/api-keys", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["secret"])
+
+
+class Api:
+    """requests with a tenant's API key and the ledger's base URL."""
+
+    def __init__(self, ledger: LedgerProcess, key: str) -> None:
+        self.ledger = ledger
+        self.key = key
+        self.session = requests.Session()
+        self.session.headers["X-API-Key"] = key
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.ledger.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def record(self, **fields: Any) -> dict[str, Any]:
+        payload = {"policy": "credit_policy_v4", "input": {"amount": 1}, "output": {"decision": "APPROVED"}, **fields}
+        response = self.post("/records", json=payload)
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+
+def decision(index: int, **extra: Any) -> dict[str, Any]:
+    """A distinct, valid wire record."""
+    return {"policy_id": "credit_policy_v4", "input": {"user": f"u_{index}", "amount": index}, "output": {"decision": "APPROVED"},
+            "confidence": 0.9, **extra}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerProcess]:
+    """One ledger process shared by a test module (each test makes its own tenant)."""
+    process = LedgerProcess(tmp_path_factory.mktemp("ledger")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_ledger(tmp_path: Path) -> Iterator[LedgerProcess]:
+    """A ledger process of the test's own, for tests that stop, restart or tamper with it."""
+    process = LedgerProcess(tmp_path).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def api(ledger: LedgerProcess) -> Api:
+    """A client for a brand-new tenant on the shared ledger."""
+    return Api(ledger, ledger.new_api_key())
