@@ -103,6 +103,10 @@ def _text(fields: dict[str, Any], name: str, *, required: bool = False) -> Optio
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
         raise _fail(name, f"must be a non-empty string of at most {_MAX_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(name, "is not valid Unicode (lone surrogate)") from None
     return value
 
 

@@ -99,8 +99,9 @@ def public_base() -> str:
     return base + PREFIX
 
 
-def receipt_url(transaction_id: str) -> str:
-    return f"{public_base()}/receipts/{transaction_id}"
+def receipt_url_base() -> str:
+    """Prefix of every receipt_url; append the transaction id."""
+    return f"{public_base()}/receipts/"
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:

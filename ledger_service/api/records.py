@@ -7,15 +7,15 @@ from typing import Any, Union
 from flask import Blueprint, Response, request
 
 from ledger_service import audit, ledger
-from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, receipt_url, state
+from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, receipt_url_base, state
 from ledger_service.errors import LedgerError, ValidationFailed
 from ledger_service.intake import RecordInput, check_idempotency_key, parse_record
 
 blueprint = Blueprint("records", __name__, url_prefix=PREFIX)
 
 
-def _with_url(result: dict[str, Any]) -> dict[str, Any]:
-    return {**result, "receipt_url": receipt_url(result["transaction_id"])}
+def _with_url(result: dict[str, Any], base: str) -> dict[str, Any]:
+    return {**result, "receipt_url": base + result["transaction_id"]}
 
 
 @blueprint.post("/records")
@@ -30,9 +30,10 @@ def create_record() -> Response:
     if outcome.error is not None:
         raise outcome.error
     assert outcome.result is not None
+    result = _with_url(outcome.result, receipt_url_base())
     if outcome.replayed:
-        return json_response(_with_url(outcome.result), 200, {"Idempotent-Replayed": "true"})
-    return json_response(_with_url(outcome.result), 201)
+        return json_response(result, 200, {"Idempotent-Replayed": "true"})
+    return json_response(result, 201)
 
 
 def _parse_batch_item(item: Any) -> Union[RecordInput, LedgerError]:
@@ -56,13 +57,14 @@ def create_records() -> Response:
     if unknown:
         raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
     outcomes = ledger.append(state().engine, state().signer, caller.tenant_id, [_parse_batch_item(item) for item in records])
+    base = receipt_url_base()
     results = []
     for outcome in outcomes:
         if outcome.error is not None:
             results.append({"success": False, "status": outcome.error.status, "error": outcome.error.to_dict()})
         else:
             assert outcome.result is not None
-            results.append({**_with_url(outcome.result), "status": 200 if outcome.replayed else 201, "replayed": outcome.replayed})
+            results.append({**_with_url(outcome.result, base), "status": 200 if outcome.replayed else 201, "replayed": outcome.replayed})
     return json_response({"results": results})
 
 
@@ -77,7 +79,8 @@ def list_records() -> Response:
             conn, caller.tenant_id, after_seq=int(cursor) if cursor else -1,
             limit=int_arg("limit", 100, 1, 1000), policy_id=request.args.get("policy_id"),
         )  # fmt: skip
-    page["records"] = [_with_url(record) for record in page["records"]]
+    base = receipt_url_base()
+    page["records"] = [_with_url(record, base) for record in page["records"]]
     return json_response(page)
 
 
@@ -85,4 +88,4 @@ def list_records() -> Response:
 def get_record(transaction_id: str) -> Response:
     caller = principal("records:read")
     with reading() as conn:
-        return json_response(_with_url(audit.get_record(conn, caller.tenant_id, transaction_id)))
+        return json_response(_with_url(audit.get_record(conn, caller.tenant_id, transaction_id), receipt_url_base()))

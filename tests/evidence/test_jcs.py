@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any
@@ -11,7 +12,7 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from xase.evidence import CanonicalizationError, InvalidJSONError, canonicalize, loads
+from xase.evidence import RECORD_FIELDS, CanonicalizationError, InvalidJSONError, canonicalize, loads, record_hash
 
 SAFE_INT = 2**53 - 1
 
@@ -108,3 +109,41 @@ def test_strict_parser_rejects(text: str | bytes, reason: str) -> None:
 
 def test_strict_parser_accepts_ordinary_json() -> None:
     assert loads(b'{"a": [1, 2.5, "\\u00e9", null, true]}') == json.loads('{"a": [1, 2.5, "\\u00e9", null, true]}')
+
+
+record_texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+record_numbers = st.none() | st.floats(0, 1) | st.integers(0, 10) | st.sampled_from([1e-5, 1.0, 0.0, 5e-324, 1e-7, 0.5])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "v": st.just(1),
+            "tenant_id": record_texts,
+            "seq": st.integers(0, 2**53 - 1),
+            "prev_hash": record_texts,
+            "transaction_id": record_texts,
+            "policy_id": record_texts,
+            "policy_version": st.none() | record_texts,
+            "decision_type": st.none() | record_texts,
+            "confidence": record_numbers,
+            "processing_time_ms": record_numbers | st.floats(0, 1e12),
+            "input_hash": record_texts,
+            "output_hash": record_texts,
+            "context_hash": record_texts,
+            "commitment": record_texts,
+            "payload_ref": st.none() | record_texts,
+            "recorded_at": record_texts,
+        }
+    )
+)
+def test_record_hash_fast_path_equals_the_oracle(body: dict[str, Any]) -> None:
+    assert record_hash(body) == hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+
+def test_record_hash_with_a_lone_surrogate_is_a_canonicalization_error() -> None:
+    body = json.loads(json.dumps({name: "x" for name in RECORD_FIELDS}))
+    body["policy_id"] = "\ud800"
+    with pytest.raises(CanonicalizationError):
+        record_hash(body)

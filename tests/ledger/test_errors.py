@@ -41,6 +41,8 @@ def _error(response: requests.Response, status: int, code: str) -> dict[str, Any
         (b'{"policy_id": "p", "input": {}, "output": {}, "store_payload": "yes"}', "store_payload"),
         (b'{"policy_id": "p", "input": {}, "output": {}, "context": []}', "context"),
         (b'["not", "an", "object"]', "JSON object"),
+        (b'{"policy_id": "\\ud800", "input": {}, "output": {}}', "policy_id: is not valid Unicode"),
+        (b'{"policy_id": "p", "input": {"\\udc00": 1}, "output": {}}', "lone surrogate"),
     ],
 )
 def test_bad_record_bodies_are_400_with_a_clear_message(api: Api, body: bytes, fragment: str) -> None:

@@ -1,0 +1,54 @@
+"""Start a throwaway ledger process on a free loopback port for a benchmark."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+@dataclass
+class BenchLedger:
+    base_url: str
+    api_key: str
+    directory: Path
+    cli: list[str]
+
+
+@contextmanager
+def running_ledger(extra_env: dict[str, str] | None = None) -> Iterator[BenchLedger]:
+    import os
+
+    with tempfile.TemporaryDirectory(prefix="xase-bench-") as tmp:
+        directory = Path(tmp)
+        cli = [sys.executable, "-m", "ledger_service.cli", "--database-url", f"sqlite:///{directory / 'ledger.db'}",
+               "--signing-key", str(directory / "key.pem")]  # fmt: skip
+        env = {**os.environ, "XASE_RATE_LIMIT": "", **(extra_env or {})}
+        key = subprocess.run([*cli, "create-api-key", "--tenant", "bench"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        port_file = directory / "port"
+        log = open(directory / "ledger.log", "wb")
+        process = subprocess.Popen([*cli, "serve", "--port", "0", "--port-file", str(port_file)], env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 30
+            while not (port_file.exists() and port_file.read_text()):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError((directory / "ledger.log").read_text())
+                time.sleep(0.05)
+            base_url = f"http://127.0.0.1:{port_file.read_text()}/api/xase/v1"
+            while True:
+                try:
+                    requests.get(base_url + "/health", timeout=1).raise_for_status()
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+            yield BenchLedger(base_url, key, directory, cli)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
