@@ -1,5 +1,5 @@
 # Sourced by demo.sh and test.sh: create or reuse .venv and install the project into it.
-# Needs only python3 (3.9+) and access to PyPI.
+# Needs only python3 (3.9+) and access to PyPI. Usage: source _venv.sh EXTRA  (server | dev)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
@@ -7,12 +7,13 @@ VENV="${XASE_VENV:-$ROOT/.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-# Reinstall only when the packaging files changed since the last install.
-STAMP="$VENV/.xase-install-$1"
+# Reinstall only when the packaging files changed since the last install;
+# an up-to-date [dev] install (a superset) also serves [server].
 SIG="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | "$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SIG" ] || ! "$VENV/bin/python" -c 'import xase, ledger_service' 2>/dev/null; then
+installed() { [ -f "$VENV/.xase-install-$1" ] && [ "$(cat "$VENV/.xase-install-$1")" = "$SIG" ]; }
+if ! { installed "$1" || installed dev; } || ! "$VENV/bin/python" -c 'import xase, ledger_service' 2>/dev/null; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$1]"
-    echo "$SIG" > "$STAMP"
+    echo "$SIG" > "$VENV/.xase-install-$1"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -135,3 +135,11 @@ def test_mutated_vector_block_fails() -> None:
     block = copy.deepcopy(V1["block"])
     block["last_seq"] = 3
     assert evidence.block_hash(block).hex() != V1["block"]["block_hash"]
+
+
+def test_shipped_format_document_is_the_shared_one() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "docs" / "evidence-format.md"
+    shared = Path(__file__).resolve().parents[3] / "shared" / "design" / "EVIDENCE-FORMAT.md"
+    if not shared.exists():
+        pytest.skip(f"{shared} is not beside this checkout")
+    assert shipped.read_text() == shared.read_text()
