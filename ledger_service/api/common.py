@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -116,5 +116,3 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
         raise ValidationFailed(f"{name}: must be within [{low}, {high}]", {"field": name})
     return value
 
-
-Handler = Callable[..., Response]
