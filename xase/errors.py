@@ -20,6 +20,7 @@ ERROR_CODES = frozenset(
         "NETWORK_ERROR",
         "SERVER_ERROR",
         "NOT_FOUND",
+        "CLIENT_CLOSED",
     }
 )
 

@@ -1,0 +1,241 @@
+"""XaseClient against a real ledger process on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, LedgerProcess
+from xase import XaseClient, XaseError, evidence
+from xase._payload import QueuedRecord, snapshot, wire_item
+
+
+@pytest.fixture
+def tenant(ledger: LedgerProcess) -> Api:
+    return Api(ledger, ledger.new_api_key())
+
+
+@pytest.fixture
+def client(tenant: Api) -> Iterator[XaseClient]:
+    client = XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url, flush_interval=0.05)
+    yield client
+    client.close()
+
+
+def loan(n: int, **extra: Any) -> dict[str, Any]:
+    return {"policy": "credit_policy_v4", "input": {"user_id": f"u_{n}", "amount": 1000 * n}, "output": {"decision": "APPROVED"},
+            "confidence": 0.94, "transaction_id": f"loan_{n}", **extra}  # fmt: skip
+
+
+def test_records_are_delivered_in_order_and_chained(client: XaseClient, tenant: Api) -> None:
+    for n in range(250):
+        assert client.record(loan(n)) is None
+    client.flush(10)
+    stats = client.get_stats()
+    assert (stats["sent"], stats["failed"], stats["dropped"], stats["size"], stats["in_flight"]) == (250, 0, 0, 0, 0)
+    assert stats["batches"] >= 3
+    records = tenant.get("/records", params={"limit": 1000}).json()["records"]
+    assert [r["transaction_id"] for r in records] == [f"loan_{n}" for n in range(250)]
+    assert tenant.get("/verify").json()["ok"] is True
+
+
+def test_raw_payload_never_leaves_the_process_but_commitments_match(client: XaseClient, tenant: Api) -> None:
+    payload = loan(1, context={"channel": "web"})
+    client.record(payload)
+    client.flush(10)
+    stored = tenant.get("/records/loan_1").json()
+    assert stored["payload"] is None
+    assert stored["record"]["input_hash"] == evidence.commitment(payload["input"])
+    assert stored["context"]["channel"] == "web" and stored["context"]["runtime"]["pid"] == os.getpid()
+    receipt = tenant.get("/receipts/loan_1").json()
+    evidence.verify_receipt(receipt, input=payload["input"], output=payload["output"], context=stored["context"])
+
+
+def test_mutating_the_payload_after_record_does_not_change_the_evidence(client: XaseClient, tenant: Api) -> None:
+    payload = loan(2)
+    client.record(payload)
+    payload["input"]["amount"] = 999_999_999
+    client.flush(10)
+    assert tenant.get("/records/loan_2").json()["record"]["input_hash"] == evidence.commitment({"user_id": "u_2", "amount": 2000})
+
+
+def test_replaying_the_same_records_adds_nothing(client: XaseClient, tenant: Api) -> None:
+    for _ in range(3):
+        for n in range(20):
+            client.record(loan(n))
+        client.flush(10)
+    assert client.get_stats()["sent"] == 60
+    assert tenant.get("/stats").json()["records"] == 20
+
+
+def test_lost_response_retry_creates_no_duplicate(tenant: Api) -> None:
+    """The ledger committed, the answer was lost, the SDK retries the same keys: one record each."""
+    client = XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url)
+    items = [wire_item(QueuedRecord(snapshot({"policy": "p", "input": {"n": n}, "output": {}})), None, None) for n in range(5)]
+    first = client._transport.send_batch(items)
+    again = client._transport.send_batch(items)  # what a retry after a timeout sends
+    assert [r["record_hash"] for r in first] == [r["record_hash"] for r in again]  # type: ignore[index]
+    assert tenant.get("/stats").json()["records"] == 5
+    client.close()
+
+
+def test_synchronous_mode_returns_the_record_result(tenant: Api) -> None:
+    with XaseClient({"api_key": tenant.key, "base_url": tenant.ledger.base_url, "fire_and_forget": False}) as client:
+        result = client.record(loan(7))
+        assert result is not None and result["transaction_id"] == "loan_7" and result["chain_position"] == "genesis"
+        assert result["receipt_url"].endswith("/receipts/loan_7")
+        assert client.get_stats()["sent"] == 1
+
+
+def test_skip_queue_and_errors_raise_in_synchronous_mode(client: XaseClient, tenant: Api) -> None:
+    assert client.record(loan(1), skip_queue=True)["seq"] == 0  # type: ignore[index]
+    with pytest.raises(XaseError) as caught:
+        client.record(loan(1, output={"decision": "DENIED"}), skip_queue=True)
+    assert caught.value.code == "IDEMPOTENCY_CONFLICT" and caught.value.status_code == 409
+
+
+def test_callbacks_run_on_the_worker_thread(tenant: Api) -> None:
+    seen: list[tuple[str, str]] = []
+    client = XaseClient(
+        api_key=tenant.key, base_url=tenant.ledger.base_url,
+        on_success=lambda result: seen.append(("ok", threading.current_thread().name)),
+        on_error=lambda error: seen.append((error.code, threading.current_thread().name)),
+    )  # fmt: skip
+    client.record(loan(1))
+    client.record(loan(1, output={"decision": "DENIED"}))  # same transaction id, different decision
+    client.flush(10)
+    client.close()
+    assert seen == [("ok", "xase-worker"), ("IDEMPOTENCY_CONFLICT", "xase-worker")]
+    assert client.get_stats()["failed"] == 1
+
+
+def test_wrong_api_key_is_reported_not_retried(ledger: LedgerProcess) -> None:
+    errors: list[XaseError] = []
+    client = XaseClient(api_key="xase_pk_wrong", base_url=ledger.base_url, on_error=errors.append)
+    client.record(loan(1))
+    client.flush(10)
+    client.close()
+    assert [e.code for e in errors] == ["UNAUTHORIZED"] and client.get_stats()["retries"] == 0
+
+
+def test_full_queue_drops_new_records_and_reports_them(tenant: Api) -> None:
+    errors: list[XaseError] = []
+    client = XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url, queue_max_size=5, batch_size=5, on_error=errors.append)
+    client._worker.ensure_started = lambda: None  # type: ignore[method-assign]  # hold the queue still
+    for n in range(8):
+        client.record(loan(n))
+    assert client.get_stats()["dropped"] == 3 and client.get_stats()["size"] == 5
+    del client._worker.ensure_started
+    client.flush(10)
+    client.close()
+    assert [(e.code, e.details["dropped"]) for e in errors] == [("QUEUE_FULL", 3)]
+    assert tenant.get("/stats").json()["records"] == 5
+
+
+def test_many_threads_record_concurrently(client: XaseClient, tenant: Api) -> None:
+    def work(thread: int) -> None:
+        for n in range(100):
+            client.record(loan(thread * 1000 + n))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.flush(30)
+    assert client.get_stats()["sent"] == 800 and tenant.get("/stats").json()["records"] == 800
+
+
+def test_flush_timeout_raises_and_close_does_not_wait_for_backoff(ledger: LedgerProcess) -> None:
+    client = XaseClient(api_key="xase_pk_x", base_url="http://127.0.0.1:9/api/xase/v1", max_retries=100, retry_backoff=30, retry_backoff_max=30)
+    client.record(loan(1))
+    with pytest.raises(XaseError) as caught:
+        client.flush(0.3)
+    assert caught.value.code == "FLUSH_TIMEOUT" and caught.value.details["pending"] == 1
+    started = time.monotonic()
+    client.close(timeout_s=0.2)
+    assert time.monotonic() - started < 5  # bounded by close's own timeout, not by a 30 s backoff
+
+
+def _run(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
+
+
+def test_atexit_delivers_what_is_queued(tenant: Api) -> None:
+    done = _run(
+        """
+        import os
+        from xase import XaseClient
+        xase = XaseClient(api_key=os.environ["KEY"], base_url=os.environ["URL"], flush_interval=5)
+        for n in range(30):
+            xase.record({"policy": "p", "input": {"n": n}, "output": {}, "transaction_id": f"exit_{n}"})
+        """,
+        {"KEY": tenant.key, "URL": tenant.ledger.base_url},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert tenant.get("/stats").json()["records"] == 30
+
+
+def test_exit_with_a_dead_ledger_is_bounded_and_reports_the_loss() -> None:
+    started = time.monotonic()
+    done = _run(
+        """
+        from xase import XaseClient
+        xase = XaseClient(api_key="xase_pk_x", base_url="http://127.0.0.1:9/api/xase/v1", atexit_timeout=1.0,
+                          max_retries=50, retry_backoff=5)
+        for n in range(10):
+            xase.record({"policy": "p", "input": {"n": n}, "output": {}})
+        """,
+        {},
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert time.monotonic() - started < 30
+    assert "10 record(s) were not delivered before exit" in done.stderr
+
+
+def test_no_signal_handlers_are_installed() -> None:
+    done = _run(
+        """
+        import signal
+        before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        from xase import XaseClient
+        XaseClient(api_key="xase_pk_x").record({"policy": "p", "input": {}, "output": {}})
+        after = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        assert before == after, (before, after)
+        """,
+        {"XASE_BASE_URL": "http://127.0.0.1:9/api/xase/v1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_delivers_its_own_records_and_the_parent_keeps_its_own(tenant: Api) -> None:
+    client = XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url, flush_interval=0.05)
+    client.record(loan(1))
+    client.flush(10)  # the worker thread is running before the fork
+    client._worker.ensure_started = lambda: None  # type: ignore[method-assign]
+    client.record(loan(2))  # queued in the parent, not yet sent
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh queue and thread, so the parent's record is not sent twice
+        try:
+            assert client.get_stats()["size"] == 0
+            client.record(loan(100))
+            client.flush(10)
+            os._exit(0 if client.get_stats()["sent"] == 1 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    del client._worker.ensure_started
+    client.flush(10)
+    client.close()
+    transactions = sorted(r["transaction_id"] for r in tenant.get("/records").json()["records"])
+    assert transactions == ["loan_1", "loan_100", "loan_2"]

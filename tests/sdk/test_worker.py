@@ -1,0 +1,107 @@
+"""The worker, driven step by step with a stand-in for the network (nothing else is faked)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Union
+
+import pytest
+
+from xase import XaseError
+from xase._payload import QueuedRecord, snapshot
+from xase.config import XaseClientConfig
+from xase.types import RecordResult
+from xase.worker import FlushMarker, QueueItem, Worker
+
+
+class Network:
+    """Answers every item with success, or with the error queued for its transaction id."""
+
+    def __init__(self) -> None:
+        self.retries = 0
+        self.batches: list[list[dict[str, Any]]] = []
+        self.errors: dict[str, XaseError] = {}
+
+    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+        self.batches.append(list(items))
+        return [self.errors.get(item.get("transaction_id", ""), {"success": True, "transaction_id": item.get("transaction_id", "")})
+                for item in items]  # type: ignore[misc]  # fmt: skip
+
+
+def record(n: int, **extra: Any) -> QueuedRecord:
+    return QueuedRecord(snapshot({"policy": "p", "input": {"n": n}, "output": {}, "transaction_id": f"t_{n}", **extra}))
+
+
+def make_worker(**options: Any) -> tuple[Worker, deque[QueueItem], Network]:
+    queue: deque[QueueItem] = deque()
+    network = Network()
+    config = XaseClientConfig.build(api_key="xase_pk_test", flush_interval=0, **options)
+    return Worker(queue, threading.Event(), threading.Event(), network, config, None), queue, network
+
+
+def test_batches_are_at_most_batch_size_and_keep_order() -> None:
+    worker, queue, network = make_worker(batch_size=3)
+    queue.extend(record(n) for n in range(7))
+    while queue:
+        worker.step()
+    assert [len(batch) for batch in network.batches] == [3, 3, 1]
+    assert [item["transaction_id"] for batch in network.batches for item in batch] == [f"t_{n}" for n in range(7)]
+    assert (worker.sent, worker.batches, worker.failed, worker.in_flight) == (7, 3, 0, 0)
+
+
+def test_flush_marker_is_released_after_the_records_before_it() -> None:
+    worker, queue, _network = make_worker(batch_size=100)
+    marker = FlushMarker()
+    queue.extend([record(0), record(1), marker, record(2)])
+    worker.step()
+    assert marker.done.is_set() and worker.sent == 2 and len(queue) == 1
+
+
+def test_callbacks_get_results_and_errors_and_cannot_kill_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[Any] = []
+
+    def on_success(result: RecordResult) -> None:
+        seen.append(result["transaction_id"])
+        raise RuntimeError("metrics backend down")
+
+    worker, queue, network = make_worker(on_success=on_success, on_error=lambda error: seen.append(error.code))
+    network.errors["t_1"] = XaseError("IDEMPOTENCY_CONFLICT", "different decision", 409)
+    queue.extend(record(n) for n in range(3))
+    worker.step()
+    assert seen == ["t_0", "IDEMPOTENCY_CONFLICT", "t_2"]
+    assert (worker.sent, worker.failed) == (2, 1)
+    assert "callback raised" in caplog.text
+
+
+def test_a_payload_json_cannot_carry_fails_alone() -> None:
+    errors: list[XaseError] = []
+    worker, queue, network = make_worker(on_error=errors.append)
+    queue.extend([record(0), record(1, input={"big": 2**60}), record(2)])
+    worker.step()
+    assert [e.code for e in errors] == ["VALIDATION_ERROR"] and errors[0].details["transaction_id"] == "t_1"
+    assert [item["transaction_id"] for item in network.batches[0]] == ["t_0", "t_2"]
+
+
+def test_drops_are_reported_once_aggregated_on_the_worker_thread() -> None:
+    errors: list[XaseError] = []
+    worker, _queue, _network = make_worker(on_error=errors.append)
+    for _ in range(5):
+        worker.count_drop()
+    worker.step(wait=False)
+    worker.step(wait=False)
+    assert [(e.code, e.details["dropped"]) for e in errors] == [("QUEUE_FULL", 5)]
+
+
+def test_an_unexpected_error_costs_the_batch_not_the_thread() -> None:
+    errors: list[XaseError] = []
+    worker, queue, network = make_worker(on_error=errors.append)
+
+    def broken(items: Sequence[dict[str, Any]]) -> list[Any]:
+        raise KeyError("bug")
+
+    network.send_batch = broken  # type: ignore[method-assign]
+    queue.extend([record(0), record(1)])
+    worker.step()
+    assert [e.code for e in errors] == ["SERVER_ERROR", "SERVER_ERROR"] and worker.in_flight == 0

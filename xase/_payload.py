@@ -1,0 +1,167 @@
+"""A RecordPayload's two lives: checked and snapshotted on the caller's thread, then put in
+wire form (commitments computed) on the worker thread.
+
+The caller's thread does the least possible: type checks and one C-speed copy.
+Hashing, key generation and JSON all happen later, off the decision path.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import os
+import platform
+import re
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from xase import evidence
+from xase._version import __version__
+from xase.errors import ValidationError
+
+__all__ = ["QueuedRecord", "check_idempotency_key", "snapshot", "wire_item", "runtime_context"]
+
+_FIELDS = frozenset(
+    {"policy", "input", "output", "confidence", "context", "transaction_id", "policy_version", "decision_type",
+     "processing_time", "store_payload"}
+)  # fmt: skip
+_OPTIONAL_TEXT = ("policy_version", "decision_type")
+_UUID4 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
+_TOKEN_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_TRANSACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+@dataclass
+class QueuedRecord:
+    """A validated snapshot waiting for the worker. The key is fixed the first time it is sent."""
+
+    payload: dict[str, Any]
+    idempotency_key: Optional[str] = None
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", {"field": field})
+
+
+def check_idempotency_key(key: Any) -> Optional[str]:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not (_UUID4.match(key) or _TOKEN_KEY.match(key)):
+        raise _invalid("idempotency_key", "must be a UUID v4 or 16-64 characters of A-Z a-z 0-9 _ -")
+    return key
+
+
+def _check_number(payload: Mapping[str, Any], field: str, high: float) -> None:
+    value = payload.get(field)
+    if value is None:
+        return
+    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= high:
+        raise _invalid(field, f"must be a number within [0, {high:g}]")
+
+
+def _check(payload: Mapping[str, Any]) -> None:
+    unknown = payload.keys() - _FIELDS
+    if unknown:
+        raise ValidationError(f"unknown field(s) {sorted(unknown)}; RecordPayload has {sorted(_FIELDS)}", {"fields": sorted(unknown)})
+    policy = payload.get("policy")
+    if type(policy) is not str or not policy.strip() or len(policy) > 256:
+        raise _invalid("policy", "must be a non-empty string of at most 256 characters")
+    for field in ("input", "output"):
+        if not isinstance(payload.get(field), dict):
+            raise _invalid(field, "must be a dict")
+    context = payload.get("context")
+    if context is not None and not isinstance(context, dict):
+        raise _invalid("context", "must be a dict or None")
+    _check_number(payload, "confidence", 1.0)
+    _check_number(payload, "processing_time", 1e12)
+    for field in _OPTIONAL_TEXT:
+        value = payload.get(field)
+        if value is not None and (type(value) is not str or not value.strip() or len(value) > 256):
+            raise _invalid(field, "must be a non-empty string of at most 256 characters or None")
+    transaction_id = payload.get("transaction_id")
+    if transaction_id is not None and (type(transaction_id) is not str or not _TRANSACTION_ID.match(transaction_id)):
+        raise _invalid("transaction_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
+    store = payload.get("store_payload")
+    if store is not None and type(store) is not bool:
+        raise _invalid("store_payload", "must be True, False or None")
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy(value: Any) -> Any:
+    """Deep copy of a JSON-like tree that shares the (immutable) scalars: twice as fast as marshal."""
+    kind = type(value)
+    if kind is dict:
+        copied = value.copy()
+        for key, item in copied.items():
+            if type(item) not in _IMMUTABLE:
+                copied[key] = _copy(item)
+        return copied
+    if kind is list:
+        return [item if type(item) in _IMMUTABLE else _copy(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)  # anything else: correct first, fast where it matters
+
+
+def snapshot(payload: Any) -> dict[str, Any]:
+    """Validate a RecordPayload and return a deep copy the caller can no longer change."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError(f"payload must be a dict (RecordPayload), got {type(payload).__name__}")
+    _check(payload)
+    copied: dict[str, Any] = _copy(payload if type(payload) is dict else dict(payload))
+    return copied
+
+
+def runtime_context() -> dict[str, Any]:
+    """Captured once per process (and again in a forked child), not per record."""
+    return {
+        "runtime": {
+            "sdk": "xase-python",
+            "sdk_version": __version__,
+            "python_version": platform.python_version(),
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+    }
+
+
+def _key_for(record: QueuedRecord) -> str:
+    transaction_id = record.payload.get("transaction_id")
+    if transaction_id:
+        # Stable across processes and restarts, as the seed promises for transaction ids.
+        return "tx_" + hashlib.sha256(transaction_id.encode("utf-8")).hexdigest()[:40]
+    return str(uuid.uuid4())
+
+
+def wire_item(record: QueuedRecord, runtime: Optional[dict[str, Any]], hmac_key: Optional[bytes]) -> dict[str, Any]:
+    """The JSON object POSTed for this record. Raw input/output leave only with store_payload.
+
+    Raises evidence.CanonicalizationError for values JSON cannot carry exactly.
+    """
+    if record.idempotency_key is None:
+        record.idempotency_key = _key_for(record)
+    payload = record.payload
+    context = payload.get("context") or {}
+    item: dict[str, Any] = {
+        "policy_id": payload["policy"],
+        "idempotency_key": record.idempotency_key,
+        "context": {**runtime, **context} if runtime else context,
+    }
+    for field in ("transaction_id", "policy_version", "decision_type", "confidence", "processing_time"):
+        if payload.get(field) is not None:
+            item[field] = payload[field]
+    if payload.get("store_payload"):
+        evidence.canonicalize([payload["input"], payload["output"]])  # fail here, not at the ledger
+        item.update(input=payload["input"], output=payload["output"], store_payload=True)
+    else:
+        item["input_hash"] = evidence.commitment(payload["input"], hmac_key)
+        item["output_hash"] = evidence.commitment(payload["output"], hmac_key)
+        item["commitment"] = "hmac-sha256" if hmac_key else "sha256"
+    evidence.canonicalize(item["context"])
+    return item

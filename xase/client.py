@@ -1,0 +1,244 @@
+"""XaseClient: record decisions as evidence without slowing the caller (seed 001).
+
+`record()` validates, snapshots and enqueues; a background worker (worker.py)
+batches, commits and delivers through transport.py. This module only wires
+them together and owns the lifecycle: flush, close, exit, fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+
+from xase import evidence
+from xase._payload import QueuedRecord, check_idempotency_key, runtime_context, snapshot, wire_item
+from xase.config import XaseClientConfig
+from xase.errors import ValidationError, XaseError
+from xase.transport import Transport
+from xase.types import ClientStats, RecordPayload, RecordResult
+from xase.worker import FlushMarker, QueueItem, Worker
+
+__all__ = ["XaseClient"]
+
+log = logging.getLogger("xase")
+
+_CLIENTS: weakref.WeakSet[XaseClient] = weakref.WeakSet()
+_BLOCK_POLL = 0.001
+
+
+class XaseClient:
+    """Records AI decisions as immutable, verifiable evidence.
+
+        xase = XaseClient({"api_key": "xase_pk_...", "fire_and_forget": True})
+        xase.record({"policy": "credit_policy_v4", "input": {...}, "output": {...}, "confidence": 0.94})
+
+    Options are those of XaseClientConfig, given as a dict, keyword arguments or both.
+    """
+
+    def __init__(self, config: Union[XaseClientConfig, Mapping[str, Any], None] = None, **options: Any) -> None:
+        self.config = XaseClientConfig.build(config, **options)
+        self._closed = False
+        self._lifecycle = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._start_process()
+        _CLIENTS.add(self)
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    def _start_process(self) -> None:
+        """Everything that belongs to one process: a forked child builds its own."""
+        self._pid = os.getpid()
+        self._queue: deque[QueueItem] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._runtime = runtime_context() if self.config.capture_runtime_context else None
+        self._transport = Transport(self.config, self._stop)
+        self._sync_transport = Transport(self.config)
+        self._worker = Worker(self._queue, self._wake, self._stop, self._transport, self.config, self._runtime)
+        self._sync_sent = self._sync_failed = 0
+
+    def _after_fork(self) -> None:
+        # The parent still owns (and will deliver) what it had queued; the child
+        # starts empty, with its own thread and sockets.
+        self._start_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._start_process()
+
+    # ---------------------------------------------------------------- recording
+
+    def record(
+        self, payload: RecordPayload, *, idempotency_key: Optional[str] = None, skip_queue: bool = False
+    ) -> Optional[RecordResult]:
+        """Record one decision.
+
+        Fire-and-forget mode: queue it and return None at once. Synchronous mode
+        (`fire_and_forget=False` or `skip_queue=True`): wait for the ledger and
+        return its RecordResult. Invalid payloads raise XaseError("VALIDATION_ERROR").
+        """
+        if self._closed:
+            raise XaseError("CLIENT_CLOSED", "record() called after close()")
+        if self._pid != os.getpid():
+            self._after_fork()
+        queued = QueuedRecord(snapshot(payload), check_idempotency_key(idempotency_key))
+        if skip_queue or not self.config.fire_and_forget:
+            return self._record_now(queued)
+        self._enqueue(queued)
+        return None
+
+    def _enqueue(self, item: QueuedRecord) -> None:
+        queue = self._queue
+        if len(queue) >= self.config.queue_max_size and not self._room_after_waiting():
+            self._worker.count_drop()
+            self._wake.set()
+            return
+        was_empty = not queue
+        queue.append(item)
+        if was_empty:
+            self._wake.set()
+            self._start_worker()
+
+    def _room_after_waiting(self) -> bool:
+        if self.config.queue_full_policy != "block":
+            return False
+        deadline = time.monotonic() + self.config.block_timeout
+        while len(self._queue) >= self.config.queue_max_size:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_BLOCK_POLL)
+        return True
+
+    def _start_worker(self) -> None:
+        if not self._worker.alive:
+            with self._start_lock:
+                self._worker.ensure_started()
+
+    def _record_now(self, queued: QueuedRecord) -> RecordResult:
+        try:
+            item = wire_item(queued, self._runtime, self.config.hmac_key)
+        except (evidence.CanonicalizationError, TypeError, ValueError) as exc:
+            raise ValidationError(f"payload cannot be recorded as JSON evidence: {exc}") from None
+        try:
+            result = self._sync_transport.send_one(item)
+        except XaseError:
+            with self._sync_lock:
+                self._sync_failed += 1
+            raise
+        with self._sync_lock:
+            self._sync_sent += 1
+        return result
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Return once every record queued before this call is delivered or failed.
+
+        Raises XaseError("FLUSH_TIMEOUT") if that takes longer than `timeout_s`.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if not self._worker.alive and not self._queue:
+            return
+        marker = FlushMarker()
+        self._queue.append(marker)
+        self._wake.set()
+        self._start_worker()
+        if not marker.done.wait(timeout_s):
+            pending = self._pending()
+            raise XaseError("FLUSH_TIMEOUT", f"Flush timeout: {pending} record(s) still pending after {timeout_s}s", None,
+                            {"pending": pending, "timeout_s": timeout_s})  # fmt: skip
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Flush (up to `timeout_s`) and stop. Idempotent; record() afterwards raises."""
+        with self._lifecycle:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self.flush(timeout_s)
+        except XaseError as exc:
+            log.warning("xase: closing with records undelivered: %s", exc.message)
+        finally:
+            self._shut_down()
+
+    def _shut_down(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._worker.join(timeout=0.5)
+        self._sync_transport.close()
+        if not self._worker.alive:
+            self._transport.close()
+
+    def _queued_records(self) -> int:
+        # list() copies the deque in one C call, safe against concurrent appends.
+        return sum(1 for item in list(self._queue) if type(item) is QueuedRecord)
+
+    def _pending(self) -> int:
+        """Records not yet final: queued ones plus the batch being delivered."""
+        return self._queued_records() + self._worker.in_flight
+
+    def __enter__(self) -> XaseClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def get_stats(self) -> ClientStats:
+        worker = self._worker
+        return {
+            "size": self._queued_records(),
+            "closed": self._closed,
+            "sent": worker.sent + self._sync_sent,
+            "failed": worker.failed + self._sync_failed,
+            "dropped": worker.dropped,
+            "retries": self._transport.retries + self._sync_transport.retries,
+            "batches": worker.batches,
+            "in_flight": worker.in_flight,
+        }
+
+    def _flush_at_exit(self) -> None:
+        """Bounded by atexit_timeout, starts no thread: never holds up interpreter exit."""
+        budget = self.config.atexit_timeout
+        if self._closed or budget <= 0 or (not self._queue and not self._worker.in_flight):
+            return
+        deadline = time.monotonic() + budget
+        if self._worker.alive:
+            marker = FlushMarker()
+            self._queue.append(marker)
+            self._wake.set()
+            marker.done.wait(budget)
+        else:
+            quick = self.config.__class__.build(self.config, max_retries=0, timeout=max(0.1, budget))
+            self._worker.sender = Transport(quick, self._stop)
+            self._worker.drain_inline(deadline)
+        self._stop.set()
+        lost = self._pending()
+        if lost:
+            log.warning("xase: %d record(s) were not delivered before exit (atexit budget %.1fs)", lost, budget)
+
+    def __repr__(self) -> str:
+        return f"<XaseClient {self.config.base_url} {'closed' if self._closed else 'open'}>"
+
+
+def _flush_at_exit(client_ref: weakref.ref[XaseClient]) -> None:
+    client = client_ref()
+    if client is not None and client._pid == os.getpid():
+        try:
+            client._flush_at_exit()
+        except Exception:
+            log.exception("xase: error while flushing at exit")
+
+
+def _reset_clients_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_clients_in_child)

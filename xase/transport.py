@@ -1,0 +1,218 @@
+"""HTTP to the ledger: one pooled requests.Session, tenacity retries, HTTP -> XaseError.
+
+Retried: connection errors, timeouts, 408, 429 (Retry-After is the minimum
+wait, capped) and 5xx, with exponential backoff and full jitter. Never other
+4xx. In a batch only the items that failed retryably are sent again; every
+item carries its idempotency key, so a retry never duplicates a record.
+Sleeps wait on the stop event, so closing the client cuts a backoff short.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Optional, Union, cast
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_when_event_set, wait_random_exponential
+
+from xase._version import __version__
+from xase.config import XaseClientConfig
+from xase.errors import ERROR_CODES, XaseError
+from xase.types import RecordResult
+
+__all__ = ["Transport", "RetryableError", "Outcome"]
+
+log = logging.getLogger("xase")
+
+Outcome = Union[RecordResult, XaseError]
+
+_STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 408: "NETWORK_ERROR",
+                 409: "IDEMPOTENCY_CONFLICT", 413: "VALIDATION_ERROR", 422: "VALIDATION_ERROR", 429: "RATE_LIMIT_EXCEEDED"}  # fmt: skip
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+class RetryableError(XaseError):
+    """A failure worth another attempt; `retry_after` is the ledger's requested minimum wait."""
+
+    def __init__(self, code: str, message: str, status_code: Optional[int] = None, retry_after: Optional[float] = None,
+                 details: Optional[dict[str, Any]] = None) -> None:  # fmt: skip
+        super().__init__(code, message, status_code, details)
+        self.retry_after = retry_after
+
+
+class _ItemsFailed(RetryableError):
+    """Some items of a batch failed retryably; each keeps its own error."""
+
+
+def _retry_after(value: Optional[str]) -> Optional[float]:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_from_body(status: int, body: Any, retry_after: Optional[float] = None) -> XaseError:
+    """The XaseError for a ledger error response (or a batch item's error entry)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    server_code = error.get("code")
+    code = server_code if server_code in ERROR_CODES else _STATUS_CODES.get(status, "SERVER_ERROR" if status >= 500 else "VALIDATION_ERROR")
+    message = str(error.get("message") or f"HTTP {status} from the ledger")
+    details = dict(error.get("details") or {})
+    if server_code and server_code != code:
+        details["server_code"] = server_code
+    if error.get("request_id"):
+        details["request_id"] = error["request_id"]
+    if _retryable_status(status):
+        return RetryableError(code, message, status, retry_after, details)
+    return XaseError(code, message, status, details)
+
+
+class Transport:
+    """Sends records to one ledger. Thread-safe for concurrent synchronous calls."""
+
+    def __init__(self, config: XaseClientConfig, stop: Optional[threading.Event] = None) -> None:
+        self._config = config
+        self._stop = stop or threading.Event()
+        self._url = config.base_url.rstrip("/")
+        self._jitter = wait_random_exponential(multiplier=config.retry_backoff, max=config.retry_backoff_max)
+        self.retries = 0  # attempts beyond the first, for get_stats()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=8, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({
+            "X-API-Key": config.api_key,
+            "User-Agent": f"xase-python/{__version__}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        })  # fmt: skip
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ---------------------------------------------------------------- one HTTP call
+
+    def _post(self, path: str, body: Any, headers: Optional[dict[str, str]] = None) -> requests.Response:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        request_headers = dict(headers or {})
+        if self._config.gzip and len(data) >= self._config.gzip_min_bytes:
+            data = gzip.compress(data, compresslevel=5)
+            request_headers["Content-Encoding"] = "gzip"
+        try:
+            response = self.session.post(self._url + path, data=data, headers=request_headers, timeout=self._config.timeout)
+        except requests.Timeout as exc:
+            raise RetryableError("NETWORK_ERROR", f"timed out after {self._config.timeout}s: {exc}") from None
+        except requests.RequestException as exc:
+            raise RetryableError("NETWORK_ERROR", f"could not reach the ledger at {self._url}: {exc}") from None
+        if response.status_code >= 400:
+            raise error_from_body(response.status_code, _json_or_none(response), _retry_after(response.headers.get("Retry-After")))
+        return response
+
+    # ---------------------------------------------------------------- retries
+
+    def _wait(self, state: RetryCallState) -> float:
+        wait = float(self._jitter(state))
+        failure = state.outcome.exception() if state.outcome else None
+        requested = getattr(failure, "retry_after", None)
+        if requested:
+            wait = max(wait, min(requested, self._config.retry_backoff_max))
+        return wait
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # interruptible: close() sets the event
+
+    def _count_retry(self, _state: RetryCallState) -> None:
+        self.retries += 1
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self._config.max_retries + 1) | stop_when_event_set(self._stop),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=self._sleep,
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+
+    def _gave_up(self, failure: XaseError, attempts: int) -> XaseError:
+        if attempts <= 1 or not isinstance(failure, RetryableError):
+            return failure
+        last = {"code": failure.code, "message": failure.message, "status_code": failure.status_code}
+        return XaseError("MAX_RETRIES", f"gave up after {attempts} attempts: {failure.message}", failure.status_code,
+                         {**failure.details, "last_error": last})  # fmt: skip
+
+    # ---------------------------------------------------------------- the two sends
+
+    def send_one(self, item: dict[str, Any]) -> RecordResult:
+        """POST /records with the item's idempotency key as header; raises XaseError."""
+        body = {key: value for key, value in item.items() if key != "idempotency_key"}
+        headers = {"Idempotency-Key": item["idempotency_key"]}
+        retrying = self._retrying()
+        try:
+            response = retrying(self._post, "/records", body, headers)
+        except XaseError as failure:
+            raise self._gave_up(failure, retrying.statistics.get("attempt_number", 1)) from None
+        result = _json_or_none(response)
+        if not isinstance(result, dict) or not result.get("success"):
+            raise XaseError("SERVER_ERROR", "the ledger answered without a RecordResult", response.status_code)
+        return result  # type: ignore[return-value]
+
+    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Outcome]:
+        """POST /records/batch; returns a RecordResult or XaseError per item, in order."""
+        outcomes: list[Optional[Outcome]] = [None] * len(items)
+        pending = list(range(len(items)))
+
+        def attempt() -> None:
+            nonlocal pending
+            response = self._post("/records/batch", {"records": [items[i] for i in pending]})
+            results = (_json_or_none(response) or {}).get("results")
+            if not isinstance(results, list) or len(results) != len(pending):
+                raise RetryableError("SERVER_ERROR", "the ledger's batch response does not match the request", response.status_code)
+            still_failing = []
+            for index, result in zip(pending, results):
+                if isinstance(result, dict) and result.get("success"):
+                    outcomes[index] = cast(RecordResult, result)
+                    continue
+                status = int(result.get("status", 500)) if isinstance(result, dict) else 500
+                error = error_from_body(status, result)
+                if isinstance(error, RetryableError):
+                    still_failing.append(index)
+                outcomes[index] = error
+            pending = still_failing
+            if pending:
+                raise _ItemsFailed("SERVER_ERROR", f"{len(pending)} item(s) of the batch failed and will be retried")
+
+        retrying = self._retrying()
+        try:
+            retrying(attempt)
+        except XaseError as failure:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            for index in pending:
+                own = outcomes[index]
+                last = own if isinstance(failure, _ItemsFailed) and isinstance(own, XaseError) else failure
+                outcomes[index] = self._gave_up(last, attempts)
+        return [outcome if outcome is not None else XaseError("SERVER_ERROR", "no outcome") for outcome in outcomes]
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,193 @@
+"""The delivery engine: a bounded queue drained in batches by one background thread.
+
+The worker takes up to `batch_size` records (or what arrived within
+`flush_interval`), puts them in wire form (commitments computed here, off the
+caller's thread), sends them, and only then takes the next batch: so when it
+reaches a flush marker, everything queued before the marker is final.
+Callbacks run on this thread; nothing they raise can stop it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Callable, Optional, Protocol, Union
+
+from xase import evidence
+from xase._payload import QueuedRecord, wire_item
+from xase.config import XaseClientConfig
+from xase.errors import ValidationError, XaseError
+from xase.types import RecordResult
+
+__all__ = ["FlushMarker", "Worker"]
+
+log = logging.getLogger("xase")
+
+_IDLE_WAIT = 1.0  # seconds between checks of the stop flag while nothing is queued
+
+
+class FlushMarker:
+    """Queued by flush(); set once everything queued before it is delivered or failed."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class BatchSender(Protocol):
+    retries: int
+
+    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]: ...
+
+
+QueueItem = Union[QueuedRecord, FlushMarker]
+
+
+class Worker:
+    """Owns the delivery counters; drains `queue` through `sender` on a daemon thread."""
+
+    def __init__(
+        self,
+        queue: deque[QueueItem],
+        wake: threading.Event,
+        stop: threading.Event,
+        sender: BatchSender,
+        config: XaseClientConfig,
+        runtime: Optional[dict[str, Any]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.queue, self.wake, self.stop = queue, wake, stop
+        self.sender = sender
+        self.config = config
+        self.runtime = runtime
+        self.clock = clock
+        self.sent = self.failed = self.batches = self.in_flight = 0
+        self.dropped = 0
+        self._drops_reported = 0
+        self._drop_lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+
+    # ---------------------------------------------------------------- thread
+
+    def ensure_started(self) -> None:
+        if self._thread is None:
+            thread = threading.Thread(target=self.run, name="xase-worker", daemon=True)
+            self._thread = thread
+            thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.step()
+
+    def step(self, wait: bool = True) -> None:
+        """Collect one batch, deliver it, release the flush markers that followed it."""
+        batch, markers = self._collect(wait)
+        try:
+            if batch:
+                self._deliver(batch)
+        except Exception:  # a bug must cost this batch, never the thread
+            log.exception("xase: unexpected error delivering a batch of %d records", len(batch))
+            for record in batch:
+                self._fail(record, XaseError("SERVER_ERROR", "internal SDK error while delivering; see the xase log"))
+            self.in_flight = 0
+        self._report_drops()
+        for marker in markers:
+            marker.done.set()
+
+    def _collect(self, wait: bool = True) -> tuple[list[QueuedRecord], list[FlushMarker]]:
+        batch: list[QueuedRecord] = []
+        deadline: Optional[float] = None
+        while len(batch) < self.config.batch_size:
+            try:
+                item = self.queue.popleft()
+            except IndexError:
+                if self.stop.is_set() or not wait:
+                    break
+                if deadline is None:
+                    self.wake.wait(_IDLE_WAIT)
+                else:
+                    remaining = deadline - self.clock()
+                    if remaining <= 0:
+                        break
+                    self.wake.wait(remaining)
+                self.wake.clear()
+                continue
+            if type(item) is FlushMarker:
+                return batch, [item]
+            batch.append(item)  # type: ignore[arg-type]
+            if deadline is None:
+                deadline = self.clock() + self.config.flush_interval
+        return batch, []
+
+    # ---------------------------------------------------------------- delivery
+
+    def _deliver(self, batch: list[QueuedRecord]) -> None:
+        items, ready = [], []
+        for record in batch:
+            try:
+                items.append(wire_item(record, self.runtime, self.config.hmac_key))
+                ready.append(record)
+            except (evidence.CanonicalizationError, TypeError, ValueError) as exc:
+                self._fail(record, ValidationError(f"payload cannot be recorded as JSON evidence: {exc}"))
+        if not items:
+            return
+        self.in_flight = len(items)
+        outcomes = self.sender.send_batch(items)
+        for record, outcome in zip(ready, outcomes):
+            if isinstance(outcome, XaseError):
+                self._fail(record, outcome)
+            else:
+                self.sent += 1
+                self._call(self.config.on_success, outcome)
+        self.batches += 1
+        self.in_flight = 0
+
+    def _fail(self, record: QueuedRecord, error: XaseError) -> None:
+        self.failed += 1
+        error.details.setdefault("idempotency_key", record.idempotency_key)
+        error.details.setdefault("transaction_id", record.payload.get("transaction_id"))
+        self._call(self.config.on_error, error)
+
+    def _call(self, callback: Optional[Callable[[Any], None]], argument: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(argument)
+        except Exception:
+            log.exception("xase: the %s callback raised; the worker carries on", getattr(callback, "__name__", "user"))
+
+    # ---------------------------------------------------------------- drops
+
+    def count_drop(self) -> None:
+        with self._drop_lock:
+            self.dropped += 1
+
+    def _report_drops(self) -> None:
+        """Drops are reported here, aggregated, so callbacks stay on this thread and off the hot path."""
+        new = self.dropped - self._drops_reported
+        if new <= 0:
+            return
+        self._drops_reported += new
+        log.warning("xase: queue full (%d); %d record(s) dropped", self.config.queue_max_size, new)
+        error = XaseError("QUEUE_FULL", f"Queue full, {new} record(s) dropped", None,
+                          {"dropped": new, "queue_max_size": self.config.queue_max_size})  # fmt: skip
+        self._call(self.config.on_error, error)
+
+    # ---------------------------------------------------------------- exit without a thread
+
+    def drain_inline(self, deadline: float) -> None:
+        """Deliver what is queued on the calling thread until `deadline`; used at interpreter exit."""
+        while self.queue and self.clock() < deadline:
+            self.step(wait=False)
