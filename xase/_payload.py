@@ -55,37 +55,45 @@ def check_idempotency_key(key: Any) -> Optional[str]:
     return key
 
 
-def _check_number(payload: Mapping[str, Any], field: str, high: float) -> None:
-    value = payload.get(field)
-    if value is None:
-        return
-    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= high:
-        raise _invalid(field, f"must be a number within [0, {high:g}]")
+def _is_number_within(value: Any, high: float) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= high
+
+
+def _is_short_text(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= 256 and not value.isspace()
 
 
 def _check(payload: Mapping[str, Any]) -> None:
-    unknown = payload.keys() - _FIELDS
-    if unknown:
-        raise ValidationError(f"unknown field(s) {sorted(unknown)}; RecordPayload has {sorted(_FIELDS)}", {"fields": sorted(unknown)})
-    policy = payload.get("policy")
-    if type(policy) is not str or not policy.strip() or len(policy) > 256:
+    if not _FIELDS.issuperset(payload):
+        unknown = sorted(set(payload) - _FIELDS)
+        raise ValidationError(f"unknown field(s) {unknown}; RecordPayload has {sorted(_FIELDS)}", {"fields": unknown})
+    get = payload.get
+    if not _is_short_text(get("policy")):
         raise _invalid("policy", "must be a non-empty string of at most 256 characters")
-    for field in ("input", "output"):
-        if not isinstance(payload.get(field), dict):
-            raise _invalid(field, "must be a dict")
-    context = payload.get("context")
+    if type(get("input")) is not dict and not isinstance(get("input"), dict):
+        raise _invalid("input", "must be a dict")
+    if type(get("output")) is not dict and not isinstance(get("output"), dict):
+        raise _invalid("output", "must be a dict")
+    if len(payload) > 3:  # the optional members
+        _check_optional(payload)
+
+
+def _check_optional(payload: Mapping[str, Any]) -> None:
+    get = payload.get
+    context = get("context")
     if context is not None and not isinstance(context, dict):
         raise _invalid("context", "must be a dict or None")
-    _check_number(payload, "confidence", 1.0)
-    _check_number(payload, "processing_time", 1e12)
+    if get("confidence") is not None and not _is_number_within(get("confidence"), 1.0):
+        raise _invalid("confidence", "must be a number within [0, 1]")
+    if get("processing_time") is not None and not _is_number_within(get("processing_time"), 1e12):
+        raise _invalid("processing_time", "must be a number within [0, 1e+12]")
     for field in _OPTIONAL_TEXT:
-        value = payload.get(field)
-        if value is not None and (type(value) is not str or not value.strip() or len(value) > 256):
+        if get(field) is not None and not _is_short_text(get(field)):
             raise _invalid(field, "must be a non-empty string of at most 256 characters or None")
-    transaction_id = payload.get("transaction_id")
+    transaction_id = get("transaction_id")
     if transaction_id is not None and (type(transaction_id) is not str or not _TRANSACTION_ID.match(transaction_id)):
         raise _invalid("transaction_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
-    store = payload.get("store_payload")
+    store = get("store_payload")
     if store is not None and type(store) is not bool:
         raise _invalid("store_payload", "must be True, False or None")
 
@@ -111,10 +119,13 @@ def _copy(value: Any) -> Any:
 
 def snapshot(payload: Any) -> dict[str, Any]:
     """Validate a RecordPayload and return a deep copy the caller can no longer change."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise ValidationError(f"payload must be a dict (RecordPayload), got {type(payload).__name__}")
     _check(payload)
-    copied: dict[str, Any] = _copy(payload if type(payload) is dict else dict(payload))
+    copied = dict(payload)  # the top-level scalars were just checked to be immutable
+    for field in ("input", "output", "context"):
+        if copied.get(field) is not None:
+            copied[field] = _copy(copied[field])
     return copied
 
 
@@ -163,5 +174,6 @@ def wire_item(record: QueuedRecord, runtime: Optional[dict[str, Any]], hmac_key:
         item["input_hash"] = evidence.commitment(payload["input"], hmac_key)
         item["output_hash"] = evidence.commitment(payload["output"], hmac_key)
         item["commitment"] = "hmac-sha256" if hmac_key else "sha256"
-    evidence.canonicalize(item["context"])
+    if context:
+        evidence.canonicalize(context)  # one bad context must fail alone, not its whole batch
     return item

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from xase import evidence
+
+
+def sdk_like_batch(first: int, size: int) -> bytes:
+    """A /records/batch body like the SDK sends: commitments, keys and a small runtime context."""
+    records = [
+        {
+            "policy": "credit_policy_v4", "policy_version": "4.2", "decision_type": "loan",
+            "input_hash": evidence.sha256_hex(f"in-{n}".encode()), "output_hash": evidence.sha256_hex(b"APPROVED"),
+            "confidence": 0.94, "processing_time": 12.5, "transaction_id": f"loan_{n}", "idempotency_key": str(uuid.uuid4()),
+            "context": {"runtime": {"python": "3.11.7", "hostname": "bench-host", "pid": 4242, "sdk": "0.1.0"}, "request_id": f"r{n}"},
+        }
+        for n in range(first, first + size)
+    ]  # fmt: skip
+    return json.dumps({"records": records}).encode()
 
 
 @dataclass
@@ -24,8 +43,6 @@ class BenchLedger:
 
 @contextmanager
 def running_ledger(extra_env: dict[str, str] | None = None) -> Iterator[BenchLedger]:
-    import os
-
     with tempfile.TemporaryDirectory(prefix="xase-bench-") as tmp:
         directory = Path(tmp)
         cli = [sys.executable, "-m", "ledger_service.cli", "--database-url", f"sqlite:///{directory / 'ledger.db'}",

@@ -11,10 +11,8 @@ same run, is the ceiling that canonicalizing each record body with the
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,22 +20,7 @@ import requests
 import rfc8785
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ledger import running_ledger
-
-from xase import evidence
-
-
-def _batch(first: int, size: int) -> bytes:
-    records = [
-        {
-            "policy": "credit_policy_v4", "policy_version": "4.2", "decision_type": "loan",
-            "input_hash": evidence.sha256_hex(f"in-{n}".encode()), "output_hash": evidence.sha256_hex(b"APPROVED"),
-            "confidence": 0.94, "processing_time": 12.5, "transaction_id": f"loan_{n}", "idempotency_key": str(uuid.uuid4()),
-            "context": {"runtime": {"python": "3.11.7", "hostname": "bench-host", "pid": 4242, "sdk": "0.1.0"}, "request_id": f"r{n}"},
-        }
-        for n in range(first, first + size)
-    ]  # fmt: skip
-    return json.dumps({"records": records}).encode()
+from _ledger import running_ledger, sdk_like_batch
 
 
 def _rfc8785_ceiling(samples: int = 3000) -> float:
@@ -57,7 +40,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--clients", type=int, default=1)
     args = parser.parse_args()
-    bodies = [_batch(i * args.batch_size, args.batch_size) for i in range(args.batches)]
+    bodies = [sdk_like_batch(i * args.batch_size, args.batch_size) for i in range(args.batches)]
     ceiling = _rfc8785_ceiling()
     with running_ledger() as ledger:
         session = requests.Session()
@@ -68,7 +51,7 @@ def main() -> int:
             response.raise_for_status()
             assert all(r["success"] for r in response.json()["results"])
 
-        post(_batch(10**9, 10))  # warm-up: imports, first block, page cache
+        post(sdk_like_batch(10**9, 10))  # warm-up: imports, first block, page cache
         start = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(post, bodies))

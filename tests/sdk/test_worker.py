@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Union
 
 import pytest
@@ -75,10 +76,13 @@ def test_callbacks_get_results_and_errors_and_cannot_kill_the_worker(caplog: pyt
     assert "callback raised" in caplog.text
 
 
-def test_a_payload_json_cannot_carry_fails_alone() -> None:
+@pytest.mark.parametrize(
+    "bad", [{"input": {"big": 2**60}}, {"context": {"when": datetime.now()}}, {"context": {"tags": {"a", "b"}}}, {"output": {"x": float("inf")}}]
+)
+def test_a_payload_json_cannot_carry_fails_alone(bad: dict[str, Any]) -> None:
     errors: list[XaseError] = []
     worker, queue, network = make_worker(on_error=errors.append)
-    queue.extend([record(0), record(1, input={"big": 2**60}), record(2)])
+    queue.extend([record(0), record(1, **bad), record(2)])
     worker.step()
     assert [e.code for e in errors] == ["VALIDATION_ERROR"] and errors[0].details["transaction_id"] == "t_1"
     assert [item["transaction_id"] for item in network.batches[0]] == ["t_0", "t_2"]
