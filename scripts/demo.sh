@@ -34,12 +34,14 @@ done
 export XASE_BASE_URL="http://127.0.0.1:$(cat "$WORK/port")/api/xase/v1"
 echo "ledger at $XASE_BASE_URL"
 
-echo "== 4. decisions recorded over HTTP"
-python examples/record_over_http.py "$WORK"
+echo "== 4. decisions recorded with the SDK: fire-and-forget loans, synchronous fraud checks"
+python examples/loan_approval.py
+python examples/fraud_detection.py
 
-echo "== 5. the whole chain, verified by the ledger"
+echo "== 5. the whole chain, verified by the ledger; one receipt fetched by an auditor"
 "${LEDGER[@]}" verify --tenant demo-bank
+python examples/verify_receipt.py txn_0002 "$WORK"
 stop_ledger
 
-echo "== 6. one receipt, verified offline against the ledger's public key (the ledger is stopped)"
+echo "== 6. that receipt, verified offline against the pinned public key (the ledger is stopped)"
 xase verify "$WORK/receipt.json" --key "$WORK/ledger-key.pem"

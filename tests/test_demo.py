@@ -16,4 +16,5 @@ def test_demo_script_ends_with_a_verified_receipt() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
     assert "receipt verified" in lines[-1]
-    assert any("OK (6 records, 2 blocks)" in line for line in lines)
+    assert any("OK (7 records" in line for line in lines)
+    assert any("Receipt URL: http://127.0.0.1:" in line for line in lines)
