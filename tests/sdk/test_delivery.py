@@ -239,3 +239,32 @@ def test_forked_child_delivers_its_own_records_and_the_parent_keeps_its_own(tena
     client.close()
     transactions = sorted(r["transaction_id"] for r in tenant.get("/records").json()["records"])
     assert transactions == ["loan_1", "loan_100", "loan_2"]
+
+
+def test_store_payload_sends_the_raw_payload_for_the_ledger_to_keep(client: XaseClient, tenant: Api) -> None:
+    client.record(loan(3, store_payload=True))
+    client.flush(10)
+    stored = tenant.get("/records/loan_3").json()
+    assert stored["payload"]["input"] == loan(3)["input"] and stored["record"]["payload_ref"] is not None
+
+
+def test_hmac_commitments_verify_for_an_auditor_holding_the_key(tenant: Api) -> None:
+    key = b"auditor-shared-commitment-key"
+    with XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url, payload_hmac_key=key) as client:
+        client.record(loan(4))
+        client.flush(10)
+    receipt = tenant.get("/receipts/loan_4").json()
+    assert receipt["record"]["commitment"] == "hmac-sha256"
+    evidence.verify_receipt(receipt, input=loan(4)["input"], output=loan(4)["output"], hmac_key=key)
+    with pytest.raises(evidence.VerificationError):
+        evidence.verify_receipt(receipt, input=loan(4)["input"], hmac_key=b"wrong key")
+
+
+def test_block_policy_waits_for_room_instead_of_dropping(tenant: Api) -> None:
+    client = XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url, queue_max_size=2, batch_size=2,
+                        queue_full_policy="block", block_timeout=30)  # fmt: skip
+    for n in range(30):
+        client.record(loan(n))
+    client.flush(30)
+    client.close()
+    assert client.get_stats()["dropped"] == 0 and tenant.get("/stats").json()["records"] == 30
