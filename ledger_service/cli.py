@@ -39,8 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ledger_service.app import create_app
 
-    overrides = {"host": args.host, "port": args.port} if args.host else {"port": args.port}
-    settings = _settings(args).replace(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {name: value for name, value in (("host", args.host), ("port", args.port)) if value is not None}
+    settings = _settings(args).replace(**overrides)
     server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
     port = server.server_port
     if args.port_file:

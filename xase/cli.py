@@ -44,10 +44,14 @@ def _verify_receipt_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_bundle(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return b'"xase-export"' in handle.readline(64 * 1024)
+
+
 def _verify(args: argparse.Namespace) -> int:
     try:
-        first_line = Path(args.file).read_bytes().split(b"\n", 1)[0] if args.file != "-" else b""
-        if b'"xase-export"' in first_line:
+        if args.file != "-" and _is_bundle(args.file):
             trusted = [Path(p).read_text() for p in args.key] or None
             with open(args.file, "rb") as bundle:
                 report = verify_bundle(bundle, trusted_keys=trusted)

@@ -8,6 +8,7 @@ them together and owns the lifecycle: flush, close, exit, fork.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import threading
@@ -67,6 +68,7 @@ class XaseClient:
     def _after_fork(self) -> None:
         # The parent still owns (and will deliver) what it had queued; the child
         # starts empty, with its own thread and sockets.
+        self._lifecycle = threading.Lock()
         self._start_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._start_process()
@@ -214,7 +216,7 @@ class XaseClient:
             self._wake.set()
             marker.done.wait(budget)
         else:
-            quick = self.config.__class__.build(self.config, max_retries=0, timeout=max(0.1, budget))
+            quick = dataclasses.replace(self.config, max_retries=0, timeout=max(0.1, budget))
             self._worker.sender = Transport(quick, self._stop)
             self._worker.drain_inline(deadline)
         self._stop.set()

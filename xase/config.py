@@ -51,7 +51,7 @@ class XaseClientConfig:
     def build(cls, config: Union[XaseClientConfig, Mapping[str, Any], None] = None, **options: Any) -> XaseClientConfig:
         """From a config, a dict (seed style) and/or keyword arguments; keywords win."""
         if isinstance(config, XaseClientConfig):
-            values = dataclasses.asdict(config)
+            values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}  # no deep copies
         elif config is None:
             values = {}
         elif isinstance(config, Mapping):

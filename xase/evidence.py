@@ -42,6 +42,8 @@ __all__ = [
     "block_signing_body",
     "canonicalize",
     "chain_position",
+    "check_block_body",
+    "check_record_body",
     "commitment",
     "format_timestamp",
     "inclusion_proof",

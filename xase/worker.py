@@ -74,7 +74,8 @@ class Worker:
     # ---------------------------------------------------------------- thread
 
     def ensure_started(self) -> None:
-        if self._thread is None:
+        """Start the thread, or start it again should it ever have died (callers hold a lock)."""
+        if self._thread is None or (not self._thread.is_alive() and not self.stop.is_set()):
             thread = threading.Thread(target=self.run, name="xase-worker", daemon=True)
             self._thread = thread
             thread.start()

@@ -55,3 +55,18 @@ def test_unknown_option_is_refused() -> None:
 
 def test_repr_hides_the_key() -> None:
     assert "xase_pk_secretsecret" not in repr(XaseClientConfig.build(api_key="xase_pk_secretsecret"))
+
+
+def test_bound_method_callbacks_are_kept_not_copied() -> None:
+    class Metrics:
+        def __init__(self) -> None:
+            self.count = 0
+
+        def increment(self, _result: object) -> None:
+            self.count += 1
+
+    metrics = Metrics()
+    config = XaseClientConfig.build(XaseClientConfig.build(api_key="xase_pk_test", on_success=metrics.increment), timeout=5.0)
+    assert config.on_success is not None
+    config.on_success({})  # type: ignore[arg-type]
+    assert metrics.count == 1
