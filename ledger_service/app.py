@@ -22,7 +22,7 @@ from ledger_service.api import BLUEPRINTS
 from ledger_service.api.admin import blueprint as admin_blueprint
 from ledger_service.api.common import LedgerState, json_response, presented_api_key
 from ledger_service.config import Settings
-from ledger_service.db import create_schema, make_engine
+from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
 from ledger_service.ledger import register_signer
 from ledger_service.signing import LocalSigner, Signer
@@ -85,7 +85,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     """Build the ledger app. `config` is a Settings, or overrides applied on top of XASE_* variables."""
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    create_schema(engine)
+    migrate(engine)
     signer = signer or LocalSigner.from_path(settings.signing_key_path)
     register_signer(engine, signer)
 

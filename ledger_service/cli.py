@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from ledger_service import audit, auth
 from ledger_service.config import Settings
-from ledger_service.db import create_schema, make_engine, read_connection, write_transaction
+from ledger_service.db import current_revision, make_engine, migrate, read_connection, write_transaction
 from ledger_service.ledger import register_signer
 from ledger_service.signing import LocalSigner
 
@@ -30,8 +30,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    create_schema(engine)
+    migrate(engine)
     return engine
+
+
+def _db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    if args.action == "upgrade":
+        migrate(engine, args.revision)
+    print(f"{settings.database_url}: schema revision {current_revision(engine) or 'none'}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -132,7 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-file", help="write the port actually bound to this file")
     serve.set_defaults(handler=_serve)
 
-    commands.add_parser("init", help="create the database, signing key and admin key").set_defaults(handler=_init)
+    commands.add_parser("init", help="create (or migrate) the database, signing key and admin key").set_defaults(handler=_init)
+
+    database = commands.add_parser("db", help="schema migrations (Alembic)")
+    database.add_argument("action", choices=["upgrade", "current"])
+    database.add_argument("revision", nargs="?", default="head")
+    database.set_defaults(handler=_db)
 
     create = commands.add_parser("create-api-key", help="create an API key (and the tenant if new); prints the secret")
     create.add_argument("--tenant", required=True)

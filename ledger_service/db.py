@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from ledger_service.models import Base
+__all__ = ["make_engine", "migrate", "write_transaction", "read_connection"]
 
-__all__ = ["make_engine", "create_schema", "write_transaction", "read_connection"]
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x58415345  # "XASE": one PostgreSQL advisory lock id for schema changes
 
 _WRITE = "xase_write"
 
@@ -47,8 +49,41 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+def _alembic_config(connection: Connection) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with Alembic. Safe when many processes start at once:
+    PostgreSQL serializes on an advisory lock, SQLite on its write lock."""
+    from alembic import command
+
+    with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
+            connection.commit()
+        connection.info[_WRITE] = True
+        try:
+            with connection.begin():
+                command.upgrade(_alembic_config(connection), revision)  # type: ignore[arg-type]
+        finally:
+            connection.info.pop(_WRITE, None)
+            if postgres:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})")
+                connection.commit()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Tenant", "ApiKey", "ChainHead", "Record", "Block", "SigningKey", "Payload", "LedgerMeta"]
 
 Hash = String(64)
+Position = BigInteger  # seq and block_seq outgrow 32 bits on a busy chain
 
 
 class Base(DeclarativeBase):
@@ -42,9 +43,9 @@ class ChainHead(Base):
 
     __tablename__ = "chain_heads"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    next_seq: Mapped[int] = mapped_column(Integer, default=0)
+    next_seq: Mapped[int] = mapped_column(Position, default=0)
     head_hash: Mapped[str] = mapped_column(Hash)
-    next_block_seq: Mapped[int] = mapped_column(Integer, default=0)
+    next_block_seq: Mapped[int] = mapped_column(Position, default=0)
     head_block_hash: Mapped[str] = mapped_column(Hash)
 
 
@@ -53,7 +54,7 @@ class Record(Base):
 
     __tablename__ = "records"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Position, primary_key=True)
     prev_hash: Mapped[str] = mapped_column(Hash)
     transaction_id: Mapped[str] = mapped_column(String(128))
     policy_id: Mapped[str] = mapped_column(String(256))
@@ -68,7 +69,7 @@ class Record(Base):
     payload_ref: Mapped[Optional[str]] = mapped_column(Hash)
     recorded_at: Mapped[str] = mapped_column(String(32))
     record_hash: Mapped[str] = mapped_column(Hash)
-    block_seq: Mapped[int] = mapped_column(Integer)
+    block_seq: Mapped[int] = mapped_column(Position)
     idempotency_key: Mapped[Optional[str]] = mapped_column(String(64))
     context_json: Mapped[str] = mapped_column(Text)  # the context as received, canonical JSON
 
@@ -84,10 +85,10 @@ class Block(Base):
 
     __tablename__ = "blocks"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    block_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_seq: Mapped[int] = mapped_column(Position, primary_key=True)
     prev_block_hash: Mapped[str] = mapped_column(Hash)
-    first_seq: Mapped[int] = mapped_column(Integer)
-    last_seq: Mapped[int] = mapped_column(Integer)
+    first_seq: Mapped[int] = mapped_column(Position)
+    last_seq: Mapped[int] = mapped_column(Position)
     merkle_root: Mapped[str] = mapped_column(Hash)
     head_record_hash: Mapped[str] = mapped_column(Hash)
     sealed_at: Mapped[str] = mapped_column(String(32))

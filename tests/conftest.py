@@ -15,8 +15,46 @@ from typing import Any, Optional
 
 import pytest
 import requests
+import sqlalchemy
 
 PREFIX = "/api/xase/v1"
+POSTGRES_ADMIN_URL = os.environ.get("XASE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_unavailable() -> Optional[str]:
+    """Why PostgreSQL tests cannot run here, or None when they can."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install 'xase-sdk[postgres]')"
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}"
+    return None
+
+
+POSTGRES_SKIP = _postgres_unavailable()
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(POSTGRES_SKIP is not None, reason=str(POSTGRES_SKIP)))]
+
+
+class PostgresDatabase:
+    """A throwaway database on the test server, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = "xase_test_" + secrets.token_hex(6)
+        self._admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
+
+    def drop(self) -> None:
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self._admin.dispose()
 
 
 @dataclass
@@ -25,6 +63,8 @@ class LedgerProcess:
 
     directory: Path
     env: dict[str, str] = field(default_factory=dict)
+    backend: str = "sqlite"
+    postgres: Optional[PostgresDatabase] = None
     process: Optional[subprocess.Popen[bytes]] = None
     port: int = 0
     admin_key: str = field(default_factory=lambda: "xase_admin_" + secrets.token_hex(16))
@@ -38,11 +78,43 @@ class LedgerProcess:
         return self.directory / "signing-key.pem"
 
     @property
+    def database_url(self) -> str:
+        if self.backend == "postgresql":
+            if self.postgres is None:
+                self.postgres = PostgresDatabase()
+            return self.postgres.url
+        return f"sqlite:///{self.database_path}"
+
+    def sql(self, statement: str, **params: Any) -> list[Any]:
+        """Run SQL straight against the ledger's database, as a tamperer would."""
+        engine = sqlalchemy.create_engine(self.database_url)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(sqlalchemy.text(statement), params)
+                return list(result.mappings()) if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def stored_text(self) -> str:
+        """Everything at rest: the raw files for SQLite, every table's rows for PostgreSQL."""
+        if self.backend == "sqlite":
+            files = [self.database_path, self.database_path.with_suffix(".db-wal")]
+            return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")
+        tables = ("tenants", "api_keys", "records", "blocks", "payloads", "ledger_meta", "signing_keys", "chain_heads")
+        return "".join(str(self.sql(f"SELECT * FROM {table}")) for table in tables)
+
+    def destroy(self) -> None:
+        self.stop()
+        if self.postgres is not None:
+            self.postgres.drop()
+            self.postgres = None
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{PREFIX}"
 
     def cli_args(self) -> list[str]:
-        return ["--database-url", f"sqlite:///{self.database_path}", "--signing-key", str(self.key_path)]
+        return ["--database-url", self.database_url, "--signing-key", str(self.key_path)]
 
     def process_env(self) -> dict[str, str]:
         return {**os.environ, "XASE_ADMIN_KEY": self.admin_key, "XASE_RATE_LIMIT": "100000 per second", **self.env}
@@ -135,20 +207,20 @@ def decision(index: int, **extra: Any) -> dict[str, Any]:
             "confidence": 0.9, **extra}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerProcess]:
-    """One ledger process shared by a test module (each test makes its own tenant)."""
-    process = LedgerProcess(tmp_path_factory.mktemp("ledger")).start()
+@pytest.fixture(scope="module", params=BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerProcess]:
+    """One ledger process per backend shared by a test module (each test makes its own tenant)."""
+    process = LedgerProcess(tmp_path_factory.mktemp("ledger"), backend=request.param).start()
     yield process
-    process.stop()
+    process.destroy()
 
 
-@pytest.fixture
-def fresh_ledger(tmp_path: Path) -> Iterator[LedgerProcess]:
+@pytest.fixture(params=BACKENDS)
+def fresh_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerProcess]:
     """A ledger process of the test's own, for tests that stop, restart or tamper with it."""
-    process = LedgerProcess(tmp_path).start()
+    process = LedgerProcess(tmp_path, backend=request.param).start()
     yield process
-    process.stop()
+    process.destroy()
 
 
 @pytest.fixture

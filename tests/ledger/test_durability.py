@@ -6,12 +6,14 @@ import signal
 import threading
 from pathlib import Path
 
+import pytest
+
 from ledger_service import audit, auth
-from ledger_service.db import create_schema, make_engine, write_transaction
+from ledger_service.db import make_engine, migrate, write_transaction
 from ledger_service.intake import parse_record
 from ledger_service.ledger import append, register_signer
 from ledger_service.signing import LocalSigner
-from tests.conftest import Api, LedgerProcess, decision
+from tests.conftest import BACKENDS, Api, LedgerProcess, PostgresDatabase, decision
 
 
 def _acknowledged(api: Api, start: int, count: int) -> list[str]:
@@ -42,12 +44,22 @@ def test_kill_9_loses_no_acknowledged_record(fresh_ledger: LedgerProcess) -> Non
     assert fresh_ledger.cli("verify").returncode == 0
 
 
-def test_concurrent_appenders_never_fork_the_chain(tmp_path: Path) -> None:
-    """Threads with their own engines (as separate processes would have) on one SQLite file."""
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concurrent_appenders_never_fork_the_chain(tmp_path: Path, backend: str) -> None:
+    """Threads with their own engines (as separate processes would have) on one database."""
+    database = PostgresDatabase() if backend == "postgresql" else None
+    url = database.url if database else f"sqlite:///{tmp_path / 'ledger.db'}"
+    try:
+        _append_concurrently_and_verify(url, tmp_path)
+    finally:
+        if database:
+            database.drop()
+
+
+def _append_concurrently_and_verify(url: str, tmp_path: Path) -> None:
     signer = LocalSigner.from_path(tmp_path / "key.pem")
     setup = make_engine(url)
-    create_schema(setup)
+    migrate(setup)
     register_signer(setup, signer)
     with write_transaction(setup) as conn:
         tenant_id = auth.create_tenant(conn, "acme")["id"]
@@ -69,4 +81,5 @@ def test_concurrent_appenders_never_fork_the_chain(tmp_path: Path) -> None:
         thread.join()
     assert errors == []
     report = audit.verify_chain(setup, tenant_id)
+    setup.dispose()
     assert (report["ok"], report["records"], report["blocks"]) == (True, 300, 60), report

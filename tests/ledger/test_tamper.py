@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,11 +42,6 @@ def chain(fresh_ledger: LedgerProcess) -> Iterator[LedgerProcess]:
     yield fresh_ledger
 
 
-def _tamper(database: Path, statement: str) -> None:
-    with sqlite3.connect(database) as db:
-        db.execute(statement)
-
-
 def test_untouched_chain_verifies(chain: LedgerProcess) -> None:
     done = chain.cli("verify", "--tenant", "acme")
     assert "OK (10 records, 4 blocks)" in done.stdout
@@ -56,26 +50,23 @@ def test_untouched_chain_verifies(chain: LedgerProcess) -> None:
 @pytest.mark.parametrize("change", sorted(TAMPERING))
 def test_tampering_is_detected_at_the_first_broken_seq(chain: LedgerProcess, change: str) -> None:
     statement, broken_seq = TAMPERING[change]
-    _tamper(chain.database_path, statement)
+    chain.sql(statement)
     done = chain.cli("verify", "--tenant", "acme", check=False)
     assert done.returncode == 1, done.stdout
     assert f"BROKEN at seq {broken_seq}:" in done.stdout
 
 
 def test_inserted_record_is_detected(chain: LedgerProcess) -> None:
-    with sqlite3.connect(chain.database_path) as db:
-        columns = [row[1] for row in db.execute("PRAGMA table_info(records)")]
-        row = list(db.execute("SELECT * FROM records WHERE seq = 9").fetchone())
-        row[columns.index("seq")] = 10
-        row[columns.index("transaction_id")] = "inserted"
-        row[columns.index("idempotency_key")] = None
-        db.execute(f"INSERT INTO records VALUES ({', '.join('?' * len(row))})", row)
+    (row,) = chain.sql("SELECT * FROM records WHERE seq = 9")
+    forged = {**row, "seq": 10, "transaction_id": "inserted", "idempotency_key": None}
+    columns = ", ".join(forged)
+    chain.sql(f"INSERT INTO records ({columns}) VALUES ({', '.join(':' + name for name in forged)})", **forged)
     done = chain.cli("verify", check=False)
     assert done.returncode == 1 and "BROKEN at seq 10:" in done.stdout
 
 
 def test_tampered_export_fails_offline_verification(chain: LedgerProcess, tmp_path: Path) -> None:
-    _tamper(chain.database_path, TAMPERING["record policy_id"][0])
+    chain.sql(TAMPERING["record policy_id"][0])
     bundle = tmp_path / "export.jsonl"
     chain.cli("export", "--tenant", "acme", "-o", str(bundle))
     done = subprocess.run([sys.executable, "-m", "xase.cli", "verify", str(bundle)], capture_output=True, text=True, timeout=60)
@@ -84,7 +75,7 @@ def test_tampered_export_fails_offline_verification(chain: LedgerProcess, tmp_pa
 
 
 def test_verify_endpoint_reports_the_break(chain: LedgerProcess) -> None:
-    _tamper(chain.database_path, TAMPERING["block signature"][0])
+    chain.sql(TAMPERING["block signature"][0])
     chain.start()
     key = chain.cli("create-api-key", "--tenant", "acme").stdout.strip()
     report = Api(chain, key).get("/verify").json()
