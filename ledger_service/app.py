@@ -24,8 +24,9 @@ from ledger_service.api.common import LedgerState, json_response, presented_api_
 from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
+from ledger_service.group_commit import GroupCommitter
 from ledger_service.ledger import register_signer
-from ledger_service.signing import LocalSigner, Signer
+from ledger_service.signing import Signer, signer_for
 
 __all__ = ["create_app"]
 
@@ -86,12 +87,13 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     migrate(engine)
-    signer = signer or LocalSigner.from_path(settings.signing_key_path)
+    signer = signer or signer_for(settings.kms_key_id, settings.signing_key_path)
     register_signer(engine, signer)
 
     app = Flask("ledger_service")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.extensions["xase"] = LedgerState(settings=settings, engine=engine, signer=signer)
+    committer = GroupCommitter(engine, signer, max_items=2 * settings.max_batch_size)
+    app.extensions["xase"] = LedgerState(settings=settings, engine=engine, signer=signer, committer=committer)
 
     @app.before_request
     def _request_id() -> None:

@@ -16,7 +16,7 @@ from ledger_service import audit, auth
 from ledger_service.config import Settings
 from ledger_service.db import current_revision, make_engine, migrate, read_connection, write_transaction
 from ledger_service.ledger import register_signer
-from ledger_service.signing import LocalSigner
+from ledger_service.signing import signer_for
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -50,6 +50,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {name: value for name, value in (("host", args.host), ("port", args.port)) if value is not None}
     settings = _settings(args).replace(**overrides)
+    if args.workers:
+        from ledger_service.serving import serve
+
+        serve(settings, args.workers, args.threads, args.port_file)
+        return 0
     server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
     port = server.server_port
     if args.port_file:
@@ -72,7 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = _engine(settings)
-    signer = LocalSigner.from_path(settings.signing_key_path)
+    signer = signer_for(settings.kms_key_id, settings.signing_key_path)
     register_signer(engine, signer)
     with write_transaction(engine) as conn:
         admin_key = auth.ensure_admin_key(conn)
@@ -135,10 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--signing-key", help="overrides XASE_SIGNING_KEY_PATH")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the ledger (development server; see README for gunicorn)")
+    serve = commands.add_parser("serve", help="run the ledger (development server, or gunicorn with --workers N)")
     serve.add_argument("--host", default=None, help="default XASE_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default XASE_PORT or 3000; 0 picks a free port")
     serve.add_argument("--port-file", help="write the port actually bound to this file")
+    serve.add_argument("--workers", type=int, default=0, help="run under gunicorn with N worker processes (production)")
+    serve.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
     serve.set_defaults(handler=_serve)
 
     commands.add_parser("init", help="create (or migrate) the database, signing key and admin key").set_defaults(handler=_init)

@@ -25,6 +25,7 @@ class Settings:
 
     database_url: str = "sqlite:///./xase-ledger.db"  # XASE_DATABASE_URL
     signing_key_path: str = "./xase-signing-key.pem"  # XASE_SIGNING_KEY_PATH
+    kms_key_id: Optional[str] = None  # XASE_KMS_KEY_ID: sign with this AWS KMS key instead of the PEM
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
     host: str = "127.0.0.1"  # XASE_HOST
     port: int = 3000  # XASE_PORT
@@ -34,6 +35,7 @@ class Settings:
     rate_limit: str = "200 per second"  # XASE_RATE_LIMIT, per API key; "" disables
     rate_limit_storage: str = "memory://"  # XASE_RATE_LIMIT_STORAGE
     sqlite_synchronous: str = "FULL"  # XASE_SQLITE_SYNCHRONOUS: FULL survives power loss
+    group_commit: bool = True  # XASE_GROUP_COMMIT: concurrent appends per tenant share a block
 
     @classmethod
     def from_env(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
@@ -41,6 +43,7 @@ class Settings:
         values: dict[str, Any] = {
             "database_url": env.get("XASE_DATABASE_URL") or cls.database_url,
             "signing_key_path": env.get("XASE_SIGNING_KEY_PATH") or cls.signing_key_path,
+            "kms_key_id": env.get("XASE_KMS_KEY_ID") or None,
             "admin_key": env.get("XASE_ADMIN_KEY") or None,
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),
@@ -50,6 +53,7 @@ class Settings:
             "rate_limit": env.get("XASE_RATE_LIMIT", cls.rate_limit),
             "rate_limit_storage": env.get("XASE_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
             "sqlite_synchronous": (env.get("XASE_SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).upper(),
+            "group_commit": env.get("XASE_GROUP_COMMIT", "1").lower() not in ("0", "false", "no", "off"),
         }
         values.update(overrides or {})
         return cls(**values).validated()

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from xase import evidence
 
-__all__ = ["Signer", "LocalSigner"]
+__all__ = ["Signer", "LocalSigner", "signer_for"]
 
 
 class Signer(Protocol):
@@ -63,6 +63,15 @@ class LocalSigner:
 
     def sign(self, canonical_body: bytes, digest: bytes) -> str:
         return evidence.sign_digest(self._private_key, digest)
+
+
+def signer_for(kms_key_id: Optional[str], signing_key_path: str | os.PathLike[str]) -> Signer:
+    """The configured signer: the AWS KMS key if one is named, else the local PEM (created if absent)."""
+    if kms_key_id:
+        from ledger_service.kms import KmsSigner  # boto3 is the optional [kms] extra
+
+        return KmsSigner(kms_key_id)
+    return LocalSigner.from_path(signing_key_path)
 
 
 def _create_key_file(key_path: Path) -> None:

@@ -65,6 +65,8 @@ class LedgerProcess:
     env: dict[str, str] = field(default_factory=dict)
     backend: str = "sqlite"
     postgres: Optional[PostgresDatabase] = None
+    workers: int = 0  # > 0: gunicorn with that many worker processes
+    shared_database_url: Optional[str] = None  # run against another ledger's database
     process: Optional[subprocess.Popen[bytes]] = None
     port: int = 0
     admin_key: str = field(default_factory=lambda: "xase_admin_" + secrets.token_hex(16))
@@ -79,6 +81,8 @@ class LedgerProcess:
 
     @property
     def database_url(self) -> str:
+        if self.shared_database_url:
+            return self.shared_database_url
         if self.backend == "postgresql":
             if self.postgres is None:
                 self.postgres = PostgresDatabase()
@@ -125,7 +129,7 @@ class LedgerProcess:
         log = open(self.directory / "ledger.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ledger_service.cli", *self.cli_args(), "serve", "--host", "127.0.0.1", "--port", "0",
-             "--port-file", str(port_file)],
+             "--port-file", str(port_file), *(["--workers", str(self.workers)] if self.workers else [])],
             env=self.process_env(), stdout=log, stderr=log,
         )  # fmt: skip
         deadline = time.monotonic() + 30

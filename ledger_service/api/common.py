@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from flask import Response, current_app, g, request
 from sqlalchemy import Connection, Engine
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ledger_service import auth
+from ledger_service import auth, ledger
 from ledger_service.config import Settings
 from ledger_service.db import read_connection
-from ledger_service.errors import ValidationFailed
+from ledger_service.errors import LedgerError, ValidationFailed
+from ledger_service.group_commit import GroupCommitter
+from ledger_service.intake import RecordInput
+from ledger_service.ledger import Outcome
 from ledger_service.signing import Signer
 from xase import evidence
 
@@ -28,6 +31,13 @@ class LedgerState:
     settings: Settings
     engine: Engine
     signer: Signer
+    committer: GroupCommitter
+
+    def append(self, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]]) -> list[Outcome]:
+        """One block for these items, shared with concurrent appends when group commit is on."""
+        if self.settings.group_commit:
+            return self.committer.append(tenant_id, items)
+        return ledger.append(self.engine, self.signer, tenant_id, items)
 
 
 def state() -> LedgerState:

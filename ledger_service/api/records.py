@@ -6,7 +6,7 @@ from typing import Any, Union
 
 from flask import Blueprint, Response, request
 
-from ledger_service import audit, ledger
+from ledger_service import audit
 from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, receipt_url_base, state
 from ledger_service.errors import LedgerError, ValidationFailed
 from ledger_service.intake import RecordInput, check_idempotency_key, parse_record
@@ -26,7 +26,7 @@ def create_record() -> Response:
     if isinstance(body, dict) and "idempotency_key" in body:
         raise ValidationFailed("idempotency_key: send it as the Idempotency-Key header on POST /records", {"field": "idempotency_key"})
     item = parse_record(body, key)
-    (outcome,) = ledger.append(state().engine, state().signer, caller.tenant_id, [item])
+    (outcome,) = state().append(caller.tenant_id, [item])
     if outcome.error is not None:
         raise outcome.error
     assert outcome.result is not None
@@ -56,7 +56,7 @@ def create_records() -> Response:
     unknown = sorted(set(body) - {"records"})
     if unknown:
         raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
-    outcomes = ledger.append(state().engine, state().signer, caller.tenant_id, [_parse_batch_item(item) for item in records])
+    outcomes = state().append(caller.tenant_id, [_parse_batch_item(item) for item in records])
     base = receipt_url_base()
     results = []
     for outcome in outcomes:

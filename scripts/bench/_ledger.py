@@ -42,16 +42,36 @@ class BenchLedger:
 
 
 @contextmanager
-def running_ledger(extra_env: dict[str, str] | None = None) -> Iterator[BenchLedger]:
+def postgres_database(admin_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test") -> Iterator[str]:
+    """A throwaway PostgreSQL database for one benchmark run."""
+    import secrets
+
+    import sqlalchemy
+
+    name = "xase_bench_" + secrets.token_hex(6)
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
+def running_ledger(extra_env: dict[str, str] | None = None, database_url: str | None = None, workers: int = 0) -> Iterator[BenchLedger]:
     with tempfile.TemporaryDirectory(prefix="xase-bench-") as tmp:
         directory = Path(tmp)
-        cli = [sys.executable, "-m", "ledger_service.cli", "--database-url", f"sqlite:///{directory / 'ledger.db'}",
+        cli = [sys.executable, "-m", "ledger_service.cli", "--database-url", database_url or f"sqlite:///{directory / 'ledger.db'}",
                "--signing-key", str(directory / "key.pem")]  # fmt: skip
         env = {**os.environ, "XASE_RATE_LIMIT": "", **(extra_env or {})}
         key = subprocess.run([*cli, "create-api-key", "--tenant", "bench"], env=env, capture_output=True, text=True, check=True).stdout.strip()
         port_file = directory / "port"
         log = open(directory / "ledger.log", "wb")
-        process = subprocess.Popen([*cli, "serve", "--port", "0", "--port-file", str(port_file)], env=env, stdout=log, stderr=log)
+        serve = [*cli, "serve", "--port", "0", "--port-file", str(port_file), *(["--workers", str(workers)] if workers else [])]
+        process = subprocess.Popen(serve, env=env, stdout=log, stderr=log)
         try:
             deadline = time.monotonic() + 30
             while not (port_file.exists() and port_file.read_text()):
@@ -68,4 +88,4 @@ def running_ledger(extra_env: dict[str, str] | None = None) -> Iterator[BenchLed
             yield BenchLedger(base_url, key, directory, cli)
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            process.wait(timeout=30)
