@@ -1,6 +1,6 @@
 """Single-process ingest rate: records/s through POST /records/batch (SQLite, local signer).
 
-    python scripts/bench/ingest.py [--batches 40] [--batch-size 500] [--clients 1]
+    python scripts/bench/ingest.py [--batches 40] [--batch-size 500] [--clients 1] [--postgres --workers 4]
 
 Bounded and loopback-only. Records look like what the SDK sends (commitments,
 not raw payloads, plus a small runtime context). The baseline, measured in the
@@ -14,13 +14,14 @@ import argparse
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
 import rfc8785
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ledger import running_ledger, sdk_like_batch
+from _ledger import postgres_database, running_ledger, sdk_like_batch
 
 
 def _rfc8785_ceiling(samples: int = 3000) -> float:
@@ -39,10 +40,18 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway database on 127.0.0.1:5432 instead of SQLite")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn worker processes (default: one development-server process)")
     args = parser.parse_args()
+    with ExitStack() as stack:
+        database_url = stack.enter_context(postgres_database()) if args.postgres else None
+        return _measure(args, database_url)
+
+
+def _measure(args: argparse.Namespace, database_url: str | None) -> int:
     bodies = [sdk_like_batch(i * args.batch_size, args.batch_size) for i in range(args.batches)]
     ceiling = _rfc8785_ceiling()
-    with running_ledger() as ledger:
+    with running_ledger(database_url=database_url, workers=args.workers) as ledger:
         session = requests.Session()
         session.headers.update({"X-API-Key": ledger.api_key, "Content-Type": "application/json"})
 
@@ -59,7 +68,8 @@ def main() -> int:
         report = session.get(ledger.base_url + "/verify", timeout=600).json()
     records = args.batches * args.batch_size
     rate = records / elapsed
-    print(f"ingest: {records} records in {args.batches} batches of {args.batch_size}, {args.clients} client(s): "
+    backend = f"{'postgresql' if database_url else 'sqlite'}, {args.workers or 1} process(es)"
+    print(f"ingest ({backend}): {records} records in {args.batches} batches of {args.batch_size}, {args.clients} client(s): "
           f"{elapsed:.2f} s = {rate:,.0f} records/s (chain verified: {report['ok']}, {report['records']} records)")  # fmt: skip
     print(f"baseline: rfc8785 canonicalization alone caps at {ceiling:,.0f} records/s on this machine, now")
     print(f"ratio: ingest / rfc8785-only ceiling = {rate / ceiling:.2f}")
