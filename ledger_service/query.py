@@ -1,0 +1,221 @@
+"""MongoDB-style filters compiled to SQL over a JSON column (SQLite JSON1, PostgreSQL JSONB).
+
+Supported: field equality, `$eq $ne $gt $gte $lt $lte $in $nin $exists $not`
+per field, `$and $or $nor` (and `$not`) over sub-filters, and dotted paths
+(`lab_results.glucose`, `symptoms.0`). As in MongoDB, comparisons only match
+values of the same type (a number never matches `{"$gt": "a"}`), `{"f": null}`
+matches a null or missing field, and `$ne`/`$nin`/`$not` match missing fields.
+Documents are stored in canonical JSON, so object and array equality is exact.
+
+Anything else is refused with ValidationFailed naming the operator or path:
+filters run in the database, never as a Python scan, and never as SQL text
+built from the request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, bindparam, cast, false, func, not_, or_, true
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ledger_service.errors import ValidationFailed
+from xase import evidence
+
+__all__ = ["compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS"]
+
+LOGICAL = frozenset({"$and", "$or", "$nor", "$not"})
+FIELD_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"})
+MAX_DEPTH = 16
+MAX_IN = 1000
+_SEGMENT = re.compile(r"^[^$.\x00][^.\x00]{0,127}$")
+_COMPARE = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
+
+
+def _invalid(message: str, **details: Any) -> ValidationFailed:
+    return ValidationFailed(f"filter: {message}", details)
+
+
+def parse_path(path: Any) -> tuple[str, ...]:
+    """`a.b.0` -> ("a", "b", "0"); refuses empty, `$`-prefixed or oversized paths."""
+    if not isinstance(path, str) or not path or len(path) > 512:
+        raise _invalid(f"field path {path!r} must be a non-empty string", path=str(path))
+    segments = tuple(path.split("."))
+    if len(segments) > MAX_DEPTH or not all(_SEGMENT.match(segment) for segment in segments):
+        raise _invalid(f"invalid field path {path!r}", path=path)
+    return segments
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, dict)):
+        return "container"
+    raise _invalid(f"unsupported value {value!r}")
+
+
+class _JsonDocument:
+    """SQL for one JSON column, per dialect. Every predicate is true or false, never NULL."""
+
+    def __init__(self, column: ColumnElement[Any], dialect: str) -> None:
+        self.column = column
+        self.postgres = dialect == "postgresql"
+
+    # -- primitives
+    def _sqlite_path(self, segments: Sequence[str]) -> str:
+        return "$" + "".join(f"[{s}]" if s.isdigit() else "." + json.dumps(s) for s in segments)
+
+    def value(self, segments: Sequence[str]) -> ColumnElement[Any]:
+        if self.postgres:
+            return self.column.op("#>")(self._path_array(segments))
+        return func.json_extract(self.column, self._sqlite_path(segments))
+
+    def _path_array(self, segments: Sequence[str]) -> ColumnElement[Any]:
+        return cast(bindparam(None, list(segments), type_=ARRAY(Text)), ARRAY(Text))
+
+    def type_of(self, segments: Sequence[str]) -> ColumnElement[Any]:
+        if self.postgres:
+            return func.jsonb_typeof(self.value(segments))
+        return func.json_type(self.column, self._sqlite_path(segments))
+
+    def is_kind(self, segments: Sequence[str], kind: str) -> ColumnElement[bool]:
+        names = {
+            "number": ("number",) if self.postgres else ("integer", "real"),
+            "string": ("string",) if self.postgres else ("text",),
+            "boolean": ("boolean",) if self.postgres else ("true", "false"),
+            "null": ("null",),
+            "container": ("object", "array"),
+        }[kind]
+        return self.type_of(segments).in_(names)
+
+    def _literal(self, value: Any) -> ColumnElement[Any]:
+        if self.postgres:
+            return cast(bindparam(None, json.dumps(value)), JSONB)
+        if isinstance(value, (list, dict)):
+            return bindparam(None, evidence.canonicalize(value).decode("utf-8"))
+        return bindparam(None, value)
+
+    @staticmethod
+    def total(predicate: ColumnElement[Any]) -> ColumnElement[bool]:
+        """SQL's NULL becomes false, so NOT and NOR mean what they say."""
+        return func.coalesce(predicate, false())
+
+    # -- predicates
+    def equals(self, segments: Sequence[str], value: Any) -> ColumnElement[bool]:
+        kind = _kind(value)
+        if kind == "null":
+            return or_(self.type_of(segments).is_(None), self.is_kind(segments, "null"))
+        if kind == "boolean" and not self.postgres:
+            return self.total(self.type_of(segments) == ("true" if value else "false"))
+        return self.total(and_(self.is_kind(segments, kind), self.value(segments) == self._literal(value)))
+
+    def compare(self, segments: Sequence[str], operator: str, value: Any) -> ColumnElement[bool]:
+        kind = _kind(value)
+        if kind not in ("number", "string"):
+            raise _invalid(f"{operator} needs a number or a string, got {value!r}", operator=operator)
+        if self.postgres and kind == "string":
+            # Code-point order, as MongoDB and SQLite compare, whatever the database's collation.
+            text = self.column.op("#>>", return_type=Text)(self._path_array(segments)).collate("C")
+            compared = getattr(text, _COMPARE[operator])(bindparam(None, value, type_=Text))
+        else:
+            compared = getattr(self.value(segments), _COMPARE[operator])(self._literal(value))
+        return self.total(and_(self.is_kind(segments, kind), compared))
+
+    def exists(self, segments: Sequence[str]) -> ColumnElement[bool]:
+        return self.type_of(segments).is_not(None)
+
+    def sort_key(self, segments: Sequence[str]) -> ColumnElement[Any]:
+        return self.value(segments)
+
+
+def _field(document: _JsonDocument, segments: tuple[str, ...], condition: Any, depth: int) -> ColumnElement[bool]:
+    dollar = [isinstance(key, str) and key.startswith("$") for key in condition] if isinstance(condition, Mapping) else []
+    if any(dollar) and not all(dollar):
+        raise _invalid(f"mixes operators and fields for {'.'.join(segments)!r}", path=".".join(segments))
+    if not dollar or not any(dollar):
+        return document.equals(segments, condition)
+    parts = []
+    for operator, argument in condition.items():
+        if operator not in FIELD_OPERATORS:
+            raise _invalid(f"unknown operator {operator}", operator=operator)
+        parts.append(_field_operator(document, segments, operator, argument, depth))
+    return and_(*parts)
+
+
+def _field_operator(document: _JsonDocument, segments: tuple[str, ...], operator: str, argument: Any, depth: int) -> ColumnElement[bool]:
+    if operator == "$eq":
+        return document.equals(segments, argument)
+    if operator == "$ne":
+        return not_(document.equals(segments, argument))
+    if operator in _COMPARE:
+        return document.compare(segments, operator, argument)
+    if operator in ("$in", "$nin"):
+        if not isinstance(argument, list) or len(argument) > MAX_IN:
+            raise _invalid(f"{operator} needs a list of at most {MAX_IN} values", operator=operator)
+        matched = or_(false(), *(document.equals(segments, value) for value in argument))
+        return matched if operator == "$in" else not_(matched)
+    if operator == "$exists":
+        if not isinstance(argument, bool):
+            raise _invalid("$exists needs true or false", operator=operator)
+        return document.exists(segments) if argument else not_(document.exists(segments))
+    # $not
+    if not isinstance(argument, Mapping) or not argument:
+        raise _invalid("$not needs an operator expression such as {'$gt': 5}", operator=operator)
+    return not_(_field(document, segments, argument, depth + 1))
+
+
+def _expression(document: _JsonDocument, expression: Any, depth: int) -> ColumnElement[bool]:
+    if depth > MAX_DEPTH:
+        raise _invalid(f"nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(expression, Mapping):
+        raise _invalid(f"expected an object, got {type(expression).__name__}")
+    parts = []
+    for key, condition in expression.items():
+        if isinstance(key, str) and key.startswith("$"):
+            parts.append(_logical(document, key, condition, depth))
+        else:
+            parts.append(_field(document, parse_path(key), condition, depth))
+    return and_(true(), *parts)
+
+
+def _logical(document: _JsonDocument, operator: str, condition: Any, depth: int) -> ColumnElement[bool]:
+    if operator not in LOGICAL:
+        raise _invalid(f"unknown operator {operator}", operator=operator)
+    if operator == "$not":
+        return not_(_expression(document, condition, depth + 1))
+    if not isinstance(condition, list) or not condition:
+        raise _invalid(f"{operator} needs a non-empty list of filters", operator=operator)
+    parts = [_expression(document, part, depth + 1) for part in condition]
+    if operator == "$and":
+        return and_(*parts)
+    return or_(*parts) if operator == "$or" else not_(or_(*parts))
+
+
+def compile_filter(expression: Any, column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """A SQL boolean over `column` (JSON documents) equivalent to the filter; {} matches all."""
+    return _expression(_JsonDocument(column, dialect), expression if expression is not None else {}, 0)
+
+
+def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str) -> list[ColumnElement[Any]]:
+    """ORDER BY terms for `{"field": 1 | -1, ...}` (callers add a unique tie-breaker)."""
+    if sort is None:
+        return []
+    if not isinstance(sort, Mapping) or len(sort) > 8:
+        raise _invalid("sort must be an object of at most 8 {field: 1 | -1} pairs")
+    document = _JsonDocument(column, dialect)
+    terms: list[ColumnElement[Any]] = []
+    for path, direction in sort.items():
+        if direction not in (1, -1) or isinstance(direction, bool):
+            raise _invalid(f"sort direction for {path!r} must be 1 or -1", path=str(path))
+        key = document.sort_key(parse_path(path))
+        terms.append(key.asc() if direction == 1 else key.desc())
+    return terms
