@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from ledger_service.errors import ValidationFailed
 from xase import evidence
 
-__all__ = ["compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS"]
+__all__ = ["JsonDocument", "compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS"]
 
 LOGICAL = frozenset({"$and", "$or", "$nor", "$not"})
 FIELD_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"})
@@ -63,7 +63,7 @@ def _kind(value: Any) -> str:
     raise _invalid(f"unsupported value {value!r}")
 
 
-class _JsonDocument:
+class JsonDocument:
     """SQL for one JSON column, per dialect. Every predicate is true or false, never NULL."""
 
     def __init__(self, column: ColumnElement[Any], dialect: str) -> None:
@@ -73,6 +73,10 @@ class _JsonDocument:
     # -- primitives
     def _sqlite_path(self, segments: Sequence[str]) -> str:
         return "$" + "".join(f"[{s}]" if s.isdigit() else "." + json.dumps(s) for s in segments)
+
+    def text(self, segments: Sequence[str]) -> ColumnElement[Any]:
+        """A scalar as SQL text (PostgreSQL), for casts and collated comparisons."""
+        return self.column.op("#>>", return_type=Text)(self._path_array(segments))
 
     def value(self, segments: Sequence[str]) -> ColumnElement[Any]:
         if self.postgres:
@@ -124,7 +128,7 @@ class _JsonDocument:
             raise _invalid(f"{operator} needs a number or a string, got {value!r}", operator=operator)
         if self.postgres and kind == "string":
             # Code-point order, as MongoDB and SQLite compare, whatever the database's collation.
-            text = self.column.op("#>>", return_type=Text)(self._path_array(segments)).collate("C")
+            text = self.text(segments).collate("C")
             compared = getattr(text, _COMPARE[operator])(bindparam(None, value, type_=Text))
         else:
             compared = getattr(self.value(segments), _COMPARE[operator])(self._literal(value))
@@ -137,7 +141,7 @@ class _JsonDocument:
         return self.value(segments)
 
 
-def _field(document: _JsonDocument, segments: tuple[str, ...], condition: Any, depth: int) -> ColumnElement[bool]:
+def _field(document: JsonDocument, segments: tuple[str, ...], condition: Any, depth: int) -> ColumnElement[bool]:
     dollar = [isinstance(key, str) and key.startswith("$") for key in condition] if isinstance(condition, Mapping) else []
     if any(dollar) and not all(dollar):
         raise _invalid(f"mixes operators and fields for {'.'.join(segments)!r}", path=".".join(segments))
@@ -151,7 +155,7 @@ def _field(document: _JsonDocument, segments: tuple[str, ...], condition: Any, d
     return and_(*parts)
 
 
-def _field_operator(document: _JsonDocument, segments: tuple[str, ...], operator: str, argument: Any, depth: int) -> ColumnElement[bool]:
+def _field_operator(document: JsonDocument, segments: tuple[str, ...], operator: str, argument: Any, depth: int) -> ColumnElement[bool]:
     if operator == "$eq":
         return document.equals(segments, argument)
     if operator == "$ne":
@@ -173,7 +177,7 @@ def _field_operator(document: _JsonDocument, segments: tuple[str, ...], operator
     return not_(_field(document, segments, argument, depth + 1))
 
 
-def _expression(document: _JsonDocument, expression: Any, depth: int) -> ColumnElement[bool]:
+def _expression(document: JsonDocument, expression: Any, depth: int) -> ColumnElement[bool]:
     if depth > MAX_DEPTH:
         raise _invalid(f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(expression, Mapping):
@@ -187,7 +191,7 @@ def _expression(document: _JsonDocument, expression: Any, depth: int) -> ColumnE
     return and_(true(), *parts)
 
 
-def _logical(document: _JsonDocument, operator: str, condition: Any, depth: int) -> ColumnElement[bool]:
+def _logical(document: JsonDocument, operator: str, condition: Any, depth: int) -> ColumnElement[bool]:
     if operator not in LOGICAL:
         raise _invalid(f"unknown operator {operator}", operator=operator)
     if operator == "$not":
@@ -202,7 +206,7 @@ def _logical(document: _JsonDocument, operator: str, condition: Any, depth: int)
 
 def compile_filter(expression: Any, column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     """A SQL boolean over `column` (JSON documents) equivalent to the filter; {} matches all."""
-    return _expression(_JsonDocument(column, dialect), expression if expression is not None else {}, 0)
+    return _expression(JsonDocument(column, dialect), expression if expression is not None else {}, 0)
 
 
 def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str) -> list[ColumnElement[Any]]:
@@ -211,7 +215,7 @@ def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str) -> list
         return []
     if not isinstance(sort, Mapping) or len(sort) > 8:
         raise _invalid("sort must be an object of at most 8 {field: 1 | -1} pairs")
-    document = _JsonDocument(column, dialect)
+    document = JsonDocument(column, dialect)
     terms: list[ColumnElement[Any]] = []
     for path, direction in sort.items():
         if direction not in (1, -1) or isinstance(direction, bool):
