@@ -36,7 +36,7 @@ def test_migrating_an_empty_database_matches_the_models(empty_database: str) -> 
     engine = make_engine(empty_database)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
     assert _differences(engine) == []
     migrate(engine)  # idempotent
@@ -49,4 +49,4 @@ def test_db_upgrade_command_and_concurrent_starts(empty_database: str, tmp_path:
     outputs = [racer.communicate(timeout=120) for racer in racers]
     assert all(racer.returncode == 0 for racer in racers), outputs
     done = subprocess.run([*command, "db", "current"], capture_output=True, text=True, timeout=60, check=True)
-    assert "schema revision 0001" in done.stdout
+    assert "schema revision 0002" in done.stdout
