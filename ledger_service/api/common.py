@@ -73,7 +73,8 @@ def require_admin() -> None:
         auth.check_admin_key(conn, request.headers.get("X-Admin-Key"), state().settings.admin_key)
 
 
-def _body_bytes() -> bytes:
+def body_bytes() -> bytes:
+    """The raw request body, gunzipped if sent gzipped, within the size limit."""
     limit = state().settings.max_request_bytes
     data = request.get_data(cache=False)  # MAX_CONTENT_LENGTH already bounds the wire size
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -89,7 +90,7 @@ def _body_bytes() -> bytes:
 
 def json_body() -> Any:
     """The request's JSON, parsed strictly (no duplicate keys, no NaN); 400 otherwise."""
-    data = _body_bytes()
+    data = body_bytes()
     if not data.strip():
         raise ValidationFailed("request body is empty; expected JSON")
     try:

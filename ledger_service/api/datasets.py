@@ -1,0 +1,108 @@
+"""The data holder's endpoints: datasets, record uploads, grants, revocations and the access log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ledger_service import datasets
+from ledger_service.access import parse_duration
+from ledger_service.api.common import PREFIX, body_bytes, json_body, json_response, principal, reading, state
+from ledger_service.db import write_transaction
+from ledger_service.errors import ValidationFailed
+from xase import evidence
+
+blueprint = Blueprint("datasets", __name__, url_prefix=PREFIX + "/datasets")
+
+
+def _object(*allowed: str) -> dict[str, Any]:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
+    return body
+
+
+@blueprint.post("")
+def create() -> Response:
+    caller = principal("sessions")
+    body = _object("name", "description")
+    with write_transaction(state().engine) as conn:
+        return json_response(datasets.create_dataset(conn, caller.tenant_id, body.get("name"), body.get("description", "")), 201)
+
+
+@blueprint.get("/<dataset_ref>")
+def show(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    with reading() as conn:
+        return json_response(datasets.dataset_view(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref)))
+
+
+def _uploaded_records() -> list[Any]:
+    """A JSON array, {"records": [...]}, or JSON Lines (Content-Type application/x-ndjson or application/jsonl)."""
+    if request.mimetype in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
+        lines = [line for line in body_bytes().splitlines() if line.strip()]
+        try:
+            return [evidence.loads(line) for line in lines]
+        except evidence.InvalidJSONError as exc:
+            raise ValidationFailed(f"JSON Lines: {exc}") from None
+    body = json_body()
+    records = body.get("records") if isinstance(body, dict) else body
+    if not isinstance(records, list):
+        raise ValidationFailed('body must be a JSON array of records, {"records": [...]}, or JSON Lines')
+    return records
+
+
+@blueprint.post("/<dataset_ref>/records")
+def upload(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    records = _uploaded_records()
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        return json_response(datasets.upload_records(conn, dataset, records), 201)
+
+
+@blueprint.post("/<dataset_ref>/grants")
+def grant(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    body = _object("tenant", "purposes", "max_duration")
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        seconds = parse_duration(body.get("max_duration", "30d"))
+        return json_response(datasets.grant_access(conn, dataset, body.get("tenant"), body.get("purposes"), seconds), 201)
+
+
+@blueprint.get("/<dataset_ref>/grants")
+def grants(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    with reading() as conn:
+        return json_response({"grants": datasets.list_grants(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref))})
+
+
+@blueprint.post("/<dataset_ref>/grants/<grant_id>/revoke")
+def revoke_grant(dataset_ref: str, grant_id: str) -> Response:
+    caller = principal("sessions")
+    body = _object("reason", "revoked_by")
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        return json_response(datasets.revoke_grant(conn, dataset, grant_id, body.get("reason"), body.get("revoked_by")))
+
+
+@blueprint.post("/<dataset_ref>/sessions/<session_id>/revoke")
+def revoke_session(dataset_ref: str, session_id: str) -> Response:
+    caller = principal("sessions")
+    body = _object("reason", "revoked_by")
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        return json_response(datasets.revoke_session(conn, dataset, session_id, body.get("reason"), body.get("revoked_by")))
+
+
+@blueprint.get("/<dataset_ref>/accesses")
+def accesses(dataset_ref: str) -> Response:
+    """Every access to the dataset: which tenant, purpose, records, when, and the evidence transaction."""
+    caller = principal("sessions")
+    with reading() as conn:
+        return json_response({"accesses": datasets.list_accesses(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref))})

@@ -1,0 +1,92 @@
+"""The consumer's endpoints (seed 002): open a session, then stream, read, filter, aggregate and close."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ledger_service import access
+from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, state
+from ledger_service.errors import ValidationFailed
+
+blueprint = Blueprint("sessions", __name__, url_prefix=PREFIX + "/sessions")
+
+
+def _object(*allowed: str) -> dict[str, Any]:
+    body = json_body() if request.content_length else {}
+    if not isinstance(body, dict):
+        raise ValidationFailed("body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
+    return body
+
+
+def _reader(session_id: str) -> access.Reader:
+    caller = principal("sessions")
+    with reading() as conn:
+        session, dataset = access.live_session(conn, caller.tenant_id, session_id)
+    return access.Reader(state().engine, state().signer, session, dataset)
+
+
+def _json_arg(name: str) -> Any:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: must be JSON", {"field": name}) from None
+
+
+@blueprint.post("")
+def open_session() -> Response:
+    caller = principal("sessions")
+    body = _object("dataset", "purpose", "duration")
+    opened = access.open_session(state().engine, state().signer, caller.tenant_id, body.get("dataset"), body.get("purpose"),
+                                 body.get("duration", "1h"))  # fmt: skip
+    return json_response(opened, 201)
+
+
+@blueprint.get("/<session_id>")
+def show(session_id: str) -> Response:
+    reader = _reader(session_id)
+    return json_response(access.session_view(reader.session, reader.dataset.name))
+
+
+@blueprint.get("/<session_id>/stream")
+def stream(session_id: str) -> Response:
+    reader = _reader(session_id)
+    sort = _json_arg("sort") if (request.args.get("sort") or "").startswith("{") else (
+        {request.args["sort"]: 1} if request.args.get("sort") else None)  # fmt: skip
+    page = reader.stream(int_arg("batch_size", 32, 1, access.MAX_BATCH), _json_arg("filter"), request.args.get("fields"), sort,
+                         request.args.get("cursor"))  # fmt: skip
+    return json_response(page)
+
+
+@blueprint.get("/<session_id>/records/<record_id>")
+def record(session_id: str, record_id: str) -> Response:
+    return json_response(_reader(session_id).record(record_id))
+
+
+@blueprint.post("/<session_id>/filter")
+def filter_records(session_id: str) -> Response:
+    reader = _reader(session_id)
+    body = _object("filter", "fields", "sort", "limit")
+    return json_response(reader.filter(body.get("filter"), body.get("fields"), body.get("sort"), body.get("limit", 100)))
+
+
+@blueprint.post("/<session_id>/aggregate")
+def aggregate(session_id: str) -> Response:
+    reader = _reader(session_id)
+    body = json_body()
+    pipeline = body.get("pipeline") if isinstance(body, dict) else body
+    return json_response(reader.aggregate(pipeline))
+
+
+@blueprint.post("/<session_id>/close")
+def close(session_id: str) -> Response:
+    reader = _reader(session_id)
+    return json_response(reader.close(_object("reason").get("reason")))

@@ -1,0 +1,117 @@
+"""Seed 002 end to end through a real ledger: a holder shares a dataset, a consumer works in a session, every access is evidence."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, LedgerProcess
+from xase import evidence
+
+PATIENTS = [
+    {"record_id": f"p{n}", "patient_id": f"p{n}", "age": 30 + 7 * n, "diagnosis": ["diabetes", "hypertension", "asthma"][n % 3],
+     "lab_results": {"glucose": 150 + 15 * n, "bp_systolic": 120 + 6 * n}}
+    for n in range(10)
+]  # fmt: skip
+
+
+@pytest.fixture
+def shared(ledger: LedgerProcess) -> tuple[Api, Api, str]:
+    """A holder with a dataset shared for model_training, and a consumer."""
+    holder = Api(ledger, ledger.new_api_key(scopes=["sessions", "records:read"]))
+    consumer_tenant = "lab-" + holder.key[-6:].lower().replace("_", "x").replace("-", "x")
+    consumer = Api(ledger, ledger.new_api_key(consumer_tenant, scopes=["sessions", "records:read"]))
+    dataset = holder.post("/datasets", json={"name": "patients", "description": "EHR extract"}).json()
+    assert holder.post(f"/datasets/{dataset['id']}/records", json=PATIENTS[:6]).status_code == 201
+    lines = "\n".join(json.dumps(p) for p in PATIENTS[6:]).encode()
+    assert holder.post(f"/datasets/{dataset['id']}/records", data=lines, headers={"Content-Type": "application/x-ndjson"}).status_code == 201
+    grant = holder.post(f"/datasets/{dataset['id']}/grants", json={"tenant": consumer_tenant, "purposes": ["model_training"], "max_duration": "30d"})
+    assert grant.status_code == 201, grant.text
+    return holder, consumer, dataset["id"]
+
+
+def _open(consumer: Api, dataset_id: str, **overrides: Any) -> dict[str, Any]:
+    response = consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training", "duration": "30d", **overrides})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_stream_pages_every_record_once_and_cursors_are_tamper_proof(shared: tuple[Api, Api, str]) -> None:
+    holder, consumer, dataset_id = shared
+    session = _open(consumer, dataset_id)
+    assert session["session_id"].startswith("sess_") and session["expires_at"] > session["created_at"]
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"batch_size": 4, **({"cursor": cursor} if cursor else {})}
+        page = consumer.get(f"/sessions/{session['session_id']}/stream", params=params).json()
+        seen += [record["record_id"] for record in page["batch"]]
+        pages += 1
+        if pages == 1:  # appended mid-stream: not part of this stream's snapshot
+            holder.post(f"/datasets/{dataset_id}/records", json=[{"record_id": "late", "age": 99}])
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    assert seen == [p["record_id"] for p in PATIENTS] and pages == 3
+    forged = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    response = consumer.get(f"/sessions/{session['session_id']}/stream", params={"cursor": forged})
+    assert response.status_code == 400 and "cursor" in response.json()["error"]["message"]
+
+
+def test_filter_record_and_aggregate(shared: tuple[Api, Api, str]) -> None:
+    _, consumer, dataset_id = shared
+    sid = _open(consumer, dataset_id)["session_id"]
+    seed_filter = {"age": {"$gte": 50}, "diagnosis": {"$in": ["diabetes", "hypertension"]},
+                   "$or": [{"lab_results.glucose": {"$gte": 200}}, {"lab_results.bp_systolic": {"$gte": 140}}]}  # fmt: skip
+    found = consumer.post(f"/sessions/{sid}/filter", json={"filter": seed_filter, "fields": ["patient_id", "age"], "sort": {"age": -1}, "limit": 2}).json()
+    assert [r["patient_id"] for r in found["records"]] == ["p9", "p7"] and found["has_more"] is True and set(found["records"][0]) == {"record_id", "patient_id", "age"}
+    assert consumer.get(f"/sessions/{sid}/records/p3").json()["lab_results"]["glucose"] == 195
+    groups = consumer.post(f"/sessions/{sid}/aggregate", json={"pipeline": [{"$group": {"_id": "$diagnosis", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]}).json()
+    assert groups["results"] == [{"_id": "asthma", "n": 3}, {"_id": "diabetes", "n": 4}, {"_id": "hypertension", "n": 3}]
+    bad = consumer.post(f"/sessions/{sid}/filter", json={"filter": {"age": {"$where": 1}}})
+    assert bad.status_code == 400 and "$where" in bad.json()["error"]["message"]
+
+
+def test_every_access_is_evidence_the_consumer_can_verify_and_the_holder_can_list(shared: tuple[Api, Api, str]) -> None:
+    holder, consumer, dataset_id = shared
+    sid = _open(consumer, dataset_id)["session_id"]
+    page = consumer.get(f"/sessions/{sid}/stream", params={"batch_size": 3}).json()
+    receipt = consumer.get(f"/receipts/{page['evidence_id']}").json()
+    evidence.verify_receipt(receipt)
+    assert receipt["record"]["policy_id"] == "xase.sessions" and receipt["record"]["decision_type"] == "data_access.stream"
+    stored = consumer.get(f"/records/{page['evidence_id']}").json()
+    assert stored["payload"]["output"]["record_ids"] == ["p0", "p1", "p2"]
+    assert evidence.commitment(stored["payload"]["output"]) == receipt["record"]["output_hash"]
+    log = holder.get(f"/datasets/{dataset_id}/accesses").json()["accesses"]
+    assert [a["action"] for a in log] == ["session_open", "stream"] and log[1]["record_ids"] == ["p0", "p1", "p2"]
+    assert log[1]["transaction_id"] == page["evidence_id"] and log[1]["purpose"] == "model_training"
+
+
+def test_refusals_revocation_closing_and_expiry(shared: tuple[Api, Api, str], ledger: LedgerProcess) -> None:
+    holder, consumer, dataset_id = shared
+    wrong = consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "marketing", "duration": "1d"})
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "FORBIDDEN"
+    assert consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training", "duration": "400d"}).status_code == 403
+    stranger = Api(ledger, ledger.new_api_key(scopes=["sessions"]))
+    assert stranger.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training"}).status_code == 404
+    sid = _open(consumer, dataset_id)["session_id"]
+    assert holder.get(f"/sessions/{sid}/stream").status_code == 404  # not the holder's session
+
+    revoked = holder.post(f"/datasets/{dataset_id}/sessions/{sid}/revoke", json={"reason": "consent withdrawn", "revoked_by": "dpo@hospital"})
+    assert revoked.status_code == 200
+    error = consumer.get(f"/sessions/{sid}/stream").json()["error"]
+    assert (error["code"], error["type"]) == ("ACCESS_REVOKED", "access_revoked")
+    assert error["details"]["reason"] == "consent withdrawn" and error["details"]["revoked_by"] == "dpo@hospital" and error["request_id"]
+
+    closing = _open(consumer, dataset_id)["session_id"]
+    assert consumer.post(f"/sessions/{closing}/close", json={"reason": "done"}).json()["status"] == "closed"
+    assert consumer.get(f"/sessions/{closing}/records/p1").status_code == 410
+
+    brief = _open(consumer, dataset_id, duration=1)["session_id"]
+    time.sleep(1.1)
+    expired = consumer.get(f"/sessions/{brief}/stream")
+    assert expired.status_code == 410
+    details = expired.json()["error"]["details"]
+    assert expired.json()["error"]["code"] == "SESSION_EXPIRED" and details["current_time"] >= details["expired_at"]
