@@ -22,7 +22,7 @@ from typing import Any, Optional
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ledger_service import ledger
+from ledger_service import ledger, transforms
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
 from ledger_service.errors import Forbidden, LedgerError, NotFound, ValidationFailed
@@ -38,6 +38,7 @@ __all__ = ["SessionExpired", "AccessRevoked", "SessionClosed", "parse_duration",
 EVIDENCE_POLICY = "xase.sessions"
 MAX_BATCH = 100
 MAX_FILTER_LIMIT = 1000
+OPERATION_TYPES = ("TRAIN", "EVALUATE", "ANALYZE", "VALIDATE", "EXPORT")
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RECORDS = DatasetRecord.__table__
@@ -181,6 +182,14 @@ def _decode(secret: bytes, cursor: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- reading, with evidence
 
 
+def _metadata(metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationFailed("metadata: must be an object", {"field": "metadata"})
+    return metadata
+
+
 def _fields(fields: Any) -> Optional[list[str]]:
     if fields is None:
         return None
@@ -287,6 +296,34 @@ class Reader:
             results = run_pipeline(conn, _RECORDS, _BODY, pipeline, DatasetRecord.dataset_id == self.dataset.id)
         evidence_id = self.record_evidence("aggregate", {"pipeline": pipeline}, [])
         return {"results": results, "result_count": len(results), "evidence_id": evidence_id}
+
+    def _records_by_id(self, record_ids: Any, limit: int) -> list[dict[str, Any]]:
+        if not isinstance(record_ids, list) or not record_ids or len(record_ids) > limit or not all(isinstance(r, str) for r in record_ids):
+            raise ValidationFailed(f"records: a non-empty list of at most {limit} record ids", {"field": "records"})
+        with read_connection(self.engine) as conn:
+            rows = {row.record_id: row for row in conn.execute(self._base().where(DatasetRecord.record_id.in_(set(record_ids))))}
+        missing = [record_id for record_id in record_ids if record_id not in rows]
+        if missing:
+            raise NotFound(f"records not in this dataset: {missing[:10]}", {"missing": missing[:100]})
+        return [_shaped(record_id, rows[record_id].body, None) for record_id in record_ids]
+
+    def transform(self, record_ids: Any, transformation: Any, parameters: Any, metadata: Any) -> dict[str, Any]:
+        records = self._records_by_id(record_ids, MAX_FILTER_LIMIT)
+        transformed = transforms.transform(records, transformation, parameters, bytes.fromhex(self.dataset.hash_key))
+        transformation_id = "transform_" + secrets.token_hex(8)
+        evidence_id = self.record_evidence("transform", {"transformation_id": transformation_id, "transformation": transformation,
+                                                         "parameters": parameters, "metadata": _metadata(metadata)}, list(record_ids))  # fmt: skip
+        return {"transformed_records": transformed, "transformation_id": transformation_id, "evidence_id": evidence_id}
+
+    def operation(self, operation_type: Any, record_ids: Any, metadata: Any) -> dict[str, Any]:
+        if operation_type not in OPERATION_TYPES:
+            raise ValidationFailed(f"operation_type: one of {list(OPERATION_TYPES)}", {"field": "operation_type"})
+        self._records_by_id(record_ids, 100_000)  # only records of this dataset
+        operation_id = "op_" + secrets.token_hex(8)
+        evidence_id = self.record_evidence(f"operation.{operation_type.lower()}",
+                                           {"operation_id": operation_id, "operation_type": operation_type, "metadata": _metadata(metadata)},
+                                           list(record_ids))  # fmt: skip
+        return {"operation_id": operation_id, "created_at": now(), "status": "RECORDED", "evidence_id": evidence_id}
 
     def close(self, reason: Any) -> dict[str, Any]:
         if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ledger_service import access
-from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, state
+from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, receipt_url_base, state
 from ledger_service.errors import ValidationFailed
 
 blueprint = Blueprint("sessions", __name__, url_prefix=PREFIX + "/sessions")
@@ -76,6 +76,22 @@ def filter_records(session_id: str) -> Response:
     reader = _reader(session_id)
     body = _object("filter", "fields", "sort", "limit")
     return json_response(reader.filter(body.get("filter"), body.get("fields"), body.get("sort"), body.get("limit", 100)))
+
+
+@blueprint.post("/<session_id>/transform")
+def transform(session_id: str) -> Response:
+    reader = _reader(session_id)
+    body = _object("records", "record_ids", "transformation", "parameters", "metadata")
+    record_ids = body.get("records", body.get("record_ids"))
+    result = reader.transform(record_ids, body.get("transformation"), body.get("parameters"), body.get("metadata"))
+    return json_response({**result, "evidence_url": receipt_url_base() + result["evidence_id"]})
+
+
+@blueprint.post("/<session_id>/operations")
+def operations(session_id: str) -> Response:
+    reader = _reader(session_id)
+    body = _object("operation_type", "records", "metadata")
+    return json_response(reader.operation(body.get("operation_type"), body.get("records"), body.get("metadata")), 201)
 
 
 @blueprint.post("/<session_id>/aggregate")

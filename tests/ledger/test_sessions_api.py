@@ -116,3 +116,35 @@ def test_refusals_revocation_closing_and_expiry(shared: tuple[Api, Api, str], le
     assert expired.status_code == 410
     details = expired.json()["error"]["details"]
     assert expired.json()["error"]["code"] == "SESSION_EXPIRED" and details["current_time"] >= details["expired_at"]
+
+
+def test_transform_returns_copies_with_evidence_and_leaves_the_dataset_alone(shared: tuple[Api, Api, str]) -> None:
+    _, consumer, dataset_id = shared
+    sid = _open(consumer, dataset_id)["session_id"]
+    body = {"records": ["p1", "p2"], "transformation": "anonymize", "parameters": {"fields": ["patient_id"], "method": "hash"},
+            "metadata": {"purpose": "privacy protection"}}  # fmt: skip
+    first = consumer.post(f"/sessions/{sid}/transform", json=body).json()
+    second = consumer.post(f"/sessions/{sid}/transform", json=body).json()
+    assert first["transformation_id"].startswith("transform_") and first["transformation_id"] != second["transformation_id"]
+    hashed = [r["patient_id"] for r in first["transformed_records"]]
+    assert hashed == [r["patient_id"] for r in second["transformed_records"]] and hashed[0] != "p1"
+    assert consumer.get(f"/sessions/{sid}/records/p1").json()["patient_id"] == "p1"  # stored data unchanged
+    receipt = consumer.get(first["evidence_url"].removeprefix(consumer.ledger.base_url)).json()
+    evidence.verify_receipt(receipt)
+    assert receipt["record"]["decision_type"] == "data_access.transform"
+    missing = consumer.post(f"/sessions/{sid}/transform", json={**body, "records": ["p1", "nope"]})
+    assert missing.status_code == 404 and "nope" in missing.text
+
+
+def test_operations_are_recorded(shared: tuple[Api, Api, str]) -> None:
+    holder, consumer, dataset_id = shared
+    sid = _open(consumer, dataset_id)["session_id"]
+    response = consumer.post(f"/sessions/{sid}/operations", json={"operation_type": "TRAIN", "records": ["p1", "p2"],
+                                                                  "metadata": {"model_id": "diagnostic-model-v2", "metrics": {"loss": 0.0342}}})  # fmt: skip
+    assert response.status_code == 201
+    operation = response.json()
+    assert operation["status"] == "RECORDED" and operation["operation_id"].startswith("op_")
+    evidence.verify_receipt(consumer.get(f"/receipts/{operation['evidence_id']}").json())
+    assert consumer.post(f"/sessions/{sid}/operations", json={"operation_type": "SELL", "records": ["p1"]}).status_code == 400
+    log = holder.get(f"/datasets/{dataset_id}/accesses").json()["accesses"]
+    assert log[-1]["action"] == "operation.train" and log[-1]["record_ids"] == ["p1", "p2"]
