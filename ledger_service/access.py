@@ -133,13 +133,13 @@ def live_session(conn: Connection, tenant_id: str, session_id: str) -> tuple[Any
     if session is None:
         raise NotFound(f"session {session_id!r} not found")
     if session.revoked_at:
-        raise AccessRevoked("access to this dataset was revoked",
-                            {"revoked_at": session.revoked_at, "reason": session.revoke_reason, "revoked_by": session.revoked_by})  # fmt: skip
+        raise AccessRevoked("Access to this dataset has been revoked", {"session_id": session.id, "revoked_at": session.revoked_at,
+                                                                       "reason": session.revoke_reason, "revoked_by": session.revoked_by})  # fmt: skip
     if session.closed_at:
-        raise SessionClosed("this session was closed", {"closed_at": session.closed_at, "reason": session.close_reason})
+        raise SessionClosed("This session was closed", {"session_id": session.id, "closed_at": session.closed_at, "reason": session.close_reason})
     current = now()
     if current >= session.expires_at:
-        raise SessionExpired("this session has expired", {"expired_at": session.expires_at, "current_time": current})
+        raise SessionExpired("This session has expired", {"session_id": session.id, "expired_at": session.expires_at, "current_time": current})
     dataset = conn.execute(select(Dataset).where(Dataset.id == session.dataset_id)).one()
     return session, dataset
 

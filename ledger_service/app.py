@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
+import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
 from flask import Flask, Response, g
@@ -27,6 +30,7 @@ from ledger_service.errors import LedgerError
 from ledger_service.group_commit import GroupCommitter
 from ledger_service.ledger import register_signer
 from ledger_service.signing import Signer, signer_for
+from xase.evidence import format_timestamp
 
 __all__ = ["create_app"]
 
@@ -65,9 +69,13 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> Response:
         limit = error.limit.limit
-        retry_after = str(max(1, int(limit.get_expiry())))
-        return _error(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}",
-                      {"limit": str(limit)}, {"Retry-After": retry_after})  # fmt: skip
+        current = app.extensions["xase_limiter"].current_limit
+        reset_at = float(current.reset_at) if current is not None else time.time() + limit.get_expiry()
+        retry_after = str(max(1, math.ceil(reset_at - time.time())))
+        unit = {"second": "s", "minute": "m", "hour": "h", "day": "d", "month": "mo", "year": "y"}[limit.GRANULARITY.name]
+        details = {"limit": limit.amount, "period": f"{limit.multiples}{unit}",
+                   "reset_at": format_timestamp(datetime.fromtimestamp(reset_at, timezone.utc))}  # fmt: skip
+        return _error(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}", details, {"Retry-After": retry_after})
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -114,6 +122,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
         strategy="moving-window",
     )
 
+    app.extensions["xase_limiter"] = limiter
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     limiter.exempt(app.view_functions["health.health"])

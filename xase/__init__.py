@@ -3,12 +3,21 @@
 from xase._version import __version__
 from xase.client import XaseClient
 from xase.config import XaseClientConfig
-from xase.errors import ValidationError, XaseError
+from xase.errors import AccessRevokedError, RateLimitError, SessionExpiredError, ValidationError, XaseError
 from xase.evidence import VerificationError, verify_receipt
+from xase.sessions import Batch, Client, Record, Records, Session
 from xase.types import ClientStats, RecordPayload, RecordResult
 
 __all__ = [
+    "AccessRevokedError",
+    "Batch",
+    "Client",
     "ClientStats",
+    "RateLimitError",
+    "Record",
+    "Records",
+    "Session",
+    "SessionExpiredError",
     "RecordPayload",
     "RecordResult",
     "ValidationError",

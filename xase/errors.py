@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-__all__ = ["ERROR_CODES", "XaseError", "ValidationError"]
+__all__ = ["ERROR_CODES", "XaseError", "ValidationError", "SessionExpiredError", "AccessRevokedError", "RateLimitError", "typed_error"]
 
 # The codes of seed 001, plus those the ledger's wire API adds.
 ERROR_CODES = frozenset(
@@ -21,6 +21,10 @@ ERROR_CODES = frozenset(
         "SERVER_ERROR",
         "NOT_FOUND",
         "CLIENT_CLOSED",
+        "CONFLICT",
+        "SESSION_EXPIRED",
+        "SESSION_CLOSED",
+        "ACCESS_REVOKED",
     }
 )
 
@@ -47,3 +51,33 @@ class ValidationError(XaseError, ValueError):
 
     def __init__(self, message: str, details: Optional[dict[str, Any]] = None) -> None:
         super().__init__("VALIDATION_ERROR", message, None, details)
+
+
+class SessionExpiredError(XaseError):
+    """The data-access session has expired (`details`: session_id, expired_at, current_time)."""
+
+
+class AccessRevokedError(XaseError):
+    """The data holder revoked access (`details`: session_id, revoked_at, reason, revoked_by)."""
+
+
+class RateLimitError(XaseError):
+    """Too many requests (`details`: limit, period, reset_at)."""
+
+
+_TYPED: dict[str, type[XaseError]] = {
+    "SESSION_EXPIRED": SessionExpiredError,
+    "ACCESS_REVOKED": AccessRevokedError,
+    "RATE_LIMIT_EXCEEDED": RateLimitError,
+    "VALIDATION_ERROR": ValidationError,
+}
+
+
+def typed_error(error: XaseError) -> XaseError:
+    """The same error as the subclass its code has, so callers can catch by type."""
+    cls = _TYPED.get(error.code, XaseError)
+    if type(error) is cls:
+        return error
+    if cls is ValidationError:
+        return ValidationError(error.message, error.details)
+    return cls(error.code, error.message, error.status_code, error.details)

@@ -24,7 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from xase._version import __version__
 from xase.config import XaseClientConfig
-from xase.errors import ERROR_CODES, XaseError
+from xase.errors import ERROR_CODES, XaseError, typed_error
 from xase.types import RecordResult
 
 __all__ = ["Transport", "RetryableError", "Outcome"]
@@ -110,13 +110,20 @@ class Transport:
     # ---------------------------------------------------------------- one HTTP call
 
     def _post(self, path: str, body: Any, headers: Optional[dict[str, str]] = None) -> requests.Response:
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        return self._request("POST", path, body, headers)
+
+    def _request(self, method: str, path: str, body: Any = None, headers: Optional[dict[str, str]] = None,
+                 params: Optional[dict[str, Any]] = None) -> requests.Response:  # fmt: skip
+        data = None
         request_headers = dict(headers or {})
-        if self._config.gzip and len(data) >= self._config.gzip_min_bytes:
-            data = gzip.compress(data, compresslevel=5)
-            request_headers["Content-Encoding"] = "gzip"
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            if self._config.gzip and len(data) >= self._config.gzip_min_bytes:
+                data = gzip.compress(data, compresslevel=5)
+                request_headers["Content-Encoding"] = "gzip"
         try:
-            response = self.session.post(self._url + path, data=data, headers=request_headers, timeout=self._config.timeout)
+            response = self.session.request(method, self._url + path, data=data, headers=request_headers, params=params,
+                                            timeout=self._config.timeout)  # fmt: skip
         except requests.Timeout as exc:
             raise RetryableError("NETWORK_ERROR", f"timed out after {self._config.timeout}s: {exc}") from None
         except requests.RequestException as exc:
@@ -157,6 +164,14 @@ class Transport:
         last = {"code": failure.code, "message": failure.message, "status_code": failure.status_code}
         return XaseError("MAX_RETRIES", f"gave up after {attempts} attempts: {failure.message}", failure.status_code,
                          {**failure.details, "last_error": last})  # fmt: skip
+
+    def call(self, method: str, path: str, body: Any = None, params: Optional[dict[str, Any]] = None) -> Any:
+        """One API call with the retry policy; returns the JSON answer, raises the typed XaseError."""
+        try:
+            response = self._retrying()(self._request, method, path, body, None, params)
+        except XaseError as failure:
+            raise typed_error(failure) from None
+        return _json_or_none(response)
 
     # ---------------------------------------------------------------- the two sends
 

@@ -150,7 +150,8 @@ def test_rate_limit_is_429_with_retry_after_per_key(throttled_ledger: LedgerProc
     assert statuses[:5] == [201] * 5 and statuses[5:] == [429, 429]
     limited = first.post("/records", json=decision(99))
     error = _error(limited, 429, "RATE_LIMIT_EXCEEDED")
-    assert int(limited.headers["Retry-After"]) >= 1 and error["details"]["limit"]
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert (error["details"]["limit"], error["details"]["period"]) == (5, "1m") and error["details"]["reset_at"].endswith("Z")
     assert second.post("/records", json=decision(1)).status_code == 201  # another key has its own budget
     assert first.get("/stats").status_code == 429
     assert requests.get(throttled_ledger.base_url + "/health", timeout=5).status_code == 200
