@@ -33,7 +33,7 @@ from ledger_service.query import compile_filter, parse_path, sort_expression
 from ledger_service.signing import Signer
 from xase import evidence
 
-__all__ = ["SessionExpired", "AccessRevoked", "SessionClosed", "parse_duration", "open_session", "live_session", "Reader"]
+__all__ = ["SessionExpired", "AccessRevoked", "SessionClosed", "parse_duration", "open_session", "live_session", "record_revocations", "Reader"]
 
 EVIDENCE_POLICY = "xase.sessions"
 MAX_BATCH = 100
@@ -125,6 +125,16 @@ def open_session(engine: Engine, signer: Signer, tenant_id: str, dataset_ref: An
     reader = Reader(engine, signer, session, dataset)
     evidence_id = reader.record_evidence("session_open", {"duration_seconds": seconds, "grant_id": grant.id}, [])
     return {**session_view(session, dataset.name), "evidence_id": evidence_id}
+
+
+def record_revocations(engine: Engine, signer: Signer, session_ids: list[str]) -> None:
+    """Each revoked session gets a `data_access.revoke` record in its consumer's chain."""
+    for session_id in session_ids:
+        with read_connection(engine) as conn:
+            session = conn.execute(select(AccessSession).where(AccessSession.id == session_id)).one()
+            dataset = conn.execute(select(Dataset).where(Dataset.id == session.dataset_id)).one()
+        request = {"revoked_at": session.revoked_at, "revoked_by": session.revoked_by, "reason": session.revoke_reason}
+        Reader(engine, signer, session, dataset).record_evidence("revoke", request, [])
 
 
 def live_session(conn: Connection, tenant_id: str, session_id: str) -> tuple[Any, Any]:

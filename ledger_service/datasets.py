@@ -164,11 +164,13 @@ def revoke_grant(conn: Connection, dataset: Any, grant_id: str, reason: Any, rev
     grant = conn.execute(select(DatasetGrant).where(DatasetGrant.id == grant_id, DatasetGrant.dataset_id == dataset.id)).first()
     if grant is None:
         raise NotFound(f"grant {grant_id!r} not found")
+    live = select(AccessSession.id).where(AccessSession.grant_id == grant_id, AccessSession.revoked_at.is_(None), AccessSession.closed_at.is_(None))
+    revoked_sessions = list(conn.execute(live).scalars()) if grant.revoked_at is None else []
     if grant.revoked_at is None:
         conn.execute(update(DatasetGrant).where(DatasetGrant.id == grant_id).values(**revocation))
-        conn.execute(update(AccessSession).where(AccessSession.grant_id == grant_id, AccessSession.revoked_at.is_(None),
-                                                 AccessSession.closed_at.is_(None)).values(**revocation))  # fmt: skip
-    return _grant_view(conn.execute(select(DatasetGrant).where(DatasetGrant.id == grant_id)).one())
+        conn.execute(update(AccessSession).where(AccessSession.id.in_(revoked_sessions)).values(**revocation))
+    view = _grant_view(conn.execute(select(DatasetGrant).where(DatasetGrant.id == grant_id)).one())
+    return {**view, "revoked_sessions": revoked_sessions}
 
 
 def revoke_session(conn: Connection, dataset: Any, session_id: str, reason: Any, revoked_by: Any) -> dict[str, Any]:
@@ -176,10 +178,12 @@ def revoke_session(conn: Connection, dataset: Any, session_id: str, reason: Any,
     session = conn.execute(select(AccessSession).where(AccessSession.id == session_id, AccessSession.dataset_id == dataset.id)).first()
     if session is None:
         raise NotFound(f"session {session_id!r} not found")
-    if session.revoked_at is None:
+    newly = session.revoked_at is None and session.closed_at is None
+    if newly:
         conn.execute(update(AccessSession).where(AccessSession.id == session_id).values(**revocation))
     row = conn.execute(select(AccessSession).where(AccessSession.id == session_id)).one()
-    return {"session_id": row.id, "revoked_at": row.revoked_at, "revoked_by": row.revoked_by, "reason": row.revoke_reason}
+    return {"session_id": row.id, "revoked_at": row.revoked_at, "revoked_by": row.revoked_by, "reason": row.revoke_reason,
+            "revoked_sessions": [row.id] if newly else []}  # fmt: skip
 
 
 def list_accesses(conn: Connection, dataset: Any, limit: int = 1000) -> list[dict[str, Any]]:

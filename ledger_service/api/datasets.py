@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ledger_service import datasets
-from ledger_service.access import parse_duration
-from ledger_service.api.common import PREFIX, body_bytes, json_body, json_response, principal, reading, state
+from ledger_service import audit, datasets
+from ledger_service.access import parse_duration, record_revocations
+from ledger_service.api.common import PREFIX, body_bytes, int_arg, json_body, json_response, principal, reading, state
 from ledger_service.db import write_transaction
 from ledger_service.errors import ValidationFailed
 from xase import evidence
@@ -88,7 +88,9 @@ def revoke_grant(dataset_ref: str, grant_id: str) -> Response:
     body = _object("reason", "revoked_by")
     with write_transaction(state().engine) as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
-        return json_response(datasets.revoke_grant(conn, dataset, grant_id, body.get("reason"), body.get("revoked_by")))
+        revoked = datasets.revoke_grant(conn, dataset, grant_id, body.get("reason"), body.get("revoked_by"))
+    record_revocations(state().engine, state().signer, revoked["revoked_sessions"])
+    return json_response(revoked)
 
 
 @blueprint.post("/<dataset_ref>/sessions/<session_id>/revoke")
@@ -97,12 +99,20 @@ def revoke_session(dataset_ref: str, session_id: str) -> Response:
     body = _object("reason", "revoked_by")
     with write_transaction(state().engine) as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
-        return json_response(datasets.revoke_session(conn, dataset, session_id, body.get("reason"), body.get("revoked_by")))
+        revoked = datasets.revoke_session(conn, dataset, session_id, body.get("reason"), body.get("revoked_by"))
+    record_revocations(state().engine, state().signer, revoked["revoked_sessions"])
+    return json_response(revoked)
 
 
 @blueprint.get("/<dataset_ref>/accesses")
 def accesses(dataset_ref: str) -> Response:
     """Every access to the dataset: which tenant, purpose, records, when, and the evidence transaction."""
     caller = principal("sessions")
+    limit = int_arg("limit", 100, 1, 1000)
     with reading() as conn:
-        return json_response({"accesses": datasets.list_accesses(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref))})
+        log = datasets.list_accesses(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref), limit)
+        if request.args.get("receipts", "true").lower() != "false":
+            # The evidence lives in the consumer's chain; its receipt is self-contained and verifies offline.
+            for entry in log:
+                entry["receipt"] = audit.receipt(conn, entry["tenant_id"], entry["transaction_id"])
+    return json_response({"accesses": log})

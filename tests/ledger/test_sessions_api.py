@@ -88,6 +88,23 @@ def test_every_access_is_evidence_the_consumer_can_verify_and_the_holder_can_lis
     log = holder.get(f"/datasets/{dataset_id}/accesses").json()["accesses"]
     assert [a["action"] for a in log] == ["session_open", "stream"] and log[1]["record_ids"] == ["p0", "p1", "p2"]
     assert log[1]["transaction_id"] == page["evidence_id"] and log[1]["purpose"] == "model_training"
+    for entry in log:  # the holder gets the consumer-chain receipts, which verify offline
+        evidence.verify_receipt(entry["receipt"])
+        assert entry["receipt"]["record"]["transaction_id"] == entry["transaction_id"]
+
+
+def test_revocation_mid_stream_stops_the_next_page_and_is_evidence(shared: tuple[Api, Api, str]) -> None:
+    holder, consumer, dataset_id = shared
+    sid = _open(consumer, dataset_id)["session_id"]
+    first = consumer.get(f"/sessions/{sid}/stream", params={"batch_size": 2}).json()
+    grants = holder.get(f"/datasets/{dataset_id}/grants").json()["grants"]
+    revoked = holder.post(f"/datasets/{dataset_id}/grants/{grants[0]['id']}/revoke", json={"reason": "study ended", "revoked_by": "dpo@hospital"})
+    assert revoked.json()["revoked_sessions"] == [sid]
+    after = consumer.get(f"/sessions/{sid}/stream", params={"batch_size": 2, "cursor": first["next_cursor"]})
+    assert after.status_code == 410 and after.json()["error"]["details"]["session_id"] == sid
+    assert consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training"}).status_code == 403  # the grant is gone
+    log = holder.get(f"/datasets/{dataset_id}/accesses").json()["accesses"]
+    assert log[-1]["action"] == "revoke" and log[-1]["receipt"]["record"]["decision_type"] == "data_access.revoke"
 
 
 def test_refusals_revocation_closing_and_expiry(shared: tuple[Api, Api, str], ledger: LedgerProcess) -> None:

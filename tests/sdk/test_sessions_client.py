@@ -100,10 +100,11 @@ def test_rate_limit_error(tmp_path: Path) -> None:
         ledger.stop()
 
 
-def test_the_example_runs_as_written(setup: tuple[Api, xase.Client, str], ledger: LedgerProcess) -> None:
-    _, client, dataset_id = setup
-    env = {**os.environ, "XASE_API_KEY": client._transport.session.headers["X-API-Key"], "XASE_BASE_URL": ledger.base_url}
-    example = Path(__file__).resolve().parents[2] / "examples" / "data_access_session.py"
-    done = subprocess.run([sys.executable, str(example), dataset_id], env=env, capture_output=True, text=True, timeout=120)
+def test_the_training_example_runs_as_written(ledger: LedgerProcess) -> None:
+    consumer_tenant = "lab-" + os.urandom(4).hex()
+    env = {**os.environ, "XASE_HOLDER_API_KEY": ledger.new_api_key(scopes=["sessions"]), "XASE_CONSUMER_TENANT": consumer_tenant,
+           "XASE_API_KEY": ledger.new_api_key(consumer_tenant, scopes=["sessions"]), "XASE_BASE_URL": ledger.base_url}  # fmt: skip
+    example = Path(__file__).resolve().parents[2] / "examples" / "sessions_training.py"
+    done = subprocess.run([sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "Found" in done.stdout and "Patient age:" in done.stdout and "trained on 70 records; session closed" in done.stdout
+    assert "Found" in done.stdout and "Patient age:" in done.stdout and "trained on 500 records; session closed" in done.stdout

@@ -1,16 +1,23 @@
-"""Governed data access (seed 002): train on a data holder's dataset inside a session.
+"""Governed data access (seed 002): the seed's training loop, on a generated medical-records dataset.
 
-    XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/data_access_session.py DATASET
+    XASE_HOLDER_API_KEY=xase_pk_... XASE_CONSUMER_TENANT=ai-lab XASE_API_KEY=xase_pk_... \
+    XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/sessions_training.py
 
-The data holder must have shared DATASET with your tenant for "model-training"
-(POST /datasets/{id}/grants). Every call below is recorded as evidence.
+As the data holder (XASE_HOLDER_API_KEY, scope "sessions") it generates a
+medical-records dataset and shares it with the tenant XASE_CONSUMER_TENANT for
+"model-training"; then, as that tenant's AI team (XASE_API_KEY), it runs the
+seed's code as written. Every call of the second part is recorded as evidence
+in the team's chain, and the holder can list each access with its receipt.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 from typing import Any
+
+import requests
 
 import xase
 
@@ -25,6 +32,24 @@ class TinyModel:
     def train(self, batch: Any) -> None:
         self.seen += len(batch)
         self.current_loss, self.current_accuracy = 1.0 / (1 + self.seen), 1.0 - 1.0 / (1 + self.seen)
+
+
+def share_generated_dataset(holder_key: str, consumer_tenant: str, count: int = 500) -> str:
+    """The data holder's part: a synthetic dataset, shared for model training for 30 days."""
+    base_url = os.environ.get("XASE_BASE_URL", "http://localhost:3000/api/xase/v1")
+    holder = requests.Session()
+    holder.headers["X-API-Key"] = holder_key
+    rng = random.Random(2024)
+    records = [{"record_id": f"rec_{n:05d}", "patient_id": f"p{n:05d}", "name": f"Patient {n}", "address": f"{n} Rua Augusta, Lisboa",
+                "age": rng.randint(18, 95), "diagnosis": rng.choice(["diabetes", "hypertension", "asthma", "copd"]),
+                "lab_results": {"glucose": rng.randint(70, 300), "a1c": round(rng.uniform(4.5, 11), 1)}} for n in range(count)]  # fmt: skip
+    dataset = holder.post(f"{base_url}/datasets", json={"name": f"medical-records-2024-{os.urandom(3).hex()}"}, timeout=30)
+    dataset.raise_for_status()
+    dataset_id = str(dataset.json()["id"])
+    holder.post(f"{base_url}/datasets/{dataset_id}/records", json=records, timeout=60).raise_for_status()
+    grant = {"tenant": consumer_tenant, "purposes": ["model-training"], "max_duration": "30d"}
+    holder.post(f"{base_url}/datasets/{dataset_id}/grants", json=grant, timeout=30).raise_for_status()
+    return dataset_id
 
 
 def main(dataset: str) -> int:
@@ -66,4 +91,4 @@ def main(dataset: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "medical-records-2024"))
+    sys.exit(main(share_generated_dataset(os.environ["XASE_HOLDER_API_KEY"], os.environ["XASE_CONSUMER_TENANT"])))
