@@ -61,13 +61,16 @@ def postgres_database(admin_url: str = "postgresql+psycopg://postgres@127.0.0.1:
 
 
 @contextmanager
-def running_ledger(extra_env: dict[str, str] | None = None, database_url: str | None = None, workers: int = 0) -> Iterator[BenchLedger]:
+def running_ledger(
+    extra_env: dict[str, str] | None = None, database_url: str | None = None, workers: int = 0, scopes: list[str] | None = None
+) -> Iterator[BenchLedger]:
     with tempfile.TemporaryDirectory(prefix="xase-bench-") as tmp:
         directory = Path(tmp)
         cli = [sys.executable, "-m", "ledger_service.cli", "--database-url", database_url or f"sqlite:///{directory / 'ledger.db'}",
                "--signing-key", str(directory / "key.pem")]  # fmt: skip
         env = {**os.environ, "XASE_RATE_LIMIT": "", **(extra_env or {})}
-        key = subprocess.run([*cli, "create-api-key", "--tenant", "bench"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        create = [*cli, "create-api-key", "--tenant", "bench", *(["--scopes", *scopes] if scopes else [])]
+        key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
         port_file = directory / "port"
         log = open(directory / "ledger.log", "wb")
         serve = [*cli, "serve", "--port", "0", "--port-file", str(port_file), *(["--workers", str(workers)] if workers else [])]
