@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger_service import ledger, transforms
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
-from ledger_service.errors import Forbidden, LedgerError, NotFound, ValidationFailed
+from ledger_service.errors import AccessRevoked, Forbidden, NotFound, SessionClosed, SessionExpired, ValidationFailed
 from ledger_service.intake import parse_record
 from ledger_service.models import AccessSession, Dataset, DatasetAccess, DatasetGrant, DatasetRecord, LedgerMeta
 from ledger_service.pipeline import run_pipeline
@@ -33,7 +33,7 @@ from ledger_service.query import compile_filter, parse_path, sort_expression
 from ledger_service.signing import Signer
 from xase import evidence
 
-__all__ = ["SessionExpired", "AccessRevoked", "SessionClosed", "parse_duration", "open_session", "live_session", "record_revocations", "Reader"]
+__all__ = ["parse_duration", "open_session", "live_session", "record_revocations", "Reader"]
 
 EVIDENCE_POLICY = "xase.sessions"
 MAX_BATCH = 100
@@ -43,21 +43,6 @@ _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RECORDS = DatasetRecord.__table__
 _BODY = _RECORDS.c.body
-
-
-class SessionExpired(LedgerError):
-    code = "SESSION_EXPIRED"
-    status = 410
-
-
-class AccessRevoked(LedgerError):
-    code = "ACCESS_REVOKED"
-    status = 410
-
-
-class SessionClosed(LedgerError):
-    code = "SESSION_CLOSED"
-    status = 410
 
 
 def parse_duration(value: Any) -> int:

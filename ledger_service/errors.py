@@ -17,6 +17,9 @@ __all__ = [
     "Conflict",
     "IdempotencyConflict",
     "SigningUnavailable",
+    "SessionExpired",
+    "AccessRevoked",
+    "SessionClosed",
 ]
 
 
@@ -68,3 +71,22 @@ class SigningUnavailable(LedgerError):
 
     code = "SIGNING_UNAVAILABLE"
     status = 503
+
+
+class SessionExpired(LedgerError):
+    """A data-access session past its expires_at (seed 002's session_expired)."""
+
+    code = "SESSION_EXPIRED"
+    status = 410
+
+
+class AccessRevoked(LedgerError):
+    """The data holder revoked the session or its grant (seed 002's access_revoked)."""
+
+    code = "ACCESS_REVOKED"
+    status = 410
+
+
+class SessionClosed(LedgerError):
+    code = "SESSION_CLOSED"
+    status = 410

@@ -99,6 +99,19 @@ def json_body() -> Any:
         raise ValidationFailed(str(exc)) from None
 
 
+def json_object(*allowed: str, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object with only the `allowed` members; an absent body is {} unless required."""
+    if not required and not request.content_length:
+        return {}
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
+    return body
+
+
 def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return Response(body, status=status, mimetype="application/json", headers=headers)

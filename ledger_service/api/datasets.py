@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, Response, request
 
 from ledger_service import audit, datasets
 from ledger_service.access import parse_duration, record_revocations
-from ledger_service.api.common import PREFIX, body_bytes, int_arg, json_body, json_response, principal, reading, state
+from ledger_service.api.common import PREFIX, body_bytes, int_arg, json_body, json_object, json_response, principal, reading, state
 from ledger_service.db import write_transaction
 from ledger_service.errors import ValidationFailed
 from xase import evidence
@@ -16,20 +16,10 @@ from xase import evidence
 blueprint = Blueprint("datasets", __name__, url_prefix=PREFIX + "/datasets")
 
 
-def _object(*allowed: str) -> dict[str, Any]:
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ValidationFailed("body must be a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
-    return body
-
-
 @blueprint.post("")
 def create() -> Response:
     caller = principal("sessions")
-    body = _object("name", "description")
+    body = json_object("name", "description")
     with write_transaction(state().engine) as conn:
         return json_response(datasets.create_dataset(conn, caller.tenant_id, body.get("name"), body.get("description", "")), 201)
 
@@ -68,7 +58,7 @@ def upload(dataset_ref: str) -> Response:
 @blueprint.post("/<dataset_ref>/grants")
 def grant(dataset_ref: str) -> Response:
     caller = principal("sessions")
-    body = _object("tenant", "purposes", "max_duration")
+    body = json_object("tenant", "purposes", "max_duration")
     with write_transaction(state().engine) as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
         seconds = parse_duration(body.get("max_duration", "30d"))
@@ -84,22 +74,21 @@ def grants(dataset_ref: str) -> Response:
 
 @blueprint.post("/<dataset_ref>/grants/<grant_id>/revoke")
 def revoke_grant(dataset_ref: str, grant_id: str) -> Response:
-    caller = principal("sessions")
-    body = _object("reason", "revoked_by")
-    with write_transaction(state().engine) as conn:
-        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
-        revoked = datasets.revoke_grant(conn, dataset, grant_id, body.get("reason"), body.get("revoked_by"))
-    record_revocations(state().engine, state().signer, revoked["revoked_sessions"])
-    return json_response(revoked)
+    return _revoke(dataset_ref, datasets.revoke_grant, grant_id)
 
 
 @blueprint.post("/<dataset_ref>/sessions/<session_id>/revoke")
 def revoke_session(dataset_ref: str, session_id: str) -> Response:
+    return _revoke(dataset_ref, datasets.revoke_session, session_id)
+
+
+def _revoke(dataset_ref: str, revoke: Callable[..., dict[str, Any]], target: str) -> Response:
+    """Revoke, then give each newly revoked session its evidence record in the consumer's chain."""
     caller = principal("sessions")
-    body = _object("reason", "revoked_by")
+    body = json_object("reason", "revoked_by")
     with write_transaction(state().engine) as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
-        revoked = datasets.revoke_session(conn, dataset, session_id, body.get("reason"), body.get("revoked_by"))
+        revoked = revoke(conn, dataset, target, body.get("reason"), body.get("revoked_by"))
     record_revocations(state().engine, state().signer, revoked["revoked_sessions"])
     return json_response(revoked)
 

@@ -8,20 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ledger_service import access
-from ledger_service.api.common import PREFIX, int_arg, json_body, json_response, principal, reading, receipt_url_base, state
+from ledger_service.api.common import PREFIX, int_arg, json_body, json_object, json_response, principal, reading, receipt_url_base, state
 from ledger_service.errors import ValidationFailed
 
 blueprint = Blueprint("sessions", __name__, url_prefix=PREFIX + "/sessions")
-
-
-def _object(*allowed: str) -> dict[str, Any]:
-    body = json_body() if request.content_length else {}
-    if not isinstance(body, dict):
-        raise ValidationFailed("body must be a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
-    return body
 
 
 def _reader(session_id: str) -> access.Reader:
@@ -44,7 +34,7 @@ def _json_arg(name: str) -> Any:
 @blueprint.post("")
 def open_session() -> Response:
     caller = principal("sessions")
-    body = _object("dataset", "purpose", "duration")
+    body = json_object("dataset", "purpose", "duration", required=False)
     opened = access.open_session(state().engine, state().signer, caller.tenant_id, body.get("dataset"), body.get("purpose"),
                                  body.get("duration", "1h"))  # fmt: skip
     return json_response(opened, 201)
@@ -74,14 +64,14 @@ def record(session_id: str, record_id: str) -> Response:
 @blueprint.post("/<session_id>/filter")
 def filter_records(session_id: str) -> Response:
     reader = _reader(session_id)
-    body = _object("filter", "fields", "sort", "limit")
+    body = json_object("filter", "fields", "sort", "limit", required=False)
     return json_response(reader.filter(body.get("filter"), body.get("fields"), body.get("sort"), body.get("limit", 100)))
 
 
 @blueprint.post("/<session_id>/transform")
 def transform(session_id: str) -> Response:
     reader = _reader(session_id)
-    body = _object("records", "record_ids", "transformation", "parameters", "metadata")
+    body = json_object("records", "record_ids", "transformation", "parameters", "metadata", required=False)
     record_ids = body.get("records", body.get("record_ids"))
     result = reader.transform(record_ids, body.get("transformation"), body.get("parameters"), body.get("metadata"))
     return json_response({**result, "evidence_url": receipt_url_base() + result["evidence_id"]})
@@ -90,7 +80,7 @@ def transform(session_id: str) -> Response:
 @blueprint.post("/<session_id>/operations")
 def operations(session_id: str) -> Response:
     reader = _reader(session_id)
-    body = _object("operation_type", "records", "metadata")
+    body = json_object("operation_type", "records", "metadata", required=False)
     return json_response(reader.operation(body.get("operation_type"), body.get("records"), body.get("metadata")), 201)
 
 
@@ -105,4 +95,4 @@ def aggregate(session_id: str) -> Response:
 @blueprint.post("/<session_id>/close")
 def close(session_id: str) -> Response:
     reader = _reader(session_id)
-    return json_response(reader.close(_object("reason").get("reason")))
+    return json_response(reader.close(json_object("reason", required=False).get("reason")))
