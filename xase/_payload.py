@@ -23,7 +23,7 @@ from xase import evidence
 from xase._version import __version__
 from xase.errors import ValidationError
 
-__all__ = ["QueuedRecord", "check_idempotency_key", "snapshot", "wire_item", "runtime_context"]
+__all__ = ["QueuedRecord", "assign_key", "check_idempotency_key", "snapshot", "wire_item", "runtime_context"]
 
 _FIELDS = frozenset(
     {"policy", "input", "output", "confidence", "context", "transaction_id", "policy_version", "decision_type",
@@ -142,6 +142,13 @@ def runtime_context() -> dict[str, Any]:
     }
 
 
+def assign_key(record: QueuedRecord) -> str:
+    """Fix the record's idempotency key (once): every retry, and every replay from the spool, reuses it."""
+    if record.idempotency_key is None:
+        record.idempotency_key = _key_for(record)
+    return record.idempotency_key
+
+
 def _key_for(record: QueuedRecord) -> str:
     transaction_id = record.payload.get("transaction_id")
     if transaction_id:
@@ -155,8 +162,7 @@ def wire_item(record: QueuedRecord, runtime: Optional[dict[str, Any]], hmac_key:
 
     Raises evidence.CanonicalizationError for values JSON cannot carry exactly.
     """
-    if record.idempotency_key is None:
-        record.idempotency_key = _key_for(record)
+    assign_key(record)
     payload = record.payload
     context = payload.get("context") or {}
     item: dict[str, Any] = {

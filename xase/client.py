@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from xase import evidence
-from xase._payload import QueuedRecord, check_idempotency_key, runtime_context, snapshot, wire_item
+from xase._payload import QueuedRecord, assign_key, check_idempotency_key, runtime_context, snapshot, wire_item
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
+from xase.spool import Spool
 from xase.transport import Transport
 from xase.types import ClientStats, RecordPayload, RecordResult
 from xase.worker import FlushMarker, QueueItem, Worker
@@ -50,6 +51,7 @@ class XaseClient:
         self._start_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._start_process()
+        self._open_spool()
         _CLIENTS.add(self)
         atexit.register(_flush_at_exit, weakref.ref(self))
 
@@ -64,10 +66,24 @@ class XaseClient:
         self._sync_transport = Transport(self.config)
         self._worker = Worker(self._queue, self._wake, self._stop, self._transport, self.config, self._runtime)
         self._sync_sent = self._sync_failed = 0
+        self._spool: Optional[Spool] = None
+
+    def _open_spool(self) -> None:
+        """Records a previous run spooled but never saw acknowledged go first, with their original keys."""
+        if not self.config.spool_path:
+            return
+        self._spool = Spool(self.config.spool_path, self.config.spool_fsync)
+        self._worker.spool = self._spool
+        replay = self._spool.pending()
+        for key, payload in replay:
+            self._queue.append(QueuedRecord(payload, key))
+        if replay:
+            log.info("xase: replaying %d spooled record(s) from %s", len(replay), self.config.spool_path)
+            self._start_worker()
 
     def _after_fork(self) -> None:
         # The parent still owns (and will deliver) what it had queued; the child
-        # starts empty, with its own thread and sockets.
+        # starts empty, with its own thread and sockets, and without the parent's spool.
         self._lifecycle = threading.Lock()
         self._start_lock = threading.Lock()
         self._sync_lock = threading.Lock()
@@ -91,8 +107,18 @@ class XaseClient:
         queued = QueuedRecord(snapshot(payload), check_idempotency_key(idempotency_key))
         if skip_queue or not self.config.fire_and_forget:
             return self._record_now(queued)
+        if self._spool is not None:
+            self._write_to_spool(queued)
         self._enqueue(queued)
         return None
+
+    def _write_to_spool(self, queued: QueuedRecord) -> None:
+        """On disk before record() returns; even if the queue is full, the next start delivers it."""
+        assert self._spool is not None
+        try:
+            self._spool.append(assign_key(queued), queued.payload)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"payload cannot be recorded as JSON evidence: {exc}") from None
 
     def _enqueue(self, item: QueuedRecord) -> None:
         queue = self._queue
@@ -176,6 +202,8 @@ class XaseClient:
         self._sync_transport.close()
         if not self._worker.alive:
             self._transport.close()
+            if self._spool is not None:
+                self._spool.close()
 
     def _queued_records(self) -> int:
         # list() copies the deque in one C call, safe against concurrent appends.
@@ -202,6 +230,7 @@ class XaseClient:
             "retries": self._transport.retries + self._sync_transport.retries,
             "batches": worker.batches,
             "in_flight": worker.in_flight,
+            "spooled": len(self._spool) if self._spool is not None else 0,
         }
 
     def _flush_at_exit(self) -> None:

@@ -46,6 +46,8 @@ class XaseClientConfig:
     atexit_timeout: float = 2.0  # seconds the exit-time flush may take; 0 disables it
     retry_backoff: float = 0.1  # first backoff (full jitter, doubling)
     retry_backoff_max: float = 10.0  # cap on one backoff, also on a Retry-After the ledger asks for
+    spool_path: Optional[str] = None  # directory of a durable spool: records survive crashes until acknowledged
+    spool_fsync: Literal["always", "batch", "off"] = "batch"  # when spooled records reach the disk
 
     @classmethod
     def build(cls, config: Union[XaseClientConfig, Mapping[str, Any], None] = None, **options: Any) -> XaseClientConfig:
@@ -82,6 +84,10 @@ class XaseClientConfig:
         self._check_int("queue_max_size", 1, 10_000_000)
         self._check_int("batch_size", 1, MAX_BATCH_SIZE)
         self._check_int("gzip_min_bytes", 0, 1 << 30)
+        if self.spool_fsync not in ("always", "batch", "off"):
+            raise _invalid("spool_fsync", "'always', 'batch' or 'off'", self.spool_fsync)
+        if self.spool_path is not None and (not isinstance(self.spool_path, (str, os.PathLike)) or not str(self.spool_path)):
+            raise _invalid("spool_path", "a directory path", self.spool_path)
         if self.queue_full_policy not in ("drop", "block"):
             raise _invalid("queue_full_policy", "'drop' or 'block'", self.queue_full_policy)
         for name in ("on_success", "on_error"):

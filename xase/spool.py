@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from xase import evidence
 from xase.errors import XaseError
 
 __all__ = ["Spool", "FsyncPolicy"]
@@ -42,6 +41,11 @@ _MAGIC = 0xA5
 _HEADER = struct.Struct(">BcII")  # magic, kind, length, crc32
 _MAX_BODY = 64 * 1024 * 1024
 LOG_NAME = "spool.log"
+
+
+def _encode(entry: dict[str, Any]) -> bytes:
+    # Exact, not canonical: the spool only has to give the payload back as it was.
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 class Spool:
@@ -142,8 +146,8 @@ class Spool:
             os.fsync(self._file.fileno())
 
     def append(self, key: str, payload: dict[str, Any]) -> None:
-        """Write one record; raises CanonicalizationError for payloads JSON cannot carry."""
-        body = evidence.canonicalize({"k": key, "p": payload})
+        """Write one record; raises ValueError or TypeError for payloads JSON cannot carry."""
+        body = _encode({"k": key, "p": payload})
         with self._lock:
             self._write(b"R", body)
             self._pending[key] = payload
@@ -151,6 +155,8 @@ class Spool:
     def ack(self, keys: Iterable[str]) -> None:
         """Forget records the ledger acknowledged (or rejected for good)."""
         with self._lock:
+            if self._file.closed:
+                return
             known = [key for key in keys if key in self._pending]
             if not known:
                 return
@@ -165,14 +171,19 @@ class Spool:
         """fsync now (the worker calls this once per batch under the "batch" policy)."""
         if self.fsync != "off":
             with self._lock:
-                os.fsync(self._file.fileno())
+                descriptor = None if self._file.closed else os.dup(self._file.fileno())
+            if descriptor is not None:  # outside the lock: appends go on while the disk catches up
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
 
     def _compact(self) -> None:
         """Rewrite the log with only the pending records: write, fsync, then atomically replace."""
         temporary = self.directory / (LOG_NAME + ".compact")
         with open(temporary, "wb") as handle:
             for key, payload in self._pending.items():
-                body = evidence.canonicalize({"k": key, "p": payload})
+                body = _encode({"k": key, "p": payload})
                 handle.write(_HEADER.pack(_MAGIC, b"R", len(body), zlib.crc32(body)) + body)
             handle.flush()
             os.fsync(handle.fileno())

@@ -47,3 +47,4 @@ class ClientStats(TypedDict):
     retries: int  # HTTP attempts beyond the first
     batches: int  # batches delivered
     in_flight: int  # taken by the worker, not yet final
+    spooled: int  # on disk in the spool, not yet acknowledged (0 without spool_path)

@@ -20,6 +20,7 @@ from xase import evidence
 from xase._payload import QueuedRecord, wire_item
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
+from xase.spool import Spool
 from xase.types import RecordResult
 
 __all__ = ["FlushMarker", "Worker"]
@@ -47,6 +48,11 @@ class BatchSender(Protocol):
 QueueItem = Union[QueuedRecord, FlushMarker]
 
 
+def _settled(outcome: Union[RecordResult, XaseError]) -> bool:
+    """Final for the spool: recorded, or refused for a reason a retry cannot change."""
+    return not isinstance(outcome, XaseError) or outcome.code in ("VALIDATION_ERROR", "IDEMPOTENCY_CONFLICT")
+
+
 class Worker:
     """Owns the delivery counters; drains `queue` through `sender` on a daemon thread."""
 
@@ -65,6 +71,7 @@ class Worker:
         self.config = config
         self.runtime = runtime
         self.clock = clock
+        self.spool: Optional[Spool] = None  # set by the client when records are spooled
         self.sent = self.failed = self.batches = self.in_flight = 0
         self.dropped = 0
         self._drops_reported = 0
@@ -146,16 +153,22 @@ class Worker:
             return
         self.in_flight = len(items)
         outcomes = self.sender.send_batch(items)
+        settled = [record.idempotency_key for record, outcome in zip(ready, outcomes) if _settled(outcome)]
         for record, outcome in zip(ready, outcomes):
             if isinstance(outcome, XaseError):
                 self._fail(record, outcome)
             else:
                 self.sent += 1
                 self._call(self.config.on_success, outcome)
+        if self.spool is not None:
+            self.spool.ack(key for key in settled if key)
+            self.spool.sync()
         self.batches += 1
         self.in_flight = 0
 
     def _fail(self, record: QueuedRecord, error: XaseError) -> None:
+        if self.spool is not None and error.code == "VALIDATION_ERROR" and record.idempotency_key:
+            self.spool.ack([record.idempotency_key])  # it can never be recorded; replaying it would not help
         self.failed += 1
         error.details.setdefault("idempotency_key", record.idempotency_key)
         error.details.setdefault("transaction_id", record.payload.get("transaction_id"))
