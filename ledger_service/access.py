@@ -41,6 +41,7 @@ MAX_FILTER_LIMIT = 1000
 OPERATION_TYPES = ("TRAIN", "EVALUATE", "ANALYZE", "VALIDATE", "EXPORT")
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_DURATION = 10 * 366 * 86400
 _RECORDS = DatasetRecord.__table__
 _BODY = _RECORDS.c.body
 
@@ -54,8 +55,8 @@ def parse_duration(value: Any) -> int:
         seconds = int(number) * _UNITS[unit]
     else:
         raise ValidationFailed('duration: "30d", "12h", "45m", "90s" or a number of seconds', {"field": "duration"})
-    if seconds <= 0:
-        raise ValidationFailed("duration: must be positive", {"field": "duration"})
+    if not 0 < seconds <= _MAX_DURATION:
+        raise ValidationFailed("duration: must be positive and at most 10 years", {"field": "duration"})
     return seconds
 
 

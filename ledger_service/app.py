@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from ledger_service.api import BLUEPRINTS
 from ledger_service.api.admin import blueprint as admin_blueprint
-from ledger_service.api.common import LedgerState, json_response, presented_api_key
+from ledger_service.api.common import LedgerState, json_response, presented_api_key, refuse_nul_in_url
 from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
@@ -98,7 +98,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     signer = signer or signer_for(settings.kms_key_id, settings.signing_key_path)
     register_signer(engine, signer)
 
-    app = Flask("ledger_service")
+    app = Flask("ledger_service", static_folder=None)  # an API: no static files to serve
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     committer = GroupCommitter(engine, signer, max_items=2 * settings.max_batch_size)
     app.extensions["xase"] = LedgerState(settings=settings, engine=engine, signer=signer, committer=committer)
@@ -106,6 +106,8 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     @app.before_request
     def _request_id() -> None:
         g.request_id = "req_" + secrets.token_hex(8)
+
+    app.before_request(refuse_nul_in_url)
 
     @app.after_request
     def _tag_response(response: Response) -> Response:

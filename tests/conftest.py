@@ -123,12 +123,13 @@ class LedgerProcess:
     def process_env(self) -> dict[str, str]:
         return {**os.environ, "XASE_ADMIN_KEY": self.admin_key, "XASE_RATE_LIMIT": "100000 per second", **self.env}
 
-    def start(self) -> LedgerProcess:
+    def start(self, port: int = 0) -> LedgerProcess:
+        """Start serving; `port` > 0 comes back on a known port (a restart clients can find again)."""
         port_file = self.directory / "port"
         port_file.unlink(missing_ok=True)
         log = open(self.directory / "ledger.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ledger_service.cli", *self.cli_args(), "serve", "--host", "127.0.0.1", "--port", "0",
+            [sys.executable, "-m", "ledger_service.cli", *self.cli_args(), "serve", "--host", "127.0.0.1", "--port", str(port),
              "--port-file", str(port_file), *(["--workers", str(self.workers)] if self.workers else [])],
             env=self.process_env(), stdout=log, stderr=log,
         )  # fmt: skip

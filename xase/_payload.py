@@ -65,7 +65,7 @@ def _is_short_text(value: Any) -> bool:
 
 def _check(payload: Mapping[str, Any]) -> None:
     if not _FIELDS.issuperset(payload):
-        unknown = sorted(set(payload) - _FIELDS)
+        unknown = sorted((set(payload) - _FIELDS), key=repr)  # keys may be of any type: sort what cannot be compared
         raise ValidationError(f"unknown field(s) {unknown}; RecordPayload has {sorted(_FIELDS)}", {"fields": unknown})
     get = payload.get
     if not _is_short_text(get("policy")):

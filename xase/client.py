@@ -74,9 +74,8 @@ class XaseClient:
             return
         self._spool = Spool(self.config.spool_path, self.config.spool_fsync)
         self._worker.spool = self._spool
-        replay = self._spool.pending()
-        for key, payload in replay:
-            self._queue.append(QueuedRecord(payload, key))
+        replay = self._spool.keys()
+        self._worker.backlog.extend(replay)  # the worker reads them back as the queue has room
         if replay:
             log.info("xase: replaying %d spooled record(s) from %s", len(replay), self.config.spool_path)
             self._start_worker()
@@ -107,25 +106,43 @@ class XaseClient:
         queued = QueuedRecord(snapshot(payload), check_idempotency_key(idempotency_key))
         if skip_queue or not self.config.fire_and_forget:
             return self._record_now(queued)
-        if self._spool is not None:
-            self._write_to_spool(queued)
-        self._enqueue(queued)
+        if self._spool is not None and self.config.queue_full_policy == "spill":
+            self._spool_or_spill(queued)
+        elif len(self._queue) >= self.config.queue_max_size and not self._room_after_waiting():
+            self._worker.count_drop()  # dropped: neither queued nor spooled
+            self._wake.set()
+        else:
+            if self._spool is not None:
+                self._write_to_spool(queued)
+            self._enqueue(queued)
         return None
 
-    def _write_to_spool(self, queued: QueuedRecord) -> None:
-        """On disk before record() returns; even if the queue is full, the next start delivers it."""
+    def _write_to_spool(self, queued: QueuedRecord) -> str:
+        """On disk before record() returns: if this process dies, the next start delivers it."""
         assert self._spool is not None
+        key = assign_key(queued)
         try:
-            self._spool.append(assign_key(queued), queued.payload)
+            self._spool.append(key, queued.payload)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"payload cannot be recorded as JSON evidence: {exc}") from None
+        return key
+
+    def _spool_or_spill(self, queued: QueuedRecord) -> None:
+        """queue_full_policy="spill": behind a full queue (or earlier spilled records), wait on disk only."""
+        key = self._write_to_spool(queued)
+        worker = self._worker
+        with worker.backlog_lock:
+            spill = bool(worker.backlog) or len(self._queue) >= self.config.queue_max_size
+            if spill:
+                worker.backlog.append(key)
+        if spill:
+            self._wake.set()
+            self._start_worker()
+        else:
+            self._enqueue(queued)
 
     def _enqueue(self, item: QueuedRecord) -> None:
         queue = self._queue
-        if len(queue) >= self.config.queue_max_size and not self._room_after_waiting():
-            self._worker.count_drop()
-            self._wake.set()
-            return
         was_empty = not queue
         queue.append(item)
         if was_empty:
@@ -171,16 +188,21 @@ class XaseClient:
         """
         if self._pid != os.getpid():
             self._after_fork()
-        if not self._worker.alive and not self._queue:
+        if not self._worker.alive and not self._queue and not self._worker.backlog:
             return
         marker = FlushMarker()
-        self._queue.append(marker)
-        self._wake.set()
+        self._queue_marker(marker)
         self._start_worker()
         if not marker.done.wait(timeout_s):
             pending = self._pending()
             raise XaseError("FLUSH_TIMEOUT", f"Flush timeout: {pending} record(s) still pending after {timeout_s}s", None,
                             {"pending": pending, "timeout_s": timeout_s})  # fmt: skip
+
+    def _queue_marker(self, marker: FlushMarker) -> None:
+        """Behind every record queued so far, spilled ones included."""
+        with self._worker.backlog_lock:
+            (self._worker.backlog if self._worker.backlog else self._queue).append(marker)
+        self._wake.set()
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Flush (up to `timeout_s`) and stop. Idempotent; record() afterwards raises."""
@@ -210,8 +232,8 @@ class XaseClient:
         return sum(1 for item in list(self._queue) if type(item) is QueuedRecord)
 
     def _pending(self) -> int:
-        """Records not yet final: queued ones plus the batch being delivered."""
-        return self._queued_records() + self._worker.in_flight
+        """Records not yet final: queued or spilled ones plus the batch being delivered."""
+        return self._queued_records() + self._worker.spilled + self._worker.in_flight
 
     def __enter__(self) -> XaseClient:
         return self
@@ -231,27 +253,31 @@ class XaseClient:
             "batches": worker.batches,
             "in_flight": worker.in_flight,
             "spooled": len(self._spool) if self._spool is not None else 0,
+            "spilled": worker.spilled,
         }
 
     def _flush_at_exit(self) -> None:
         """Bounded by atexit_timeout, starts no thread: never holds up interpreter exit."""
         budget = self.config.atexit_timeout
-        if self._closed or budget <= 0 or (not self._queue and not self._worker.in_flight):
+        if self._closed or budget <= 0 or not self._pending():
             return
         deadline = time.monotonic() + budget
         if self._worker.alive:
             marker = FlushMarker()
-            self._queue.append(marker)
-            self._wake.set()
+            self._queue_marker(marker)
             marker.done.wait(budget)
         else:
             quick = dataclasses.replace(self.config, max_retries=0, timeout=max(0.1, budget))
             self._worker.sender = Transport(quick, self._stop)
             self._worker.drain_inline(deadline)
         self._stop.set()
-        lost = self._pending()
-        if lost:
-            log.warning("xase: %d record(s) were not delivered before exit (atexit budget %.1fs)", lost, budget)
+        undelivered = self._pending()
+        if undelivered and self._spool is not None:
+            log.warning("xase: %d record(s) not delivered before exit (atexit budget %.1fs) stay in the spool %s for the next start",
+                        undelivered, budget, self.config.spool_path)  # fmt: skip
+        elif undelivered:
+            log.warning("xase: %d record(s) were not delivered before exit (atexit budget %.1fs) and are lost; %d failed earlier",
+                        undelivered, budget, self._worker.failed)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<XaseClient {self.config.base_url} {'closed' if self._closed else 'open'}>"

@@ -37,7 +37,7 @@ class XaseClientConfig:
     # Xase's additions
     batch_size: int = 100  # records per POST /records/batch (max 500)
     flush_interval: float = 0.2  # seconds the worker waits to fill a batch
-    queue_full_policy: Literal["drop", "block"] = "drop"  # drop the new record, or wait block_timeout first
+    queue_full_policy: Literal["drop", "block", "spill"] = "drop"  # drop the new record, wait block_timeout first, or keep it in the spool
     block_timeout: float = 1.0  # seconds record() may wait for room with "block"
     payload_hmac_key: Optional[Union[bytes, str]] = None  # HMAC-SHA256 commitments instead of SHA-256
     capture_runtime_context: bool = True  # add python/hostname/pid/sdk version under context
@@ -88,8 +88,10 @@ class XaseClientConfig:
             raise _invalid("spool_fsync", "'always', 'batch' or 'off'", self.spool_fsync)
         if self.spool_path is not None and (not isinstance(self.spool_path, (str, os.PathLike)) or not str(self.spool_path)):
             raise _invalid("spool_path", "a directory path", self.spool_path)
-        if self.queue_full_policy not in ("drop", "block"):
-            raise _invalid("queue_full_policy", "'drop' or 'block'", self.queue_full_policy)
+        if self.queue_full_policy not in ("drop", "block", "spill"):
+            raise _invalid("queue_full_policy", "'drop', 'block' or 'spill'", self.queue_full_policy)
+        if self.queue_full_policy == "spill" and not self.spool_path:
+            raise _invalid("queue_full_policy", "a spool_path to spill into", "spill")
         for name in ("on_success", "on_error"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise _invalid(name, "a callable or None", getattr(self, name))

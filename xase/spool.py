@@ -6,7 +6,8 @@ One append-only log per spool directory, of framed entries:
 
 A record's body is canonical JSON `{"k": idempotency_key, "p": payload}`; an
 acknowledgement's body is a JSON list of keys. Opening the spool replays the
-records no acknowledgement names, in the order they were written. A torn or
+records no acknowledgement names, in the order they were written. Only their
+keys and offsets stay in memory: a long outage fills the disk, not the heap. A torn or
 corrupt tail (a crash mid-write, a bad disk block) is detected by its frame or
 checksum, logged and cut off: everything before it is kept, nothing raises.
 When most entries are acknowledged the log is rewritten (write, fsync, rename),
@@ -58,10 +59,15 @@ class Spool:
         self._compact_after = compact_after
         self._lock = threading.Lock()
         self._lock_file = self._take_ownership()
-        self._pending: dict[str, dict[str, Any]] = {}  # insertion-ordered: replay order
+        self._pending: dict[str, tuple[int, int]] = {}  # key -> (body offset, body length); insertion-ordered
         self._acknowledged = 0
         self.cut_bytes = self._recover()
+        self._open_log()
+
+    def _open_log(self) -> None:
         self._file = open(self.path, "ab")
+        self._reader = open(self.path, "rb")
+        self._size = self._file.tell()
 
     @property
     def path(self) -> Path:
@@ -93,8 +99,8 @@ class Spool:
             entry = self._frame_at(data, offset)
             if entry is None:
                 break
-            kind, body, offset = entry
-            self._apply(kind, body)
+            kind, body_offset, offset = entry
+            self._apply(kind, data[body_offset:offset], body_offset)
         cut = len(data) - offset
         if cut:
             log.warning("xase: spool %s: cut %d corrupt or torn bytes at offset %d; %d record(s) pending", self.path, cut, offset, len(self._pending))
@@ -105,52 +111,70 @@ class Spool:
         return cut
 
     @staticmethod
-    def _frame_at(data: bytes, offset: int) -> Optional[tuple[bytes, bytes, int]]:
+    def _frame_at(data: bytes, offset: int) -> Optional[tuple[bytes, int, int]]:
+        """(kind, body offset, next frame's offset) of a whole, intact frame at `offset`, else None."""
         end = offset + _HEADER.size
         if end > len(data):
             return None
         magic, kind, length, crc = _HEADER.unpack_from(data, offset)
         if magic != _MAGIC or kind not in (b"R", b"A") or length > _MAX_BODY or end + length > len(data):
             return None
-        body = data[end : end + length]
-        if zlib.crc32(body) != crc:
+        if zlib.crc32(data[end : end + length]) != crc:
             return None
-        return kind, body, end + length
+        return kind, end, end + length
 
-    def _apply(self, kind: bytes, body: bytes) -> None:
+    def _apply(self, kind: bytes, body: bytes, body_offset: int) -> None:
         try:
             value = json.loads(body)
         except ValueError:
             return  # a checksummed but unreadable body: skip it, keep going
         if kind == b"R" and isinstance(value, dict) and isinstance(value.get("k"), str) and isinstance(value.get("p"), dict):
-            self._pending[value["k"]] = value["p"]
+            self._pending[value["k"]] = (body_offset, len(body))
         elif kind == b"A" and isinstance(value, list):
             for key in value:
                 if self._pending.pop(key, None) is not None:
                     self._acknowledged += 1
 
-    def pending(self) -> list[tuple[str, dict[str, Any]]]:
-        """Records written and not yet acknowledged, oldest first."""
+    def keys(self) -> list[str]:
+        """Keys of the records written and not yet acknowledged, oldest first."""
         with self._lock:
-            return list(self._pending.items())
+            return list(self._pending)
+
+    def read(self, key: str) -> Optional[dict[str, Any]]:
+        """The payload spooled under `key`, or None once it is acknowledged."""
+        with self._lock:
+            place = self._pending.get(key)
+            if place is None or self._reader.closed:
+                return None
+            self._reader.seek(place[0])
+            body = self._reader.read(place[1])
+        payload: dict[str, Any] = json.loads(body)["p"]
+        return payload
+
+    def pending(self) -> list[tuple[str, dict[str, Any]]]:
+        """Records written and not yet acknowledged, oldest first, read back from disk."""
+        return [(key, payload) for key in self.keys() if (payload := self.read(key)) is not None]
 
     def __len__(self) -> int:
         return len(self._pending)
 
     # ---------------------------------------------------------------- writing
 
-    def _write(self, kind: bytes, body: bytes) -> None:
+    def _write(self, kind: bytes, body: bytes) -> int:
+        """Append one frame; returns the offset of its body."""
         self._file.write(_HEADER.pack(_MAGIC, kind, len(body), zlib.crc32(body)) + body)
         self._file.flush()  # into the OS before record() returns, whatever the fsync policy
         if self.fsync == "always":
             os.fsync(self._file.fileno())
+        body_offset = self._size + _HEADER.size
+        self._size = body_offset + len(body)
+        return body_offset
 
     def append(self, key: str, payload: dict[str, Any]) -> None:
         """Write one record; raises ValueError or TypeError for payloads JSON cannot carry."""
         body = _encode({"k": key, "p": payload})
         with self._lock:
-            self._write(b"R", body)
-            self._pending[key] = payload
+            self._pending[key] = (self._write(b"R", body), len(body))
 
     def ack(self, keys: Iterable[str]) -> None:
         """Forget records the ledger acknowledged (or rejected for good)."""
@@ -181,20 +205,26 @@ class Spool:
     def _compact(self) -> None:
         """Rewrite the log with only the pending records: write, fsync, then atomically replace."""
         temporary = self.directory / (LOG_NAME + ".compact")
+        moved: dict[str, tuple[int, int]] = {}
         with open(temporary, "wb") as handle:
-            for key, payload in self._pending.items():
-                body = _encode({"k": key, "p": payload})
-                handle.write(_HEADER.pack(_MAGIC, b"R", len(body), zlib.crc32(body)) + body)
+            for key, (offset, length) in self._pending.items():
+                self._reader.seek(offset)
+                body = self._reader.read(length)  # the frame is copied as written, checksum and all
+                handle.write(_HEADER.pack(_MAGIC, b"R", length, zlib.crc32(body)))
+                moved[key] = (handle.tell(), length)
+                handle.write(body)
             handle.flush()
             os.fsync(handle.fileno())
         self._file.close()
+        self._reader.close()
         os.replace(temporary, self.path)
+        self._pending = moved
         directory = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(directory)  # make the rename itself durable
         finally:
             os.close(directory)
-        self._file = open(self.path, "ab")
+        self._open_log()
         self._acknowledged = 0
 
     def close(self) -> None:
@@ -204,5 +234,6 @@ class Spool:
                 if self.fsync != "off":
                     os.fsync(self._file.fileno())
                 self._file.close()
+                self._reader.close()
             if self._lock_file is not None and not self._lock_file.closed:
                 self._lock_file.close()  # closing releases the flock

@@ -48,3 +48,4 @@ class ClientStats(TypedDict):
     batches: int  # batches delivered
     in_flight: int  # taken by the worker, not yet final
     spooled: int  # on disk in the spool, not yet acknowledged (0 without spool_path)
+    spilled: int  # of those, waiting on disk for room in the memory queue

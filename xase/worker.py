@@ -5,6 +5,13 @@ The worker takes up to `batch_size` records (or what arrived within
 caller's thread), sends them, and only then takes the next batch: so when it
 reaches a flush marker, everything queued before the marker is final.
 Callbacks run on this thread; nothing they raise can stop it.
+
+With a spool, records that do not fit in memory wait on disk: `backlog` holds
+their keys (and any flush marker queued behind them), and the worker moves them
+into the queue, oldest first, as room frees up. And a batch the ledger could not
+take after every retry (down, overloaded) is not failed but deferred: it goes
+back to the head of the queue and the worker pauses, so an outage of any length
+costs nothing that is on disk.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from xase._payload import QueuedRecord, wire_item
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
 from xase.spool import Spool
+from xase.transport import RetryableError
 from xase.types import RecordResult
 
 __all__ = ["FlushMarker", "Worker"]
@@ -28,6 +36,7 @@ __all__ = ["FlushMarker", "Worker"]
 log = logging.getLogger("xase")
 
 _IDLE_WAIT = 1.0  # seconds between checks of the stop flag while nothing is queued
+_FIRST_PAUSE = 0.5  # seconds before a deferred batch is tried again; doubles up to retry_backoff_max
 
 
 class FlushMarker:
@@ -53,6 +62,11 @@ def _settled(outcome: Union[RecordResult, XaseError]) -> bool:
     return not isinstance(outcome, XaseError) or outcome.code in ("VALIDATION_ERROR", "IDEMPOTENCY_CONFLICT")
 
 
+def _transient(outcome: Union[RecordResult, XaseError]) -> bool:
+    """The ledger could not take it now (unreachable, overloaded, timing out): later it may."""
+    return isinstance(outcome, RetryableError) or (isinstance(outcome, XaseError) and outcome.code == "MAX_RETRIES")
+
+
 class Worker:
     """Owns the delivery counters; drains `queue` through `sender` on a daemon thread."""
 
@@ -72,7 +86,10 @@ class Worker:
         self.runtime = runtime
         self.clock = clock
         self.spool: Optional[Spool] = None  # set by the client when records are spooled
+        self.backlog: deque[Union[str, FlushMarker]] = deque()  # spooled keys not yet in the queue
+        self.backlog_lock = threading.Lock()
         self.sent = self.failed = self.batches = self.in_flight = 0
+        self.pause = 0.0  # > 0 while deliveries are deferred
         self.dropped = 0
         self._drops_reported = 0
         self._drop_lock = threading.Lock()
@@ -98,29 +115,39 @@ class Worker:
     def run(self) -> None:
         while not self.stop.is_set():
             self.step()
+            if self.pause:
+                self.stop.wait(self.pause)
 
     def step(self, wait: bool = True) -> None:
         """Collect one batch, deliver it, release the flush markers that followed it."""
         batch, markers = self._collect(wait)
+        deferred: list[QueuedRecord] = []
         try:
             if batch:
-                self._deliver(batch)
+                deferred = self._deliver(batch)
         except Exception:  # a bug must cost this batch, never the thread
             log.exception("xase: unexpected error delivering a batch of %d records", len(batch))
             for record in batch:
                 self._fail(record, XaseError("SERVER_ERROR", "internal SDK error while delivering; see the xase log"))
             self.in_flight = 0
         self._report_drops()
+        if deferred:  # back to the head of the queue, in order, the markers still behind them
+            self.queue.extendleft(reversed([*deferred, *markers]))
+            return
         for marker in markers:
             marker.done.set()
 
     def _collect(self, wait: bool = True) -> tuple[list[QueuedRecord], list[FlushMarker]]:
         batch: list[QueuedRecord] = []
         deadline: Optional[float] = None
+        self.refill()
         while len(batch) < self.config.batch_size:
             try:
                 item = self.queue.popleft()
             except IndexError:
+                if self.backlog:
+                    self.refill()
+                    continue
                 if self.stop.is_set() or not wait:
                     break
                 if deadline is None:
@@ -139,9 +166,30 @@ class Worker:
                 deadline = self.clock() + self.config.flush_interval
         return batch, []
 
+    def refill(self) -> None:
+        """Move up to a batch of spilled records from the spool back into the queue, oldest first."""
+        if not self.backlog or self.spool is None:
+            return
+        with self.backlog_lock:
+            room = min(self.config.batch_size, self.config.queue_max_size - len(self.queue))
+            while self.backlog and room > 0:
+                item = self.backlog.popleft()
+                if type(item) is FlushMarker:
+                    self.queue.append(item)
+                    continue
+                payload = self.spool.read(item)  # type: ignore[arg-type]
+                if payload is not None:  # None: acknowledged meanwhile (a replay raced a delivery)
+                    self.queue.append(QueuedRecord(payload, item))  # type: ignore[arg-type]
+                    room -= 1
+
+    @property
+    def spilled(self) -> int:
+        return sum(1 for item in list(self.backlog) if type(item) is str)
+
     # ---------------------------------------------------------------- delivery
 
-    def _deliver(self, batch: list[QueuedRecord]) -> None:
+    def _deliver(self, batch: list[QueuedRecord]) -> list[QueuedRecord]:
+        """Send the batch; returns the records deferred for a later attempt (only with a spool)."""
         items, ready = [], []
         for record in batch:
             try:
@@ -150,21 +198,38 @@ class Worker:
             except (evidence.CanonicalizationError, TypeError, ValueError) as exc:
                 self._fail(record, ValidationError(f"payload cannot be recorded as JSON evidence: {exc}"))
         if not items:
-            return
+            return []
         self.in_flight = len(items)
         outcomes = self.sender.send_batch(items)
         settled = [record.idempotency_key for record, outcome in zip(ready, outcomes) if _settled(outcome)]
+        deferred: list[QueuedRecord] = []
         for record, outcome in zip(ready, outcomes):
-            if isinstance(outcome, XaseError):
-                self._fail(record, outcome)
-            else:
+            if not isinstance(outcome, XaseError):
                 self.sent += 1
                 self._call(self.config.on_success, outcome)
+            elif self.spool is not None and _transient(outcome):
+                deferred.append(record)
+            else:
+                self._fail(record, outcome)
         if self.spool is not None:
             self.spool.ack(key for key in settled if key)
             self.spool.sync()
         self.batches += 1
         self.in_flight = 0
+        self._pace(deferred, outcomes)
+        return deferred
+
+    def _pace(self, deferred: list[QueuedRecord], outcomes: list[Union[RecordResult, XaseError]]) -> None:
+        """After a deferral, pause (doubling up to retry_backoff_max) and say so once per batch."""
+        if not deferred:
+            self.pause = 0.0
+            return
+        self.pause = min(self.config.retry_backoff_max, max(_FIRST_PAUSE, 2 * self.pause)) or _FIRST_PAUSE
+        cause = next(outcome for outcome in outcomes if isinstance(outcome, XaseError) and _transient(outcome))
+        log.warning("xase: ledger unavailable (%s); %d record(s) kept in the spool, next attempt in %.1fs", cause.message, len(deferred), self.pause)
+        notice = XaseError(cause.code, f"{len(deferred)} record(s) deferred, kept in the spool: {cause.message}", cause.status_code,
+                           {"deferred": len(deferred), "retry_in_s": self.pause})  # fmt: skip
+        self._call(self.config.on_error, notice)
 
     def _fail(self, record: QueuedRecord, error: XaseError) -> None:
         if self.spool is not None and error.code == "VALIDATION_ERROR" and record.idempotency_key:
@@ -203,5 +268,7 @@ class Worker:
 
     def drain_inline(self, deadline: float) -> None:
         """Deliver what is queued on the calling thread until `deadline`; used at interpreter exit."""
-        while self.queue and self.clock() < deadline:
+        while (self.queue or self.backlog) and self.clock() < deadline:
             self.step(wait=False)
+            if self.pause:
+                return  # the ledger is not taking records: what is left stays in the spool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,6 +74,9 @@ def require_admin() -> None:
         auth.check_admin_key(conn, request.headers.get("X-Admin-Key"), state().settings.admin_key)
 
 
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 preceded by an even number of backslashes
+
+
 def body_bytes() -> bytes:
     """The raw request body, gunzipped if sent gzipped, within the size limit."""
     limit = state().settings.max_request_bytes
@@ -85,7 +89,16 @@ def body_bytes() -> bytes:
             raise ValidationFailed("request body is not valid gzip") from None
         if inflater.unconsumed_tail:
             raise RequestEntityTooLarge(f"decompressed request body exceeds {limit} bytes")
+    if _NUL_ESCAPE.search(data):
+        raise ValidationFailed("strings may not contain NUL (\\u0000): PostgreSQL cannot store it")
     return data
+
+
+def refuse_nul_in_url() -> None:
+    """Run before every request: a NUL in a path segment or query value is a 400, not a database error."""
+    values = [*(request.view_args or {}).values(), *request.args.values(), *request.args.keys()]
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        raise ValidationFailed("NUL characters are not accepted in paths or query parameters")
 
 
 def json_body() -> Any:

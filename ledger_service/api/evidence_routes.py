@@ -43,7 +43,7 @@ def _known_key_ids() -> list[str]:
         return [key["key_id"] for key in audit.public_keys(conn)]
 
 
-@blueprint.get("/blocks/<int:block_seq>")
+@blueprint.get("/blocks/<int(max=9223372036854775807):block_seq>")  # beyond 64 bits: 404, not an overflow
 def get_block(block_seq: int) -> Response:
     caller = principal("records:read")
     with reading() as conn:

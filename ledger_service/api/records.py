@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Union
 
 from flask import Blueprint, Response, request
@@ -72,7 +73,7 @@ def create_records() -> Response:
 def list_records() -> Response:
     caller = principal("records:read")
     cursor = request.args.get("cursor")
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):
         raise ValidationFailed("cursor: not a cursor this ledger issued", {"field": "cursor"})
     with reading() as conn:
         page = audit.list_records(

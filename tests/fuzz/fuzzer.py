@@ -1,0 +1,363 @@
+"""Fuzz every endpoint of a real ledger with hostile requests and check what must always hold.
+
+The world: tenant A (the caller) owns records, a dataset and a session; tenant B
+owns the same kinds of things, all tagged with MARKER; tenant C holds a dataset
+shared with A and B. Hypothesis draws requests against every route of the app,
+sent as A (or with no key, a garbage key, a revoked key): path ids are A's,
+B's or garbage; bodies are a valid template with one field broken, random JSON,
+raw bytes, or a known trap (NaN, duplicate keys, deep nesting, lone surrogates,
+invalid UTF-8, huge numbers and strings, gzip garbage).
+
+Always: no 5xx; every error is the JSON error body; B's data (MARKER) never
+appears in an answer to A; B's ids are 404 (or refused before any lookup),
+never 403 or 410, which would confirm they exist; a revoked key is refused
+(401, or 400/404/405/413 for a request refused before any key is looked at).
+Afterwards: B's chain is unchanged, every record new in A's chain was
+acknowledged by a 2xx answer, and every chain verifies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+from urllib.parse import quote
+
+import requests
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import LedgerProcess
+
+__all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
+
+MARKER = "zzbobsecret7f3a"
+SCOPES = ["records:write", "records:read", "sessions"]
+PURPOSE = "model_training"
+PUBLIC = ("/health", "/keys")  # answered without a key
+
+
+@dataclass
+class Party:
+    key: str
+    tenant: str
+    transaction_ids: list[str]
+    dataset_id: str
+    dataset_name: str
+    grant_id: str
+    session_id: str
+
+
+@dataclass
+class World:
+    ledger: LedgerProcess
+    a: Party
+    b: Party
+    c_key: str
+    c_dataset: str
+    c_record_ids: list[str]
+    revoked_key: str
+
+    @classmethod
+    def build(cls, ledger: LedgerProcess) -> World:
+        suffix = secrets.token_hex(3)
+        c_key = ledger.new_api_key(f"fuzz-c-{suffix}", SCOPES)
+        c = _session(c_key)
+        dataset = _ok(c.post(ledger.base_url + "/datasets", json={"name": f"c-data-{suffix}"}))
+        rows = [{"record_id": f"c{n}", "age": 20 + n, "diagnosis": ["flu", "asthma"][n % 2]} for n in range(8)]
+        _ok(c.post(ledger.base_url + f"/datasets/{dataset['id']}/records", json=rows))
+        parties = [cls._party(ledger, f"fuzz-{name}-{suffix}", dataset["id"], c, name, secret) for name, secret in (("a", "alice"), ("b", MARKER))]
+        revoked = ledger.new_api_key(parties[0].tenant, SCOPES)
+        key_id = next(k["id"] for k in ledger.admin("GET", f"/tenants/{parties[0].tenant}/api-keys").json()["api_keys"] if revoked.startswith(k["prefix"]))
+        assert ledger.admin("POST", f"/api-keys/{key_id}/revoke").status_code == 200
+        return cls(ledger, parties[0], parties[1], c_key, dataset["id"], [row["record_id"] for row in rows], revoked)
+
+    @staticmethod
+    def _party(ledger: LedgerProcess, tenant: str, c_dataset: str, c: requests.Session, tag: str, secret: str) -> Party:
+        """A tenant's records, dataset, grant and session; `secret` is in their content, never in an id or a name."""
+        key = ledger.new_api_key(tenant, SCOPES)
+        caller, url = _session(key), ledger.base_url
+        _ok(c.post(url + f"/datasets/{c_dataset}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
+        records = [{"policy_id": f"policy_{secret}", "input": {"who": secret}, "output": {"ok": True}, "transaction_id": f"{tag}_tx_{n}"} for n in range(3)]
+        _ok(caller.post(url + "/records/batch", json={"records": records}))
+        dataset = _ok(caller.post(url + "/datasets", json={"name": f"{tag}-data", "description": secret}))
+        _ok(caller.post(url + f"/datasets/{dataset['id']}/records", json=[{"record_id": f"{tag}-r{n}", "note": secret} for n in range(3)]))
+        grant = _ok(caller.post(url + f"/datasets/{dataset['id']}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
+        session = _ok(caller.post(url + "/sessions", json={"dataset": c_dataset, "purpose": PURPOSE, "duration": "1d"}))
+        return Party(key, tenant, [r["transaction_id"] for r in records], dataset["id"], dataset["name"], grant["id"], session["session_id"])
+
+    def chain_ids(self, key: str) -> list[str]:
+        caller, ids, cursor = _session(key), [], None
+        while True:
+            page = caller.get(self.ledger.base_url + "/records", params={"limit": 1000, **({"cursor": cursor} if cursor else {})}, timeout=60).json()
+            ids += [record["transaction_id"] for record in page["records"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return ids
+
+    def verifies(self, key: str) -> bool:
+        return _session(key).get(self.ledger.base_url + "/verify", timeout=120).json()["ok"] is True
+
+
+def _session(key: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["X-API-Key"] = key
+    return session
+
+
+def _ok(response: requests.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    return dict(response.json())
+
+
+# ---------------------------------------------------------------- what a request is made of
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str  # the app's rule with {placeholders}
+    body: Optional[Callable[[World], Any]] = None  # a valid body to break
+
+
+def _decision(_: World) -> dict[str, Any]:
+    return {"policy_id": "fuzz_policy", "input": {"amount": 100}, "output": {"decision": "APPROVED"}, "confidence": 0.5}
+
+
+ROUTES = [
+    Route("POST", "/records", _decision),
+    Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
+    Route("GET", "/records"),
+    Route("GET", "/records/{transaction_id}"),
+    Route("GET", "/receipts/{transaction_id}"),
+    Route("GET", "/blocks/{block_seq}"),
+    Route("GET", "/checkpoint"),
+    Route("GET", "/keys"),
+    Route("GET", "/verify"),
+    Route("GET", "/export"),
+    Route("POST", "/datasets", lambda w: {"name": "fuzz-" + secrets.token_hex(4), "description": "d"}),
+    Route("GET", "/datasets/{dataset_ref}"),
+    Route("POST", "/datasets/{dataset_ref}/records", lambda w: [{"record_id": "x" + secrets.token_hex(3), "age": 1}]),
+    Route("POST", "/datasets/{dataset_ref}/grants", lambda w: {"tenant": w.b.tenant, "purposes": [PURPOSE], "max_duration": "1d"}),
+    Route("GET", "/datasets/{dataset_ref}/grants"),
+    Route("POST", "/datasets/{dataset_ref}/grants/{grant_id}/revoke", lambda w: {"reason": "r", "revoked_by": "fuzz"}),
+    Route("POST", "/datasets/{dataset_ref}/sessions/{session_id}/revoke", lambda w: {"reason": "r", "revoked_by": "fuzz"}),
+    Route("GET", "/datasets/{dataset_ref}/accesses"),
+    Route("POST", "/sessions", lambda w: {"dataset": w.c_dataset, "purpose": PURPOSE, "duration": "1h"}),
+    Route("GET", "/sessions/{session_id}"),
+    Route("GET", "/sessions/{session_id}/stream"),
+    Route("GET", "/sessions/{session_id}/records/{record_id}"),
+    Route("POST", "/sessions/{session_id}/filter", lambda w: {"filter": {"age": {"$gte": 21}}, "fields": ["age"], "sort": {"age": -1}, "limit": 3}),
+    Route("POST", "/sessions/{session_id}/transform",
+          lambda w: {"records": w.c_record_ids[:2], "transformation": "anonymize", "parameters": {"fields": ["diagnosis"], "method": "hash"}}),
+    Route("POST", "/sessions/{session_id}/operations", lambda w: {"operation_type": "TRAIN", "records": w.c_record_ids[:2], "metadata": {"m": 1}}),
+    Route("POST", "/sessions/{session_id}/aggregate", lambda w: {"pipeline": [{"$group": {"_id": "$diagnosis", "n": {"$sum": 1}}}]}),
+    Route("POST", "/sessions/{session_id}/close", lambda w: {"reason": "done"}),
+    Route("POST", "/admin/tenants", lambda w: {"name": "fuzz-t-" + secrets.token_hex(4)}),
+    Route("GET", "/admin/tenants"),
+    Route("POST", "/admin/tenants/{tenant}/api-keys", lambda w: {"name": "k", "scopes": ["records:write"]}),
+    Route("GET", "/admin/tenants/{tenant}/api-keys"),
+    Route("POST", "/admin/api-keys/{key_id}/revoke"),
+    Route("GET", "/health"),
+    Route("GET", "/stats"),
+]  # fmt: skip
+
+_SCALARS = (
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+    | st.sampled_from(["", " ", "\x00", "../../etc/passwd", "%00", "'; DROP TABLE records; --", "é" * 300, "x" * 70_000, "$where", "1e999"])
+)  # fmt: skip
+_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
+
+_TRAPS = [
+    b'{"policy_id": "p", "input": {"x": NaN}, "output": {}}', b'{"a": Infinity}', b'{"a": 1, "a": 2}', b"\xff\xfe\xfd",
+    b'{"policy_id": "\\ud800", "input": {}, "output": {}}', b'{"k": 1e999}', b'{"k": -1e999}', b'{"n": 9007199254740993}',
+    b"[" * 50_000 + b"]" * 50_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000, b"null", b"[]", b'"string"', b"0", b"{", b"",
+    b'{"records": [' + b"{}," * 2_000 + b"{}]}", b'{"filter": {"$where": "sleep(1)"}}', b'{"pipeline": [{"$out": "x"}]}',
+]  # fmt: skip
+
+
+@dataclass
+class Shot:
+    """One fuzz request, and whether its path names something of tenant B."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: Optional[bytes]
+    auth: str
+    foreign: bool
+
+
+def _ids(world: World) -> dict[str, tuple[list[str], list[str]]]:
+    """For each placeholder: (ids of the caller's world, ids of tenant B)."""
+    a, b = world.a, world.b
+    return {
+        "transaction_id": (a.transaction_ids, b.transaction_ids),
+        "dataset_ref": ([a.dataset_id, a.dataset_name, world.c_dataset], [b.dataset_id, b.dataset_name]),
+        "grant_id": ([a.grant_id], [b.grant_id]),
+        "session_id": ([a.session_id], [b.session_id]),
+        "record_id": (world.c_record_ids, []),
+        "tenant": ([a.tenant], [b.tenant]),
+        "key_id": ([], []),  # never a real key: the fuzzer must not revoke its own world
+        "block_seq": (["0", "1"], []),
+    }
+
+
+_GARBAGE_ID = st.one_of(
+    st.text(min_size=1, max_size=60), st.sampled_from(["..", "%2e%2e", "0", "-1", "99999999999999999999999", "x" * 1500, "null", "\u202e"])
+)
+
+
+@st.composite
+def shots(draw: st.DrawFn, world: World) -> Shot:
+    route = draw(st.sampled_from(ROUTES))
+    ids, foreign, path = _ids(world), False, route.template
+    for name in re.findall(r"{(\w+)}", route.template):
+        own, theirs = ids[name]
+        choice = draw(st.sampled_from(["own"] * 3 * bool(own) + ["theirs"] * 2 * bool(theirs) + ["garbage"]))
+        value = draw(st.sampled_from(own)) if choice == "own" else draw(st.sampled_from(theirs)) if choice == "theirs" else draw(_GARBAGE_ID)
+        foreign = foreign or choice == "theirs"
+        path = path.replace("{" + name + "}", quote(value, safe=""))
+    params = draw(st.dictionaries(st.sampled_from(["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x"]),
+                                  st.one_of(st.text(max_size=20), st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN"])), max_size=3))  # fmt: skip
+    body, content_type = _body(draw, route, world)
+    headers = {"Content-Type": content_type} if content_type else {}
+    if body is not None and draw(st.integers(0, 30)) == 0:
+        body = draw(st.sampled_from([gzip.compress(body), b"\x1f\x8b garbage"]))
+        headers["Content-Encoding"] = "gzip"
+    if draw(st.integers(0, 20)) == 0:
+        headers["Idempotency-Key"] = draw(st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80))  # what HTTP can carry
+    auth = draw(st.sampled_from(["a"] * 8 + ["none", "garbage", "revoked"]))
+    return Shot(route.method, path, params, headers, body, auth, foreign and not path.startswith("/admin"))
+
+
+def _body(draw: st.DrawFn, route: Route, world: World) -> tuple[Optional[bytes], Optional[str]]:
+    if route.method == "GET":
+        return None, None
+    content_type = draw(st.sampled_from(["application/json"] * 6 + ["text/plain", "application/x-ndjson", None]))
+    kind = draw(st.sampled_from(["valid", "broken", "broken", "broken", "random", "bytes", "trap", "trap"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=300)), content_type
+    if kind == "trap":
+        return draw(st.sampled_from(_TRAPS)), content_type
+    if kind == "random" or route.body is None:
+        return json.dumps(draw(_JSON)).encode(), content_type
+    template = route.body(world)
+    if kind == "broken":
+        template = _break(draw, template)
+    return json.dumps(template).encode(), content_type
+
+
+def _break(draw: st.DrawFn, value: Any) -> Any:
+    """The template with one member replaced, removed, or one unknown member added (at any depth)."""
+    if isinstance(value, list) and value:
+        index = draw(st.integers(0, len(value) - 1))
+        return [*value[:index], _break(draw, value[index]), *value[index + 1 :]]
+    if not isinstance(value, dict) or not value:
+        return draw(_JSON)
+    name = draw(st.sampled_from(sorted(value)))
+    action = draw(st.sampled_from(["replace", "replace", "deeper", "remove", "add"]))
+    broken = dict(value)
+    if action == "remove":
+        del broken[name]
+    elif action == "add":
+        broken[draw(st.text(min_size=1, max_size=12))] = draw(_JSON)
+    elif action == "deeper":
+        broken[name] = _break(draw, value[name])
+    else:
+        broken[name] = draw(_JSON)
+    return broken
+
+
+# ---------------------------------------------------------------- the oracle
+
+@dataclass
+class FuzzReport:
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    server_errors: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    acknowledged: set[str] = field(default_factory=set)  # transaction ids a 2xx answer handed out
+    revokes: int = 0  # 2xx revocations (each may append evidence to another tenant's chain)
+    b_chain_changed: bool = False
+    a_unacknowledged: list[str] = field(default_factory=list)
+    chains_verify: bool = False
+
+
+def _collect_ids(value: Any, into: set[str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("transaction_id", "evidence_id") and isinstance(item, str):
+                into.add(item)
+            _collect_ids(item, into)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_ids(item, into)
+
+
+class Fuzzer:
+    def __init__(self, world: World) -> None:
+        self.world, self.report = world, FuzzReport()
+        self.http = requests.Session()
+
+    def fire(self, shot: Shot) -> None:
+        world, report = self.world, self.report
+        keys = {"a": world.a.key, "none": None, "garbage": "xase_pk_" + "0" * 40, "revoked": world.revoked_key}
+        headers = dict(shot.headers)
+        if shot.path.startswith("/admin"):
+            headers["X-Admin-Key"] = world.ledger.admin_key if shot.auth == "a" else "wrong-admin-key"
+        elif keys[shot.auth]:
+            headers["X-API-Key"] = keys[shot.auth]  # type: ignore[assignment]
+        response = self.http.request(shot.method, world.ledger.base_url + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
+        report.requests += 1
+        report.statuses[response.status_code] += 1
+        where = f"{shot.method} {shot.path[:120]} [{shot.auth}] -> {response.status_code}"
+        if response.status_code >= 500:
+            report.server_errors.append(f"{where}: {response.text[:300]}")
+        if MARKER in response.text:
+            report.violations.append(f"{where}: tenant B's data in the answer")
+        if response.status_code >= 400 and not _is_error_body(response):
+            report.violations.append(f"{where}: not the JSON error body: {response.text[:200]}")
+        if shot.auth == "revoked" and not shot.path.startswith(("/admin", *PUBLIC)) and response.status_code not in (400, 401, 404, 405, 413):
+            report.violations.append(f"{where}: a revoked key was not refused")
+        if shot.foreign and shot.auth == "a" and (response.status_code < 400 or response.status_code in (403, 410)):
+            report.violations.append(f"{where}: tenant B's id was not simply not found")
+        if response.status_code < 300 and response.headers.get("Content-Type", "").startswith("application/json"):
+            _collect_ids(response.json(), report.acknowledged)
+            report.revokes += shot.path.endswith("/revoke")
+
+    def finish(self, b_chain_before: list[str], a_chain_before: list[str]) -> FuzzReport:
+        world, report = self.world, self.report
+        report.b_chain_changed = world.chain_ids(world.b.key) != b_chain_before
+        new_in_a = set(world.chain_ids(world.a.key)) - set(a_chain_before)
+        report.a_unacknowledged = sorted(new_in_a - report.acknowledged)
+        report.chains_verify = all(world.verifies(key) for key in (world.a.key, world.b.key, world.c_key))
+        return report
+
+
+def _is_error_body(response: requests.Response) -> bool:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(error, dict) and bool(error.get("code")) and str(error.get("request_id", "")).startswith("req_")
+
+
+def fuzz(world: World, requests_to_send: int, seed: Optional[int] = None) -> FuzzReport:
+    """Send `requests_to_send` hypothesis-drawn requests; returns what held and what did not."""
+    fuzzer = Fuzzer(world)
+    b_before, a_before = world.chain_ids(world.b.key), world.chain_ids(world.a.key)
+
+    @settings(max_examples=requests_to_send, deadline=None, database=None, derandomize=seed is not None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])  # fmt: skip
+    @given(shots(world))
+    def send(shot: Shot) -> None:
+        fuzzer.fire(shot)
+
+    send()
+    return fuzzer.finish(b_before, a_before)
