@@ -196,17 +196,28 @@ def _context(row: Any) -> Any:
         raise evidence.VerificationError(f"record seq {row.seq}", "context", f"expected stored JSON, got {exc}", seq=row.seq) from None
 
 
+def _check_block_pointers(rows: list[Any], block_seq: int) -> None:
+    """Each record points at the block that seals it: receipts are built by following that pointer."""
+    for row in rows:
+        if row.block_seq != block_seq:
+            raise evidence.VerificationError(f"record seq {row.seq}", "block_seq", f"expected block {block_seq}, got {row.block_seq}", seq=row.seq)
+
+
 def verify_chain(engine: Engine, tenant_id: str) -> dict[str, Any]:
     """Section 6 full-chain verification of one tenant, straight from the database."""
     with read_connection(engine) as conn:
         verifier = evidence.ChainVerifier(tenant_id, _keys_by_id(conn))
         try:
+            unsealed: list[Any] = []
             for kind, row in _chain(conn, tenant_id):
                 if kind == "record":
                     verifier.add_record(record_body(row), row.record_hash, _context(row))
                     _check_payload(conn, tenant_id, row)
+                    unsealed.append(row)
                 else:
                     verifier.add_block(block_view(row))
+                    _check_block_pointers(unsealed, row.block_seq)
+                    unsealed = []
             verifier.finish()
             head = conn.execute(select(ChainHead).where(ChainHead.tenant_id == tenant_id)).one()
             if (head.next_seq, head.next_block_seq) != (verifier.records, verifier.blocks):
@@ -222,6 +233,14 @@ def verify_chain(engine: Engine, tenant_id: str) -> dict[str, Any]:
             "first_broken_seq": None, "error": None}  # fmt: skip
 
 
+def _exported_context(stored: str) -> Any:
+    """The stored context; if it is no longer JSON (tampered, corrupt), its text, for the verifier to reject by seq."""
+    try:
+        return json.loads(stored)
+    except ValueError:
+        return stored
+
+
 def export_lines(engine: Engine, tenant_id: str) -> Iterator[bytes]:
     """The section 6 JSON Lines bundle, streamed; xase.bundle.verify_bundle checks it."""
     with read_connection(engine) as conn:
@@ -231,7 +250,7 @@ def export_lines(engine: Engine, tenant_id: str) -> Iterator[bytes]:
         for kind, row in _chain(conn, tenant_id):
             if kind == "record":
                 records += 1
-                yield bundle.record_line(record_body(row), row.record_hash, json.loads(row.context_json))
+                yield bundle.record_line(record_body(row), row.record_hash, _exported_context(row.context_json))
             else:
                 blocks += 1
                 yield bundle.block_line(block_view(row))

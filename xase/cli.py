@@ -60,7 +60,8 @@ def _verify(args: argparse.Namespace) -> int:
             return 0
         return _verify_receipt_file(args)
     except evidence.VerificationError as exc:
-        print(f"verification FAILED at step {exc.step}: {exc}", file=sys.stderr)
+        where = f" (first broken seq {exc.seq})" if exc.seq is not None else ""
+        print(f"verification FAILED at step {exc.step}{where}: {exc}", file=sys.stderr)
         return 1
     except (OSError, evidence.InvalidJSONError, KeyError, TypeError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
