@@ -264,13 +264,14 @@ class Reader:
         return {"batch": [_shaped(row.record_id, row.body, names) for row in page], "batch_id": batch_id, "record_count": len(page),
                 "has_more": has_more, "next_cursor": _encode(secret, next_position) if has_more else None, "evidence_id": evidence_id}  # fmt: skip
 
-    def record(self, record_id: str) -> dict[str, Any]:
+    def record(self, record_id: str) -> tuple[dict[str, Any], str]:
+        """The record as stored, and the id of the evidence of this read."""
         with read_connection(self.engine) as conn:
             row = conn.execute(self._base().where(DatasetRecord.record_id == record_id)).first()
         if row is None:
             raise NotFound(f"record {record_id!r} not found in this dataset")
-        self.record_evidence("record", {"record_id": record_id}, [record_id])
-        return _shaped(row.record_id, row.body, None)
+        evidence_id = self.record_evidence("record", {"record_id": record_id}, [record_id])
+        return _shaped(row.record_id, row.body, None), evidence_id
 
     def filter(self, filter_: Any, fields: Any, sort: Any, limit: Any) -> dict[str, Any]:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_FILTER_LIMIT:

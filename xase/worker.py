@@ -222,11 +222,15 @@ class Worker:
     def _pace(self, deferred: list[QueuedRecord], outcomes: list[Union[RecordResult, XaseError]]) -> None:
         """After a deferral, pause (doubling up to retry_backoff_max) and say so once per batch."""
         if not deferred:
+            if self.pause:
+                log.warning("xase: the ledger takes records again; deferred records are being delivered")
             self.pause = 0.0
             return
+        first = not self.pause  # one warning per outage, the rest at DEBUG
         self.pause = min(self.config.retry_backoff_max, max(_FIRST_PAUSE, 2 * self.pause)) or _FIRST_PAUSE
         cause = next(outcome for outcome in outcomes if isinstance(outcome, XaseError) and _transient(outcome))
-        log.warning("xase: ledger unavailable (%s); %d record(s) kept in the spool, next attempt in %.1fs", cause.message, len(deferred), self.pause)
+        log.log(logging.WARNING if first else logging.DEBUG, "xase: ledger unavailable (%s); %d record(s) kept in the spool, next attempt in %.1fs",
+                cause.message, len(deferred), self.pause)  # fmt: skip
         notice = XaseError(cause.code, f"{len(deferred)} record(s) deferred, kept in the spool: {cause.message}", cause.status_code,
                            {"deferred": len(deferred), "retry_in_s": self.pause})  # fmt: skip
         self._call(self.config.on_error, notice)

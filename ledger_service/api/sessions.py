@@ -58,7 +58,11 @@ def stream(session_id: str) -> Response:
 
 @blueprint.get("/<session_id>/records/<record_id>")
 def record(session_id: str, record_id: str) -> Response:
-    return json_response(_reader(session_id).record(record_id))
+    body, evidence_id = _reader(session_id).record(record_id)
+    response = json_response(body)  # the body is the record itself: its evidence is named in headers
+    response.headers["X-Evidence-Id"] = evidence_id
+    response.headers["X-Evidence-Url"] = receipt_url_base() + evidence_id
+    return response
 
 
 @blueprint.post("/<session_id>/filter")

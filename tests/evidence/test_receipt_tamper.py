@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from xase import cli as xase_cli
 from xase.evidence import VerificationError, verify_receipt
 
 V1 = json.loads((Path(__file__).resolve().parent.parent / "vectors" / "evidence-v1.json").read_text())
@@ -63,12 +64,16 @@ EXPECTED_STEP = {
 
 
 @pytest.mark.parametrize("path", list(_leaf_paths(RECEIPT)), ids=lambda p: ".".join(map(str, p)))
-def test_any_changed_field_fails_at_a_named_step(path: tuple[Any, ...]) -> None:
+def test_any_changed_field_fails_at_a_named_step(path: tuple[Any, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     receipt = copy.deepcopy(RECEIPT)
     _set(receipt, path, _mutated(_get(receipt, path)))
     with pytest.raises(VerificationError) as caught:
         verify_receipt(receipt, trusted_keys=[TEST_KEY])
     step = caught.value.step
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    (tmp_path / "key.pem").write_text(TEST_KEY)
+    assert xase_cli.main(["verify", str(tmp_path / "receipt.json"), "--key", str(tmp_path / "key.pem")]) == 1
+    assert f"verification FAILED at step {step}" in capsys.readouterr().err  # the auditor's command names the same step
     # Specific expectations where one check owns the field; any named step otherwise.
     owner = path[0]
     if owner == "record" and path[1] in ("seq", "v"):

@@ -94,31 +94,35 @@ def _wait_drained(client: XaseClient, timeout: float) -> float:
 # ---------------------------------------------------------------- 1. SDK killed
 
 _RECORDING_CHILD = """
-import sys
+import sys, time
 from xase import XaseClient
 xase = XaseClient(api_key={key!r}, base_url={url!r}, spool_path={spool!r}, spool_fsync="batch", queue_full_policy="spill")
-n = 0
+start, n = time.monotonic(), 0
 while True:
     xase.record({{"policy": "fault_policy", "input": {{"run": {run!r}, "n": n}}, "output": {{"decision": "APPROVED"}}}})
     print(n, flush=True)  # record() returned: from here on this record must survive
     n += 1
+    time.sleep(max(0.0, start + n / {rate} - time.monotonic()))
 """
 
 
-def sdk_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, seconds: float) -> Tally:
-    """The SDK's process is SIGKILLed mid-stream; a new process on the same spool delivers the rest."""
-    run, spool = Run(ledger, api_key), str(workdir / "spool")
-    code = _RECORDING_CHILD.format(key=api_key, url=ledger.base_url, spool=spool, run=run.id)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    time.sleep(seconds)
-    os.kill(child.pid, signal.SIGKILL)
-    output, _ = child.communicate()
-    sent = len(output.split())
+def sdk_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, seconds: float, rate: float = 3000) -> Tally:
+    """The SDK's process, recording `rate` records/s, is SIGKILLed mid-stream; a new process on the same spool delivers the rest."""
+    run, spool, accepted = Run(ledger, api_key), str(workdir / "spool"), workdir / "accepted.txt"
+    code = _RECORDING_CHILD.format(key=api_key, url=ledger.base_url, spool=spool, run=run.id, rate=rate)
+    with open(accepted, "w") as out:  # a file, not a pipe: a full pipe would stall the child before the kill
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=out)
+        time.sleep(seconds)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    sent = len(accepted.read_text().split())
     before_restart = len(run.stored_records())
+    left = Spool(spool)  # counted before a client opens it: its worker starts delivering at once
+    replayed = len(left)
+    left.close()
     already_in: list[int] = []  # replays of records acknowledged just before the kill, whose ack never reached the spool
     restarted = XaseClient(api_key=api_key, base_url=ledger.base_url, spool_path=spool,
                            on_success=lambda result: already_in.append(1) if result.get("replayed") else None)  # fmt: skip
-    replayed = restarted.get_stats()["spilled"]
     drain = _wait_drained(restarted, 120)
     acknowledged = before_restart + restarted.get_stats()["sent"] - len(already_in)
     restarted.close()

@@ -208,8 +208,10 @@ def _ids(world: World) -> dict[str, tuple[list[str], list[str]]]:
     }
 
 
+_HEADER_SAFE = st.characters(codec="latin-1", min_codepoint=33, exclude_categories=("Cc", "Zs"))  # what an HTTP client can send
+_URL_SAFE = st.characters(exclude_categories=("Cs",))  # a URL is UTF-8: lone surrogates cannot even be sent
 _GARBAGE_ID = st.one_of(
-    st.text(min_size=1, max_size=60), st.sampled_from(["..", "%2e%2e", "0", "-1", "99999999999999999999999", "x" * 1500, "null", "\u202e"])
+    st.text(_URL_SAFE, min_size=1, max_size=60), st.sampled_from(["..", "%2e%2e", "0", "-1", "99999999999999999999999", "x" * 1500, "null", "\u202e"])
 )
 
 
@@ -223,15 +225,15 @@ def shots(draw: st.DrawFn, world: World) -> Shot:
         value = draw(st.sampled_from(own)) if choice == "own" else draw(st.sampled_from(theirs)) if choice == "theirs" else draw(_GARBAGE_ID)
         foreign = foreign or choice == "theirs"
         path = path.replace("{" + name + "}", quote(value, safe=""))
-    params = draw(st.dictionaries(st.sampled_from(["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x"]),
-                                  st.one_of(st.text(max_size=20), st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN"])), max_size=3))  # fmt: skip
+    values = st.one_of(st.text(_URL_SAFE, max_size=20), st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN"]))
+    params = draw(st.dictionaries(st.sampled_from(["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x"]), values, max_size=3))
     body, content_type = _body(draw, route, world)
     headers = {"Content-Type": content_type} if content_type else {}
     if body is not None and draw(st.integers(0, 30)) == 0:
         body = draw(st.sampled_from([gzip.compress(body), b"\x1f\x8b garbage"]))
         headers["Content-Encoding"] = "gzip"
     if draw(st.integers(0, 20)) == 0:
-        headers["Idempotency-Key"] = draw(st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80))  # what HTTP can carry
+        headers["Idempotency-Key"] = draw(st.text(_HEADER_SAFE, max_size=80))
     auth = draw(st.sampled_from(["a"] * 8 + ["none", "garbage", "revoked"]))
     return Shot(route.method, path, params, headers, body, auth, foreign and not path.startswith("/admin"))
 
@@ -329,6 +331,8 @@ class Fuzzer:
             report.violations.append(f"{where}: tenant B's id was not simply not found")
         if response.status_code < 300 and response.headers.get("Content-Type", "").startswith("application/json"):
             _collect_ids(response.json(), report.acknowledged)
+            if "X-Evidence-Id" in response.headers:  # a record read names its evidence in a header
+                report.acknowledged.add(response.headers["X-Evidence-Id"])
             report.revokes += shot.path.endswith("/revoke")
 
     def finish(self, b_chain_before: list[str], a_chain_before: list[str]) -> FuzzReport:

@@ -68,7 +68,10 @@ def test_filter_record_and_aggregate(shared: tuple[Api, Api, str]) -> None:
     found = consumer.post(f"/sessions/{sid}/filter", json={"filter": seed_filter, "fields": ["patient_id", "age"], "sort": {"age": -1}, "limit": 2}).json()
     assert [r["patient_id"] for r in found["records"]] == ["p9", "p7"] and found["has_more"] is True
     assert set(found["records"][0]) == {"record_id", "patient_id", "age"}
-    assert consumer.get(f"/sessions/{sid}/records/p3").json()["lab_results"]["glucose"] == 195
+    read = consumer.get(f"/sessions/{sid}/records/p3")
+    assert read.json()["lab_results"]["glucose"] == 195
+    read_evidence = consumer.get(f"/receipts/{read.headers['X-Evidence-Id']}").json()
+    assert read_evidence["record"]["decision_type"] == "data_access.record" and read.headers["X-Evidence-Url"].endswith(read.headers["X-Evidence-Id"])
     groups = consumer.post(f"/sessions/{sid}/aggregate", json={"pipeline": [{"$group": {"_id": "$diagnosis", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]}).json()
     assert groups["results"] == [{"_id": "asthma", "n": 3}, {"_id": "diabetes", "n": 4}, {"_id": "hypertension", "n": 3}]
     bad = consumer.post(f"/sessions/{sid}/filter", json={"filter": {"age": {"$where": 1}}})
