@@ -44,11 +44,12 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(POSTGR
 class PostgresDatabase:
     """A throwaway database on the test server, dropped afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: Optional[str] = None) -> None:
+        """`template`: the name of a database to copy (nobody may be connected to it)."""
         self.name = "xase_test_" + secrets.token_hex(6)
         self._admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with self._admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"' + (f' TEMPLATE "{template}"' if template else ""))
         self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
 
     def drop(self) -> None:
@@ -198,6 +199,16 @@ class Api:
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, **kwargs)
+
+    def all_records(self) -> list[dict[str, Any]]:
+        """The tenant's whole chain, oldest first, page by page."""
+        records, cursor = [], None
+        while True:
+            page = self.get("/records", params={"limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
+            records += page["records"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return records
 
     def record(self, **fields: Any) -> dict[str, Any]:
         payload = {"policy": "credit_policy_v4", "input": {"amount": 1}, "output": {"decision": "APPROVED"}, **fields}

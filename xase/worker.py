@@ -220,7 +220,7 @@ class Worker:
         return deferred
 
     def _pace(self, deferred: list[QueuedRecord], outcomes: list[Union[RecordResult, XaseError]]) -> None:
-        """After a deferral, pause (doubling up to retry_backoff_max) and say so once per batch."""
+        """After a deferral, pause (doubling up to retry_backoff_max): one warning per outage, one on_error notice per batch."""
         if not deferred:
             if self.pause:
                 log.warning("xase: the ledger takes records again; deferred records are being delivered")

@@ -19,14 +19,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-import requests
-
-from tests.conftest import PREFIX, LedgerProcess
-from tests.faults.proxy import Fault, FaultProxy
+from tests.conftest import PREFIX, Api, LedgerProcess
+from tests.faults.proxy import Fault, FaultProxy, Hit
 from xase import XaseClient, evidence
 from xase.spool import Spool
+from xase.types import ClientStats
 
 __all__ = ["Tally", "sdk_kill_9", "ledger_kill_9", "ledger_down", "storms", "slow_ledger", "exit_with_dead_ledger"]
 
@@ -54,7 +53,7 @@ class Run:
     """One scenario's records: a run id, the payloads, and what the ledger holds of them."""
 
     def __init__(self, ledger: LedgerProcess, api_key: str) -> None:
-        self.ledger, self.api_key = ledger, api_key
+        self.ledger, self.api = ledger, Api(ledger, api_key)
         self.id = uuid.uuid4().hex[:8]
 
     def payload(self, n: int) -> dict[str, Any]:
@@ -62,26 +61,10 @@ class Run:
 
     def tally(self, scenario: str, sent: int, acknowledged: int, **figures: Any) -> Tally:
         expected = {evidence.commitment({"run": self.id, "n": n}) for n in range(sent)}
-        stored = Counter(record["record"]["input_hash"] for record in self.stored_records())
-        session = self._session()
-        chain_ok = session.get(self.ledger.base_url + "/verify", timeout=120).json()["ok"] is True
+        stored = Counter(record["record"]["input_hash"] for record in self.api.all_records())
+        chain_ok = self.api.get("/verify", timeout=120).json()["ok"] is True
         return Tally(scenario, sent, acknowledged, present=len(expected & set(stored)),
                      duplicates=sum(count - 1 for count in stored.values()), chain_ok=chain_ok, figures=figures)  # fmt: skip
-
-    def stored_records(self) -> list[dict[str, Any]]:
-        session, records, cursor = self._session(), [], None
-        while True:
-            params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-            page = session.get(self.ledger.base_url + "/records", params=params, timeout=60).json()
-            records += page["records"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return records
-
-    def _session(self) -> requests.Session:
-        session = requests.Session()
-        session.headers["X-API-Key"] = self.api_key
-        return session
 
 
 def _wait_drained(client: XaseClient, timeout: float) -> float:
@@ -116,7 +99,7 @@ def sdk_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, seconds: floa
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     sent = len(accepted.read_text().split())
-    before_restart = len(run.stored_records())
+    before_restart = len(run.api.all_records())
     left = Spool(spool)  # counted before a client opens it: its worker starts delivering at once
     replayed = len(left)
     left.close()
@@ -209,7 +192,20 @@ def ledger_down(ledger: LedgerProcess, api_key: str, workdir: Path, down_seconds
                      spooled_at_recovery=during["spooled"], dropped=stats["dropped"], drain_seconds=round(drain, 2))  # fmt: skip
 
 
-# ---------------------------------------------------------------- 4. 429 storms and 5xx bursts
+# ---------------------------------------------------------------- 4. 429 storms and 5xx bursts (the proxy serves 5 too)
+
+def _through_proxy(run: Run, records: int, plan: Callable[[int], Optional[Fault]], **options: Any) -> tuple[ClientStats, list[Hit]]:
+    """Record `records` through a fault proxy following `plan` until all are final; the client's stats and the proxy's log."""
+    with FaultProxy(f"http://127.0.0.1:{run.ledger.port}", plan) as proxy:
+        client = XaseClient(api_key=run.api.key, base_url=proxy.base_url + PREFIX, batch_size=50, flush_interval=0.02, retry_backoff=0.02,
+                            queue_max_size=records, **options)  # fmt: skip
+        for n in range(records):
+            client.record(run.payload(n))
+        _wait_drained(client, 300)
+        stats = client.get_stats()
+        client.close()
+        return stats, list(proxy.hits)
+
 
 def _storm_plan(n: int) -> Optional[Fault]:
     """Per 12 POSTs: two 429s (Retry-After 0.3 s), a 503, a 500 after the ledger committed, a dropped-after-commit 502."""
@@ -222,15 +218,7 @@ def _storm_plan(n: int) -> Optional[Fault]:
 def storms(ledger: LedgerProcess, api_key: str, records: int) -> Tally:
     """429 storms and 5xx bursts (some after the ledger committed): backoff honoured, nothing twice, stats account for all."""
     run = Run(ledger, api_key)
-    with FaultProxy(f"http://127.0.0.1:{ledger.port}", _storm_plan) as proxy:
-        client = XaseClient(api_key=api_key, base_url=proxy.base_url + PREFIX, batch_size=50, flush_interval=0.02, max_retries=8,
-                            retry_backoff=0.02, retry_backoff_max=2.0, queue_max_size=records)  # fmt: skip
-        for n in range(records):
-            client.record(run.payload(n))
-        _wait_drained(client, 300)
-        stats = client.get_stats()
-        client.close()
-        hits = list(proxy.hits)
+    stats, hits = _through_proxy(run, records, _storm_plan, max_retries=8, retry_backoff_max=2.0)
     early = _early_retries(hits)
     injected = sum(1 for hit in hits if hit.fault is not None)
     accounted = stats["sent"] + stats["failed"] + stats["dropped"] + stats["size"] + stats["in_flight"]
@@ -238,7 +226,7 @@ def storms(ledger: LedgerProcess, api_key: str, records: int) -> Tally:
                      sdk_retries=stats["retries"], retry_after_violations=early, stats_accounted=accounted)  # fmt: skip
 
 
-def _early_retries(hits: list[Any]) -> int:
+def _early_retries(hits: list[Hit]) -> int:
     """Requests that came sooner after a 429 than its Retry-After allowed (one worker: requests are sequential)."""
     ordered = sorted(hits, key=lambda hit: hit.at)
     return sum(1 for hit, after in zip(ordered, ordered[1:]) if hit.status == 429 and after.at - hit.at < (hit.fault.retry_after or 0) - 0.01)
@@ -253,15 +241,8 @@ def slow_ledger(ledger: LedgerProcess, api_key: str, records: int, timeout: floa
     def plan(n: int) -> Optional[Fault]:
         return Fault(forward=True, delay=timeout + 0.5) if n % 4 == 1 else None
 
-    with FaultProxy(f"http://127.0.0.1:{ledger.port}", plan) as proxy:
-        client = XaseClient(api_key=api_key, base_url=proxy.base_url + PREFIX, timeout=timeout, batch_size=50, flush_interval=0.02,
-                            max_retries=5, retry_backoff=0.02, queue_max_size=records)  # fmt: skip
-        for n in range(records):
-            client.record(run.payload(n))
-        _wait_drained(client, 300)
-        stats = client.get_stats()
-        client.close()
-        delayed = sum(1 for hit in proxy.hits if hit.fault is not None)
+    stats, hits = _through_proxy(run, records, plan, timeout=timeout, max_retries=5)
+    delayed = sum(1 for hit in hits if hit.fault is not None)
     return run.tally(f"Slow ledger (answers held {timeout + 0.5:g} s > timeout {timeout:g} s)", records, stats["sent"],
                      delayed_answers=delayed, sdk_retries=stats["retries"], failed=stats["failed"])  # fmt: skip
 

@@ -31,7 +31,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LedgerProcess
+from tests.conftest import Api, LedgerProcess
 
 __all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
 
@@ -66,10 +66,10 @@ class World:
     def build(cls, ledger: LedgerProcess) -> World:
         suffix = secrets.token_hex(3)
         c_key = ledger.new_api_key(f"fuzz-c-{suffix}", SCOPES)
-        c = _session(c_key)
-        dataset = _ok(c.post(ledger.base_url + "/datasets", json={"name": f"c-data-{suffix}"}))
+        c = Api(ledger, c_key)
+        dataset = _ok(c.post("/datasets", json={"name": f"c-data-{suffix}"}))
         rows = [{"record_id": f"c{n}", "age": 20 + n, "diagnosis": ["flu", "asthma"][n % 2]} for n in range(8)]
-        _ok(c.post(ledger.base_url + f"/datasets/{dataset['id']}/records", json=rows))
+        _ok(c.post(f"/datasets/{dataset['id']}/records", json=rows))
         parties = [cls._party(ledger, f"fuzz-{name}-{suffix}", dataset["id"], c, name, secret) for name, secret in (("a", "alice"), ("b", MARKER))]
         revoked = ledger.new_api_key(parties[0].tenant, SCOPES)
         key_id = next(k["id"] for k in ledger.admin("GET", f"/tenants/{parties[0].tenant}/api-keys").json()["api_keys"] if revoked.startswith(k["prefix"]))
@@ -77,36 +77,24 @@ class World:
         return cls(ledger, parties[0], parties[1], c_key, dataset["id"], [row["record_id"] for row in rows], revoked)
 
     @staticmethod
-    def _party(ledger: LedgerProcess, tenant: str, c_dataset: str, c: requests.Session, tag: str, secret: str) -> Party:
+    def _party(ledger: LedgerProcess, tenant: str, c_dataset: str, c: Api, tag: str, secret: str) -> Party:
         """A tenant's records, dataset, grant and session; `secret` is in their content, never in an id or a name."""
         key = ledger.new_api_key(tenant, SCOPES)
-        caller, url = _session(key), ledger.base_url
-        _ok(c.post(url + f"/datasets/{c_dataset}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
+        caller = Api(ledger, key)
+        _ok(c.post(f"/datasets/{c_dataset}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
         records = [{"policy_id": f"policy_{secret}", "input": {"who": secret}, "output": {"ok": True}, "transaction_id": f"{tag}_tx_{n}"} for n in range(3)]
-        _ok(caller.post(url + "/records/batch", json={"records": records}))
-        dataset = _ok(caller.post(url + "/datasets", json={"name": f"{tag}-data", "description": secret}))
-        _ok(caller.post(url + f"/datasets/{dataset['id']}/records", json=[{"record_id": f"{tag}-r{n}", "note": secret} for n in range(3)]))
-        grant = _ok(caller.post(url + f"/datasets/{dataset['id']}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
-        session = _ok(caller.post(url + "/sessions", json={"dataset": c_dataset, "purpose": PURPOSE, "duration": "1d"}))
+        _ok(caller.post("/records/batch", json={"records": records}))
+        dataset = _ok(caller.post("/datasets", json={"name": f"{tag}-data", "description": secret}))
+        _ok(caller.post(f"/datasets/{dataset['id']}/records", json=[{"record_id": f"{tag}-r{n}", "note": secret} for n in range(3)]))
+        grant = _ok(caller.post(f"/datasets/{dataset['id']}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
+        session = _ok(caller.post("/sessions", json={"dataset": c_dataset, "purpose": PURPOSE, "duration": "1d"}))
         return Party(key, tenant, [r["transaction_id"] for r in records], dataset["id"], dataset["name"], grant["id"], session["session_id"])
 
     def chain_ids(self, key: str) -> list[str]:
-        caller, ids, cursor = _session(key), [], None
-        while True:
-            page = caller.get(self.ledger.base_url + "/records", params={"limit": 1000, **({"cursor": cursor} if cursor else {})}, timeout=60).json()
-            ids += [record["transaction_id"] for record in page["records"]]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return ids
+        return [record["transaction_id"] for record in Api(self.ledger, key).all_records()]
 
     def verifies(self, key: str) -> bool:
-        return _session(key).get(self.ledger.base_url + "/verify", timeout=120).json()["ok"] is True
-
-
-def _session(key: str) -> requests.Session:
-    session = requests.Session()
-    session.headers["X-API-Key"] = key
-    return session
+        return Api(self.ledger, key).get("/verify", timeout=120).json()["ok"] is True
 
 
 def _ok(response: requests.Response) -> dict[str, Any]:

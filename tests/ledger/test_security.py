@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.conftest import LedgerProcess, decision
+from tests.conftest import Api, LedgerProcess, decision
 from tests.fuzz.fuzzer import ROUTES, World
 from xase import XaseClient, XaseError
 
@@ -21,8 +21,7 @@ def test_every_route_is_404_for_another_tenants_ids(ledger: LedgerProcess) -> No
     world = World.build(ledger)
     b = world.b
     theirs = {"transaction_id": b.transaction_ids[0], "dataset_ref": b.dataset_id, "grant_id": b.grant_id, "session_id": b.session_id}
-    session = requests.Session()
-    session.headers["X-API-Key"] = world.a.key
+    alice = Api(ledger, world.a.key)
     swept = 0
     for route in ROUTES:
         names = re.findall(r"{(\w+)}", route.template)
@@ -32,13 +31,13 @@ def test_every_route_is_404_for_another_tenants_ids(ledger: LedgerProcess) -> No
         for name in names:
             path = path.replace("{" + name + "}", quote(theirs.get(name, world.c_record_ids[0]), safe=""))
         body = route.body(world) if route.body else None
-        response = session.request(route.method, ledger.base_url + path, json=body, timeout=30)
+        response = alice.request(route.method, path, json=body)
         assert response.status_code == 404, (route.method, path, response.text)
         assert response.json()["error"]["code"] == "NOT_FOUND"
         swept += 1
     assert swept >= 15
     for by_name in (f"/datasets/{b.dataset_name}", f"/datasets/{b.dataset_name}/grants"):  # names are ids too
-        assert session.get(ledger.base_url + by_name, timeout=30).status_code == 404
+        assert alice.get(by_name).status_code == 404
 
 
 @pytest.fixture

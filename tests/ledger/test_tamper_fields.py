@@ -104,13 +104,8 @@ def clone(pristine: Pristine, tmp_path: Path) -> Iterator[str]:
                 shutil.copyfile(str(source.database_path) + suffix, str(target) + suffix)
         yield f"sqlite:///{target}"
         return
-    copy = PostgresDatabase.__new__(PostgresDatabase)
-    copy.name = "xase_clone_" + tmp_path.name[-20:].replace("-", "_").lower()
-    copy._admin = sqlalchemy.create_engine(source.database_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
-    with copy._admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{copy.name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{copy.name}" TEMPLATE "{source.postgres.name}"')  # type: ignore[union-attr]
-    yield source.database_url.rsplit("/", 1)[0] + "/" + copy.name
+    copy = PostgresDatabase(template=source.postgres.name)  # type: ignore[union-attr]
+    yield copy.url
     copy.drop()
 
 

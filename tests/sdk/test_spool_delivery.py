@@ -70,7 +70,7 @@ def test_spill_policy_keeps_overflow_on_disk_and_delivers_it_in_order_in_the_sam
     client.flush(30)
     assert client.get_stats()["spilled"] == 0 and client.get_stats()["sent"] == 40 and client.get_stats()["spooled"] == 0
     client.close()
-    assert [record["transaction_id"] for record in _all_records(api)] == [f"spill_{n}" for n in range(40)]
+    assert [record["transaction_id"] for record in api.all_records()] == [f"spill_{n}" for n in range(40)]
 
 
 def test_spill_needs_a_spool() -> None:
@@ -115,17 +115,8 @@ def test_kill_9_mid_stream_loses_nothing_record_returned_for(api: Api, tmp_path:
     restarted = XaseClient(api_key=api.key, base_url=api.ledger.base_url, spool_path=spool)
     restarted.flush(60)
     restarted.close()
-    stored = [record["transaction_id"] for record in _all_records(api)]
+    stored = [record["transaction_id"] for record in api.all_records()]
     assert accepted <= set(stored), sorted(accepted - set(stored))[:5]
     assert len(stored) == len(set(stored))  # exactly once
     assert api.get("/verify").json()["ok"] is True
 
-
-def _all_records(api: Api) -> list[dict[str, Any]]:
-    records, cursor = [], None
-    while True:
-        page = api.get("/records", params={"limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
-        records += page["records"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return records
