@@ -1,4 +1,4 @@
-"""create_app(config) -> Flask: wires settings, database, signer, rate limiter and blueprints.
+"""create_app(config) -> Flask: wires settings, database, rate limiter, and each subsystem with its routes.
 
 Every failure leaves as the JSON error body of ARCHITECTURE.md, from one
 handler; a client never sees a stack trace.
@@ -21,15 +21,12 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
-from ledger_service.api import BLUEPRINTS
-from ledger_service.api.admin import blueprint as admin_blueprint
-from ledger_service.api.common import LedgerState, json_response, presented_api_key, refuse_nul_in_url
+from ledger_service import access, admin_api, evidence, health
 from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
-from ledger_service.group_commit import GroupCommitter
-from ledger_service.ledger import register_signer
-from ledger_service.signing import Signer, signer_for
+from ledger_service.evidence.signing import Signer, signer_for
+from ledger_service.web import AppState, json_response, presented_api_key, refuse_nul_in_url
 from xase.evidence import format_timestamp
 
 __all__ = ["create_app"]
@@ -95,13 +92,11 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     migrate(engine)
-    signer = signer or signer_for(settings.kms_key_id, settings.signing_key_path)
-    register_signer(engine, signer)
+    ledger = evidence.Ledger.start(settings, engine, signer or signer_for(settings.kms_key_id, settings.signing_key_path))
 
     app = Flask("ledger_service", static_folder=None)  # an API: no static files to serve
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    committer = GroupCommitter(engine, signer, max_items=2 * settings.max_batch_size)
-    app.extensions["xase"] = LedgerState(settings=settings, engine=engine, signer=signer, committer=committer)
+    app.extensions["xase"] = AppState(settings=settings, engine=engine)
 
     @app.before_request
     def _request_id() -> None:
@@ -125,9 +120,11 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     )
 
     app.extensions["xase_limiter"] = limiter
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
-    limiter.exempt(app.view_functions["health.health"])
-    limiter.exempt(admin_blueprint)  # the operator's API, guarded by a 256-bit admin key
+    evidence.install(app, ledger)
+    access.install(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(admin_api.blueprint)
+    limiter.exempt(health.blueprint)
+    limiter.exempt(admin_api.blueprint)  # the operator's API, guarded by a 256-bit admin key
     _install_error_handlers(app)
     return app

@@ -17,8 +17,8 @@ from typing import Any, Optional
 from sqlalchemy import Connection, insert, select, update
 
 from ledger_service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
-from ledger_service.models import ApiKey, ChainHead, LedgerMeta, Tenant
-from xase.evidence import ZERO_HASH, format_timestamp
+from ledger_service.tables import ApiKey, LedgerMeta, Tenant
+from xase.evidence import format_timestamp
 
 __all__ = [
     "SCOPES",
@@ -65,6 +65,7 @@ def _new_id(prefix: str) -> str:
 
 
 def create_tenant(conn: Connection, name: str) -> dict[str, Any]:
+    """The tenant's row only: callers use `ledger_service.tenants.create_tenant`, which also opens its chain."""
     name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 200:
         raise ValidationFailed("tenant name must be a non-empty string of at most 200 characters", {"field": "name"})
@@ -72,19 +73,12 @@ def create_tenant(conn: Connection, name: str) -> dict[str, Any]:
         raise Conflict(f"tenant {name!r} already exists", {"name": name})
     tenant = {"id": _new_id("ten"), "name": name, "created_at": now()}
     conn.execute(insert(Tenant).values(**tenant))
-    conn.execute(
-        insert(ChainHead).values(tenant_id=tenant["id"], next_seq=0, head_hash=ZERO_HASH, next_block_seq=0, head_block_hash=ZERO_HASH)
-    )
     return tenant
 
 
 def find_tenant(conn: Connection, id_or_name: str) -> Optional[dict[str, Any]]:
     row = conn.execute(select(Tenant).where((Tenant.id == id_or_name) | (Tenant.name == id_or_name))).mappings().first()
     return dict(row) if row else None
-
-
-def get_or_create_tenant(conn: Connection, name: str) -> dict[str, Any]:
-    return find_tenant(conn, name) or create_tenant(conn, name)
 
 
 def list_tenants(conn: Connection) -> list[dict[str, Any]]:

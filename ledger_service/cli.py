@@ -12,11 +12,12 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine
 
-from ledger_service import audit, auth
+from ledger_service import auth, tenants
 from ledger_service.config import Settings
 from ledger_service.db import current_revision, make_engine, migrate, read_connection, write_transaction
-from ledger_service.ledger import register_signer
-from ledger_service.signing import signer_for
+from ledger_service.evidence import audit
+from ledger_service.evidence.chain import register_signer
+from ledger_service.evidence.signing import signer_for
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -94,7 +95,7 @@ def _init(args: argparse.Namespace) -> int:
 def _create_api_key(args: argparse.Namespace) -> int:
     engine = _engine(_settings(args))
     with write_transaction(engine) as conn:
-        tenant = auth.get_or_create_tenant(conn, args.tenant)
+        tenant = tenants.get_or_create_tenant(conn, args.tenant)
         key = auth.create_api_key(conn, tenant["id"], args.name, args.scopes or auth.DEFAULT_SCOPES)
     print(f"tenant {tenant['name']} ({tenant['id']}): key {key['id']} scopes {' '.join(key['scopes'])}", file=sys.stderr)
     print(key["secret"])

@@ -1,7 +1,7 @@
 """JSON in and out for evidence: a strict parser and an RFC 8785 (JCS) serializer.
 
 `canonicalize` is a fast equivalent of the `rfc8785` package (our oracle; the
-hypothesis tests in tests/evidence/test_jcs.py prove them equal on random JSON).
+hypothesis tests in tests/format/test_jcs.py prove them equal on random JSON).
 It leans on the C string escaper of the standard `json` module, whose escaping
 rules are exactly those of JCS, and only formats numbers and orders keys itself.
 """

@@ -38,10 +38,10 @@ SIZES = {  # full length, then --quick
     "storm_records": (10_000, 1_500), "slow_records": (3_000, 600), "exit_records": (5_000, 500), "fuzz_requests": (10_000, 1_200),
 }  # fmt: skip
 PROOF_SUITES = {
-    "Tamper: every stored column of records and blocks, deletions, insertions": ["tests/ledger/test_tamper_fields.py", "tests/ledger/test_tamper.py"],
-    "Tamper: every field of a receipt (`xase verify`, by step)": ["tests/evidence/test_receipt_tamper.py"],
-    "Security: isolation on every route, revocation, secrets, limits": ["tests/ledger/test_security.py", "tests/ledger/test_isolation.py",
-                                                                        "tests/ledger/test_errors.py"],
+    "Tamper: every stored column of records and blocks, deletions, insertions": ["tests/evidence/test_tamper_fields.py", "tests/evidence/test_tamper.py"],
+    "Tamper: every field of a receipt (`xase verify`, by step)": ["tests/format/test_receipt_tamper.py"],
+    "Security: isolation on every route, revocation, secrets, limits": ["tests/service/test_security.py", "tests/service/test_isolation.py",
+                                                                        "tests/service/test_errors.py"],
 }  # fmt: skip
 
 

@@ -1,0 +1,108 @@
+"""The data holder's endpoints: datasets, record uploads, grants, revocations and the access log."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import Blueprint, Response, request
+
+from ledger_service.access import datasets
+from ledger_service.access.sessions import parse_duration, record_revocations
+from ledger_service.db import write_transaction
+from ledger_service.errors import ValidationFailed
+from ledger_service.evidence import current_ledger, receipt
+from ledger_service.web import PREFIX, body_bytes, int_arg, json_body, json_object, json_response, principal, reading, state
+from xase import evidence
+
+blueprint = Blueprint("datasets", __name__, url_prefix=PREFIX + "/datasets")
+
+
+@blueprint.post("")
+def create() -> Response:
+    caller = principal("sessions")
+    body = json_object("name", "description")
+    with write_transaction(state().engine) as conn:
+        return json_response(datasets.create_dataset(conn, caller.tenant_id, body.get("name"), body.get("description", "")), 201)
+
+
+@blueprint.get("/<dataset_ref>")
+def show(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    with reading() as conn:
+        return json_response(datasets.dataset_view(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref)))
+
+
+def _uploaded_records() -> list[Any]:
+    """A JSON array, {"records": [...]}, or JSON Lines (Content-Type application/x-ndjson or application/jsonl)."""
+    if request.mimetype in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
+        lines = [line for line in body_bytes().splitlines() if line.strip()]
+        try:
+            return [evidence.loads(line) for line in lines]
+        except evidence.InvalidJSONError as exc:
+            raise ValidationFailed(f"JSON Lines: {exc}") from None
+    body = json_body()
+    records = body.get("records") if isinstance(body, dict) else body
+    if not isinstance(records, list):
+        raise ValidationFailed('body must be a JSON array of records, {"records": [...]}, or JSON Lines')
+    return records
+
+
+@blueprint.post("/<dataset_ref>/records")
+def upload(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    records = _uploaded_records()
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        return json_response(datasets.upload_records(conn, dataset, records), 201)
+
+
+@blueprint.post("/<dataset_ref>/grants")
+def grant(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    body = json_object("tenant", "purposes", "max_duration")
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        seconds = parse_duration(body.get("max_duration", "30d"))
+        return json_response(datasets.grant_access(conn, dataset, body.get("tenant"), body.get("purposes"), seconds), 201)
+
+
+@blueprint.get("/<dataset_ref>/grants")
+def grants(dataset_ref: str) -> Response:
+    caller = principal("sessions")
+    with reading() as conn:
+        return json_response({"grants": datasets.list_grants(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref))})
+
+
+@blueprint.post("/<dataset_ref>/grants/<grant_id>/revoke")
+def revoke_grant(dataset_ref: str, grant_id: str) -> Response:
+    return _revoke(dataset_ref, datasets.revoke_grant, grant_id)
+
+
+@blueprint.post("/<dataset_ref>/sessions/<session_id>/revoke")
+def revoke_session(dataset_ref: str, session_id: str) -> Response:
+    return _revoke(dataset_ref, datasets.revoke_session, session_id)
+
+
+def _revoke(dataset_ref: str, revoke: Callable[..., dict[str, Any]], target: str) -> Response:
+    """Revoke, then give each newly revoked session its evidence record in the consumer's chain."""
+    caller = principal("sessions")
+    body = json_object("reason", "revoked_by")
+    with write_transaction(state().engine) as conn:
+        dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
+        revoked = revoke(conn, dataset, target, body.get("reason"), body.get("revoked_by"))
+    record_revocations(state().engine, current_ledger(), revoked["revoked_sessions"])
+    return json_response(revoked)
+
+
+@blueprint.get("/<dataset_ref>/accesses")
+def accesses(dataset_ref: str) -> Response:
+    """Every access to the dataset: which tenant, purpose, records, when, and the evidence transaction."""
+    caller = principal("sessions")
+    limit = int_arg("limit", 100, 1, 1000)
+    with reading() as conn:
+        log = datasets.list_accesses(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref), limit)
+        if request.args.get("receipts", "true").lower() != "false":
+            # The evidence lives in the consumer's chain; its receipt is self-contained and verifies offline.
+            for entry in log:
+                entry["receipt"] = receipt(conn, entry["tenant_id"], entry["transaction_id"])
+    return json_response({"accesses": log})

@@ -1,0 +1,38 @@
+"""The evidence ledger: every tenant's hash chain of decision records, sealed in signed blocks.
+
+Owns
+    intake.py         strict parsing of a client's record (seed 001 fields, commitments)
+    chain.py          append to a chain and seal one signed block, in one transaction
+    group_commit.py   coalesce concurrent appends of a tenant into one block
+    signing.py kms.py the Signer protocol: a local ECDSA key, or AWS KMS
+    audit.py          reads: records, receipts, blocks, checkpoint, keys, verify, export, stats
+    ledger.py         `Ledger`, the handle every other subsystem records its evidence through
+    tables.py         chain_heads, records, blocks, signing_keys, payloads
+    records_api.py    POST/GET /records, POST /records/batch
+    audit_api.py      /receipts, /blocks, /checkpoint, /keys, /verify, /export, /stats
+
+May import the shared layer (`ledger_service.config, db, errors, auth, tables,
+web`) and `xase`; no other subsystem.
+
+Other subsystems use only the names below: `Ledger.record` to append their
+evidence, `receipt` to show it, `open_chain` when a tenant is created.
+Inside this package, modules import each other by module path, never from here.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ledger_service.evidence import audit_api, records_api
+from ledger_service.evidence.audit import receipt
+from ledger_service.evidence.chain import open_chain
+from ledger_service.evidence.ledger import Ledger, current_ledger
+
+__all__ = ["Ledger", "current_ledger", "install", "open_chain", "receipt"]
+
+
+def install(app: Flask, ledger: Ledger) -> None:
+    """Serve this subsystem's routes from `app`, appending through `ledger`."""
+    app.extensions["xase.evidence"] = ledger
+    app.register_blueprint(records_api.blueprint)
+    app.register_blueprint(audit_api.blueprint)

@@ -1,0 +1,264 @@
+"""Reading evidence back: records, receipts, blocks, keys, full-chain verification and export.
+
+Every function is scoped to one tenant; a transaction id or block of another
+tenant is simply not found.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import Connection, Engine, func, select
+
+from ledger_service.db import read_connection
+from ledger_service.errors import NotFound
+from ledger_service.evidence.chain import record_body, record_result
+from ledger_service.evidence.tables import Block, ChainHead, Payload, Record, SigningKey
+from xase import bundle, evidence
+
+__all__ = ["get_record", "list_records", "receipt", "get_block", "checkpoint", "public_keys", "verify_chain", "export_lines", "stats"]
+
+BLOCK_COLUMNS = [getattr(Block, name) for name in (*evidence.BLOCK_FIELDS[1:], "block_hash", "signature")]
+_PAGE = 1000
+
+
+def block_view(row: Any) -> dict[str, Any]:
+    """A block as served: body members, block_hash and signature."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return {"v": evidence.FORMAT_VERSION, **{column.key: mapping[column.key] for column in BLOCK_COLUMNS}}
+
+
+def _record_row(conn: Connection, tenant_id: str, transaction_id: str) -> Any:
+    row = conn.execute(select(Record).where(Record.tenant_id == tenant_id, Record.transaction_id == transaction_id)).first()
+    if row is None:
+        raise NotFound(f"no record with transaction_id {transaction_id!r}")
+    return row
+
+
+def _payload_view(conn: Connection, tenant_id: str, payload_ref: Optional[str]) -> Optional[dict[str, Any]]:
+    if payload_ref is None:
+        return None
+    row = conn.execute(select(Payload).where(Payload.tenant_id == tenant_id, Payload.payload_ref == payload_ref)).first()
+    if row is None or row.body is None:
+        return {"payload_ref": payload_ref, "erased_at": row.erased_at if row else None}
+    return {"payload_ref": payload_ref, "erased_at": None, **json.loads(row.body)}
+
+
+def get_record(conn: Connection, tenant_id: str, transaction_id: str) -> dict[str, Any]:
+    row = _record_row(conn, tenant_id, transaction_id)
+    return {
+        **record_result(row),
+        "record": record_body(row),
+        "context": json.loads(row.context_json),
+        "payload": _payload_view(conn, tenant_id, row.payload_ref),
+    }
+
+
+def list_records(conn: Connection, tenant_id: str, *, after_seq: int = -1, limit: int = 100, policy_id: Optional[str] = None) -> dict[str, Any]:
+    query = select(Record).where(Record.tenant_id == tenant_id, Record.seq > after_seq)
+    if policy_id is not None:
+        query = query.where(Record.policy_id == policy_id)
+    rows = conn.execute(query.order_by(Record.seq).limit(limit + 1)).all()
+    page = rows[:limit]
+    return {
+        "records": [{**record_result(row), "record": record_body(row)} for row in page],
+        "next_cursor": str(page[-1].seq) if len(rows) > limit else None,
+    }
+
+
+def _key_pem(conn: Connection, key_id: str) -> str:
+    pem = conn.execute(select(SigningKey.public_pem).where(SigningKey.key_id == key_id)).scalar()
+    if pem is None:
+        raise NotFound(f"public key {key_id} is not published by this ledger")
+    return str(pem)
+
+
+def _block_row(conn: Connection, tenant_id: str, block_seq: int) -> Any:
+    row = conn.execute(select(*BLOCK_COLUMNS).where(Block.tenant_id == tenant_id, Block.block_seq == block_seq)).first()
+    if row is None:
+        raise NotFound(f"no block {block_seq}")
+    return row
+
+
+def receipt(conn: Connection, tenant_id: str, transaction_id: str) -> dict[str, Any]:
+    """The self-contained receipt of EVIDENCE-FORMAT.md section 5."""
+    row = _record_row(conn, tenant_id, transaction_id)
+    block = block_view(_block_row(conn, tenant_id, row.block_seq))
+    hashes = conn.execute(
+        select(Record.record_hash)
+        .where(Record.tenant_id == tenant_id, Record.seq.between(block["first_seq"], block["last_seq"]))
+        .order_by(Record.seq)
+    ).scalars().all()
+    leaf_index = row.seq - block["first_seq"]
+    result: dict[str, Any] = {
+        "receipt_version": 1,
+        "record": record_body(row),
+        "record_hash": row.record_hash,
+        "chain_position": evidence.chain_position(row.seq),
+        "block": block,
+        "inclusion_proof": {
+            "leaf_index": leaf_index,
+            "tree_size": len(hashes),
+            "audit_path": evidence.inclusion_proof(hashes, leaf_index) if leaf_index < len(hashes) else [],
+        },
+        "public_key": {"key_id": block["key_id"], "pem": _key_pem(conn, block["key_id"])},
+    }
+    payload = _payload_view(conn, tenant_id, row.payload_ref)
+    if payload is not None:
+        result["payload"] = {"payload_ref": payload["payload_ref"], "erased_at": payload["erased_at"]}
+    return result
+
+
+def get_block(conn: Connection, tenant_id: str, block_seq: int) -> dict[str, Any]:
+    return block_view(_block_row(conn, tenant_id, block_seq))
+
+
+def checkpoint(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    """The latest signed block and where the chain stands: what an auditor mirrors elsewhere."""
+    head = conn.execute(select(ChainHead).where(ChainHead.tenant_id == tenant_id)).one()
+    latest = None
+    if head.next_block_seq > 0:
+        latest = get_block(conn, tenant_id, head.next_block_seq - 1)
+    return {"tenant_id": tenant_id, "records": head.next_seq, "blocks": head.next_block_seq,
+            "head_record_hash": head.head_hash, "block": latest}  # fmt: skip
+
+
+def public_keys(conn: Connection) -> list[dict[str, Any]]:
+    """Every key that ever signed, with the range of time it signed blocks."""
+    used = dict(
+        (row.key_id, (row.first, row.last))
+        for row in conn.execute(select(Block.key_id, func.min(Block.sealed_at).label("first"), func.max(Block.sealed_at).label("last")).group_by(Block.key_id))
+    )
+    keys = []
+    for row in conn.execute(select(SigningKey).order_by(SigningKey.first_used_at)):
+        first, last = used.get(row.key_id, (None, None))
+        keys.append({"key_id": row.key_id, "algorithm": row.algorithm, "pem": row.public_pem, "kms_key_arn": row.kms_key_arn,
+                     "registered_at": row.first_used_at, "first_signed_at": first, "last_signed_at": last})  # fmt: skip
+    return keys
+
+
+# ---------------------------------------------------------------- the whole chain
+
+
+def _records_in_order(conn: Connection, tenant_id: str) -> Iterator[Any]:
+    query = select(Record).where(Record.tenant_id == tenant_id).order_by(Record.seq)
+    yield from conn.execution_options(yield_per=_PAGE).execute(query)
+
+
+def _blocks_in_order(conn: Connection, tenant_id: str) -> Iterator[Any]:
+    after = -1
+    while True:
+        page = conn.execute(
+            select(*BLOCK_COLUMNS).where(Block.tenant_id == tenant_id, Block.block_seq > after).order_by(Block.block_seq).limit(_PAGE)
+        ).all()
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = page[-1].block_seq
+
+
+def _chain(conn: Connection, tenant_id: str) -> Iterator[tuple[str, Any]]:
+    """("record", row) and ("block", row) in bundle order: each block's records, then the block."""
+    records = _records_in_order(conn, tenant_id)
+    pending = next(records, None)
+    for block in _blocks_in_order(conn, tenant_id):
+        while pending is not None and pending.seq <= block.last_seq:
+            yield "record", pending
+            pending = next(records, None)
+        yield "block", block
+    while pending is not None:
+        yield "record", pending
+        pending = next(records, None)
+
+
+def _check_payload(conn: Connection, tenant_id: str, row: Any) -> None:
+    if row.payload_ref is None:
+        return
+    stored = conn.execute(select(Payload).where(Payload.tenant_id == tenant_id, Payload.payload_ref == row.payload_ref)).first()
+    if stored is None or (stored.body is None and stored.erased_at is None):
+        raise evidence.VerificationError(f"record seq {row.seq}", "payload", f"expected stored payload {row.payload_ref}, got none", seq=row.seq)
+    if stored.body is not None and evidence.sha256_hex(stored.body.encode("utf-8")) != row.payload_ref:
+        actual = evidence.sha256_hex(stored.body.encode("utf-8"))
+        raise evidence.VerificationError(f"record seq {row.seq}", "payload", f"expected {row.payload_ref}, got {actual}", seq=row.seq)
+
+
+def _keys_by_id(conn: Connection) -> dict[str, str]:
+    return {row.key_id: row.public_pem for row in conn.execute(select(SigningKey.key_id, SigningKey.public_pem))}
+
+
+def _context(row: Any) -> Any:
+    try:
+        return evidence.loads(row.context_json)
+    except evidence.InvalidJSONError as exc:
+        raise evidence.VerificationError(f"record seq {row.seq}", "context", f"expected stored JSON, got {exc}", seq=row.seq) from None
+
+
+def _check_block_pointers(rows: list[Any], block_seq: int) -> None:
+    """Each record points at the block that seals it: receipts are built by following that pointer."""
+    for row in rows:
+        if row.block_seq != block_seq:
+            raise evidence.VerificationError(f"record seq {row.seq}", "block_seq", f"expected block {block_seq}, got {row.block_seq}", seq=row.seq)
+
+
+def verify_chain(engine: Engine, tenant_id: str) -> dict[str, Any]:
+    """Section 6 full-chain verification of one tenant, straight from the database."""
+    with read_connection(engine) as conn:
+        verifier = evidence.ChainVerifier(tenant_id, _keys_by_id(conn))
+        try:
+            unsealed: list[Any] = []
+            for kind, row in _chain(conn, tenant_id):
+                if kind == "record":
+                    verifier.add_record(record_body(row), row.record_hash, _context(row))
+                    _check_payload(conn, tenant_id, row)
+                    unsealed.append(row)
+                else:
+                    verifier.add_block(block_view(row))
+                    _check_block_pointers(unsealed, row.block_seq)
+                    unsealed = []
+            verifier.finish()
+            head = conn.execute(select(ChainHead).where(ChainHead.tenant_id == tenant_id)).one()
+            if (head.next_seq, head.next_block_seq) != (verifier.records, verifier.blocks):
+                raise evidence.VerificationError(
+                    f"record seq {verifier.records}", "chain_head",
+                    f"expected {head.next_seq} records and {head.next_block_seq} blocks, got {verifier.records} and {verifier.blocks}",
+                    seq=min(head.next_seq, verifier.records),
+                )  # fmt: skip
+        except evidence.VerificationError as failure:
+            return {"ok": False, "tenant_id": tenant_id, "records": verifier.records, "blocks": verifier.blocks,
+                    "first_broken_seq": failure.seq, "error": {"step": failure.step, "message": str(failure)}}  # fmt: skip
+    return {"ok": True, "tenant_id": tenant_id, "records": verifier.records, "blocks": verifier.blocks,
+            "first_broken_seq": None, "error": None}  # fmt: skip
+
+
+def _exported_context(stored: str) -> Any:
+    """The stored context; if it is no longer JSON (tampered, corrupt), its text, for the verifier to reject by seq."""
+    try:
+        return json.loads(stored)
+    except ValueError:
+        return stored
+
+
+def export_lines(engine: Engine, tenant_id: str) -> Iterator[bytes]:
+    """The section 6 JSON Lines bundle, streamed; xase.bundle.verify_bundle checks it."""
+    with read_connection(engine) as conn:
+        keys = [{"key_id": key["key_id"], "pem": key["pem"], "kms_key_arn": key["kms_key_arn"]} for key in public_keys(conn)]
+        yield bundle.header_line(tenant_id, keys, evidence.format_timestamp(datetime.now(timezone.utc)))
+        records = blocks = 0
+        for kind, row in _chain(conn, tenant_id):
+            if kind == "record":
+                records += 1
+                yield bundle.record_line(record_body(row), row.record_hash, _exported_context(row.context_json))
+            else:
+                blocks += 1
+                yield bundle.block_line(block_view(row))
+        yield bundle.end_line(records, blocks)
+
+
+def stats(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    head = conn.execute(select(ChainHead).where(ChainHead.tenant_id == tenant_id)).one()
+    latest = conn.execute(select(Block.sealed_at).where(Block.tenant_id == tenant_id).order_by(Block.block_seq.desc()).limit(1)).scalar()
+    return {"tenant_id": tenant_id, "records": head.next_seq, "blocks": head.next_block_seq,
+            "head_record_hash": head.head_hash, "last_sealed_at": latest}  # fmt: skip

@@ -1,0 +1,11 @@
+"""Every table of every subsystem on one `Base.metadata`: what Alembic migrates and compares against."""
+
+from __future__ import annotations
+
+import ledger_service.access.tables
+import ledger_service.evidence.tables  # noqa: F401  (imported for their tables)
+from ledger_service.tables import Base
+
+metadata = Base.metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,145 @@
+"""What every subsystem's routes share: the app's state, authentication, strict JSON bodies and JSON responses."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask import Response, current_app, g, request
+from sqlalchemy import Connection, Engine
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ledger_service import auth
+from ledger_service.config import Settings
+from ledger_service.db import read_connection
+from ledger_service.errors import ValidationFailed
+from xase import evidence
+
+PREFIX = "/api/xase/v1"
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the app factory hands every subsystem: its settings and its database."""
+
+    settings: Settings
+    engine: Engine
+
+
+def state() -> AppState:
+    return current_app.extensions["xase"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def reading() -> Iterator[Connection]:
+    with read_connection(state().engine) as conn:
+        yield conn
+
+
+def presented_api_key() -> Optional[str]:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key.strip()
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def principal(scope: str) -> auth.Principal:
+    """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`."""
+    with reading() as conn:
+        caller = auth.authenticate(conn, presented_api_key())
+    caller.require(scope)
+    g.principal = caller
+    return caller
+
+
+def require_admin() -> None:
+    with reading() as conn:
+        auth.check_admin_key(conn, request.headers.get("X-Admin-Key"), state().settings.admin_key)
+
+
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 preceded by an even number of backslashes
+
+
+def body_bytes() -> bytes:
+    """The raw request body, gunzipped if sent gzipped, within the size limit."""
+    limit = state().settings.max_request_bytes
+    data = request.get_data(cache=False)  # MAX_CONTENT_LENGTH already bounds the wire size
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            data = inflater.decompress(data, limit)
+        except zlib.error:
+            raise ValidationFailed("request body is not valid gzip") from None
+        if inflater.unconsumed_tail:
+            raise RequestEntityTooLarge(f"decompressed request body exceeds {limit} bytes")
+    if _NUL_ESCAPE.search(data):
+        raise ValidationFailed("strings may not contain NUL (\\u0000): PostgreSQL cannot store it")
+    return data
+
+
+def refuse_nul_in_url() -> None:
+    """Run before every request: a NUL in a path segment or query value is a 400, not a database error."""
+    values = [*(request.view_args or {}).values(), *request.args.values(), *request.args.keys()]
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        raise ValidationFailed("NUL characters are not accepted in paths or query parameters")
+
+
+def json_body() -> Any:
+    """The request's JSON, parsed strictly (no duplicate keys, no NaN); 400 otherwise."""
+    data = body_bytes()
+    if not data.strip():
+        raise ValidationFailed("request body is empty; expected JSON")
+    try:
+        return evidence.loads(data)
+    except evidence.InvalidJSONError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+def json_object(*allowed: str, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object with only the `allowed` members; an absent body is {} unless required."""
+    if not required and not request.content_length:
+        return {}
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
+    return body
+
+
+def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def public_base() -> str:
+    configured = state().settings.public_url
+    base = configured.rstrip("/") if configured else request.host_url.rstrip("/")
+    return base + PREFIX
+
+
+def receipt_url_base() -> str:
+    """Prefix of every receipt_url; append the transaction id."""
+    return f"{public_base()}/receipts/"
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: must be an integer", {"field": name}) from None
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name}: must be within [{low}, {high}]", {"field": name})
+    return value
+

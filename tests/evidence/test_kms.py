@@ -1,0 +1,117 @@
+"""KmsSigner against moto's KMS: in-process for the signer, moto_server on loopback for a real ledger."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+boto3 = pytest.importorskip("boto3", reason="the [kms] extra (boto3) is not installed")
+moto = pytest.importorskip("moto", reason="moto is not installed")
+
+from botocore.exceptions import ClientError  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+from ledger_service.errors import SigningUnavailable  # noqa: E402
+from ledger_service.evidence.kms import KmsKeyError, KmsSigner  # noqa: E402
+from tests.conftest import Api, LedgerProcess, decision  # noqa: E402
+from xase import evidence  # noqa: E402
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
+@pytest.fixture
+def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    with moto.mock_aws():
+        yield boto3.client("kms")
+
+
+def _key(kms: Any, spec: str = "ECC_NIST_P256", usage: str = "SIGN_VERIFY") -> str:
+    return str(kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"])
+
+
+def test_kms_signature_verifies_independently_over_the_canonical_block_body(kms: Any) -> None:
+    key_id = _key(kms)
+    signer = KmsSigner(key_id)
+    body = {"v": 1, "tenant_id": "ten_1", "block_seq": 0, "merkle_root": "a" * 64}
+    canonical = evidence.canonicalize(body)
+    signature = signer.sign(canonical, hashlib.sha256(canonical).digest())
+    der = kms.get_public_key(KeyId=key_id)["PublicKey"]
+    public = serialization.load_der_public_key(der)
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(base64.b64decode(signature), canonical, ec.ECDSA(hashes.SHA256()))  # raises if wrong
+    assert signer.key_id == evidence.key_fingerprint(public) and signer.kms_key_arn and signer.kms_key_arn.startswith("arn:aws:kms:")
+
+
+@pytest.mark.parametrize("spec, usage", [("RSA_2048", "SIGN_VERIFY"), ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")])
+def test_unsuitable_keys_are_refused_at_start(kms: Any, spec: str, usage: str) -> None:
+    with pytest.raises(KmsKeyError, match="ECC_NIST_P256"):
+        KmsSigner(_key(kms, spec, usage))
+
+
+def test_unknown_key_is_refused_at_start(kms: Any) -> None:
+    with pytest.raises(KmsKeyError, match="cannot use KMS key"):
+        KmsSigner("alias/does-not-exist")
+
+
+def test_throttling_becomes_signing_unavailable(kms: Any) -> None:
+    signer = KmsSigner(_key(kms))
+
+    def throttle(**_kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Sign")
+
+    signer._client.meta.events.register("before-call.kms.Sign", throttle)
+    with pytest.raises(SigningUnavailable) as caught:
+        signer.sign(b"{}", hashlib.sha256(b"{}").digest())
+    assert caught.value.status == 503 and caught.value.details == {"kms_error": "ThrottlingException"}
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def _remote_key(endpoint: str) -> str:
+    client = boto3.client("kms", endpoint_url=endpoint, region_name=AWS_ENV["AWS_DEFAULT_REGION"],
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    return str(client.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"])
+
+
+def test_a_ledger_signing_with_kms_and_rotating_keys(tmp_path: Path, moto_endpoint: str) -> None:
+    first_key = _remote_key(moto_endpoint)
+    ledger = LedgerProcess(tmp_path, env={**AWS_ENV, "AWS_ENDPOINT_URL": moto_endpoint, "XASE_KMS_KEY_ID": first_key})
+    ledger.start()
+    try:
+        api = Api(ledger, ledger.new_api_key("acme"))
+        api.post("/records/batch", json={"records": [decision(n, transaction_id=f"old_{n}") for n in range(3)]})
+        old_receipt = api.get("/receipts/old_1").json()
+        keys = api.get("/keys").json()["keys"]
+        assert [key["kms_key_arn"] for key in keys] == [first_key]
+        evidence.verify_receipt(old_receipt, trusted_keys=[keys[0]["pem"]])
+
+        ledger.stop()  # rotate: a new key signs new blocks
+        ledger.env["XASE_KMS_KEY_ID"] = _remote_key(moto_endpoint)
+        ledger.start()
+        api.post("/records/batch", json={"records": [decision(n, transaction_id=f"new_{n}") for n in range(3)]})
+        keys = api.get("/keys").json()["keys"]
+        assert len(keys) == 2 and all(key["first_signed_at"] and key["last_signed_at"] for key in keys)
+        new_receipt = api.get("/receipts/new_1").json()
+        assert new_receipt["block"]["key_id"] != old_receipt["block"]["key_id"]
+        evidence.verify_receipt(api.get("/receipts/old_1").json(), trusted_keys=[key["pem"] for key in keys])
+        evidence.verify_receipt(new_receipt, trusted_keys=[key["pem"] for key in keys])
+        assert api.get("/verify").json()["ok"] is True
+    finally:
+        ledger.stop()
