@@ -60,7 +60,16 @@ def _is_number_within(value: Any, high: float) -> bool:
 
 
 def _is_short_text(value: Any) -> bool:
-    return type(value) is str and 0 < len(value) <= 256 and not value.isspace()
+    return type(value) is str and 0 < len(value) <= 256 and not value.isspace() and (value.isascii() or _is_utf8(value))
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a lone surrogate, which no JSON encoder can send."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check(payload: Mapping[str, Any]) -> None:
@@ -69,7 +78,7 @@ def _check(payload: Mapping[str, Any]) -> None:
         raise ValidationError(f"unknown field(s) {unknown}; RecordPayload has {sorted(_FIELDS)}", {"fields": unknown})
     get = payload.get
     if not _is_short_text(get("policy")):
-        raise _invalid("policy", "must be a non-empty string of at most 256 characters")
+        raise _invalid("policy", "must be a non-empty string of valid Unicode, at most 256 characters")
     if type(get("input")) is not dict and not isinstance(get("input"), dict):
         raise _invalid("input", "must be a dict")
     if type(get("output")) is not dict and not isinstance(get("output"), dict):
@@ -89,7 +98,7 @@ def _check_optional(payload: Mapping[str, Any]) -> None:
         raise _invalid("processing_time", "must be a number within [0, 1e+12]")
     for field in _OPTIONAL_TEXT:
         if get(field) is not None and not _is_short_text(get(field)):
-            raise _invalid(field, "must be a non-empty string of at most 256 characters or None")
+            raise _invalid(field, "must be a non-empty string of valid Unicode, at most 256 characters, or None")
     transaction_id = get("transaction_id")
     if transaction_id is not None and (type(transaction_id) is not str or not _TRANSACTION_ID.match(transaction_id)):
         raise _invalid("transaction_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")

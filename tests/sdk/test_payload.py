@@ -32,6 +32,7 @@ VALID: dict[str, Any] = {"policy": "credit_policy_v4", "input": {"a": 1}, "outpu
         ({"confidence": float("nan")}, "confidence"), ({"processing_time": -1}, "processing_time"),
         ({"context": "x"}, "context"), ({"transaction_id": "has spaces"}, "transaction_id"),
         ({"policy_version": 4.2}, "policy_version"), ({"store_payload": "yes"}, "store_payload"),
+        ({"policy": "p\ud800"}, "policy"), ({"decision_type": "\udfff"}, "decision_type"), ({"policy_version": "v\ud83d"}, "policy_version"),
     ],
 )  # fmt: skip
 def test_invalid_payloads_raise_validation_error(client: XaseClient, change: dict[str, Any], field: str) -> None:
