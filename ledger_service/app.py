@@ -26,7 +26,7 @@ from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
 from ledger_service.evidence.signing import Signer, signer_for
-from ledger_service.web import AppState, json_response, presented_api_key, refuse_nul_in_url
+from ledger_service.web import AppState, json_response, presented_api_key, refuse_nul_in_url, refuse_untrusted_host
 from xase.evidence import format_timestamp
 
 __all__ = ["create_app"]
@@ -102,6 +102,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     def _request_id() -> None:
         g.request_id = "req_" + secrets.token_hex(8)
 
+    app.before_request(refuse_untrusted_host)
     app.before_request(refuse_nul_in_url)
 
     @app.after_request

@@ -18,6 +18,7 @@ from ledger_service.db import current_revision, make_engine, migrate, read_conne
 from ledger_service.evidence import audit
 from ledger_service.evidence.chain import register_signer
 from ledger_service.evidence.signing import signer_for
+from xase._text import printable
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -97,7 +98,7 @@ def _create_api_key(args: argparse.Namespace) -> int:
     with write_transaction(engine) as conn:
         tenant = tenants.get_or_create_tenant(conn, args.tenant)
         key = auth.create_api_key(conn, tenant["id"], args.name, args.scopes or auth.DEFAULT_SCOPES)
-    print(f"tenant {tenant['name']} ({tenant['id']}): key {key['id']} scopes {' '.join(key['scopes'])}", file=sys.stderr)
+    print(printable(f"tenant {tenant['name']} ({tenant['id']}): key {key['id']} scopes {' '.join(key['scopes'])}"), file=sys.stderr)
     print(key["secret"])
     return 0
 
@@ -121,7 +122,7 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{tenant_id}: OK ({report['records']} records, {report['blocks']} blocks)")
         else:
             failed = True
-            print(f"{tenant_id}: BROKEN at seq {report['first_broken_seq']}: {report['error']['message']}")
+            print(printable(f"{tenant_id}: BROKEN at seq {report['first_broken_seq']}: {report['error']['message']}"))
     return 1 if failed else 0
 
 

@@ -19,6 +19,10 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _hosts(raw: Optional[str]) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in (raw or "").split(",") if host.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Ledger configuration. `from_env()` reads the variables named in each field's comment."""
@@ -30,6 +34,9 @@ class Settings:
     host: str = "127.0.0.1"  # XASE_HOST
     port: int = 3000  # XASE_PORT
     public_url: Optional[str] = None  # XASE_PUBLIC_URL, base of receipt_url behind a proxy
+    # XASE_ALLOWED_HOSTS (comma-separated; ".example.com" matches subdomains; "*" any): Host headers
+    # accepted when XASE_PUBLIC_URL is not set, since the Host then becomes part of receipt URLs.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     max_request_bytes: int = 5 * 1024 * 1024  # XASE_MAX_REQUEST_BYTES
     max_batch_size: int = 500  # XASE_MAX_BATCH_SIZE
     rate_limit: str = "200 per second"  # XASE_RATE_LIMIT, per API key; "" disables
@@ -48,6 +55,7 @@ class Settings:
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),
             "public_url": env.get("XASE_PUBLIC_URL") or None,
+            "allowed_hosts": _hosts(env.get("XASE_ALLOWED_HOSTS")) or cls.allowed_hosts,
             "max_request_bytes": _int("XASE_MAX_REQUEST_BYTES", cls.max_request_bytes),
             "max_batch_size": _int("XASE_MAX_BATCH_SIZE", cls.max_batch_size),
             "rate_limit": env.get("XASE_RATE_LIMIT", cls.rate_limit),
@@ -66,6 +74,16 @@ class Settings:
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
         return self
+
+    def trusts_host(self, host: str) -> bool:
+        """Whether a request's Host header (port ignored) may appear in URLs the ledger hands out."""
+        name = host.lower()
+        name = name[1 : name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+        bound = () if self.host in ("0.0.0.0", "::", "") else (self.host.lower(),)  # noqa: S104 - a comparison, not a bind
+        return any(
+            allowed == "*" or name == allowed or (allowed.startswith(".") and (name.endswith(allowed) or name == allowed[1:]))
+            for allowed in (*self.allowed_hosts, *bound)
+        )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes).validated()

@@ -7,6 +7,7 @@ chain head; on PostgreSQL the appender locks the head row (SELECT ... FOR UPDATE
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,13 +41,26 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get(_WRITE) else "BEGIN")
 
 
+def _owner_only(database: str) -> None:
+    """The database file (and SQLite's -wal/-shm, which copy its mode) readable by its owner only:
+    it holds payloads, anonymization keys and the cursor secret."""
+    path = Path(database)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+    """An engine that never logs a failed statement's parameters (they may hold payloads)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _owner_only(parsed.database)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         _sqlite_pragmas(engine, sqlite_synchronous)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 def _alembic_config(connection: Connection) -> object:

@@ -84,6 +84,13 @@ def body_bytes() -> bytes:
     return data
 
 
+def refuse_untrusted_host() -> None:
+    """Run before every request: without XASE_PUBLIC_URL, the Host header becomes receipt URLs, so it must be trusted."""
+    settings = state().settings
+    if settings.public_url is None and not settings.trusts_host(request.host):
+        raise ValidationFailed("Host header not allowed: set XASE_PUBLIC_URL, or add it to XASE_ALLOWED_HOSTS", {"header": "Host"})
+
+
 def refuse_nul_in_url() -> None:
     """Run before every request: a NUL in a path segment or query value is a 400, not a database error."""
     values = [*(request.view_args or {}).values(), *request.args.values(), *request.args.keys()]

@@ -1,4 +1,8 @@
-"""`xase verify RECEIPT.json [--key PEM]`: check a receipt or an export bundle offline."""
+"""`xase verify RECEIPT.json [--key PEM]`: check a receipt or an export bundle offline.
+
+Everything printed from a receipt or bundle is escaped first: a field carrying
+terminal escapes or line breaks cannot forge a line on an auditor's screen.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xase import evidence
+from xase._text import printable
 from xase.bundle import verify_bundle
 
 
@@ -19,18 +24,17 @@ def _load_receipt(path: str) -> Any:
 
 def _summary(receipt: dict[str, Any]) -> str:
     record, block = receipt["record"], receipt["block"]
-    return "\n".join(
-        [
-            f"transaction_id  {record['transaction_id']}",
-            f"tenant          {record['tenant_id']}",
-            f"policy          {record['policy_id']} {record['policy_version'] or ''}".rstrip(),
-            f"recorded_at     {record['recorded_at']}",
-            f"seq             {record['seq']} ({receipt['chain_position']})",
-            f"record_hash     {receipt['record_hash']}",
-            f"block           {block['block_seq']} [{block['first_seq']}..{block['last_seq']}] sealed {block['sealed_at']}",
-            f"signed by       {block['key_id']}",
-        ]
-    )
+    lines = [
+        f"transaction_id  {record['transaction_id']}",
+        f"tenant          {record['tenant_id']}",
+        f"policy          {record['policy_id']} {record['policy_version'] or ''}".rstrip(),
+        f"recorded_at     {record['recorded_at']}",
+        f"seq             {record['seq']} ({receipt['chain_position']})",
+        f"record_hash     {receipt['record_hash']}",
+        f"block           {block['block_seq']} [{block['first_seq']}..{block['last_seq']}] sealed {block['sealed_at']}",
+        f"signed by       {block['key_id']}",
+    ]
+    return "\n".join(printable(line) for line in lines)
 
 
 def _verify_receipt_file(args: argparse.Namespace) -> int:
@@ -55,16 +59,16 @@ def _verify(args: argparse.Namespace) -> int:
             trusted = [Path(p).read_text() for p in args.key] or None
             with open(args.file, "rb") as bundle:
                 report = verify_bundle(bundle, trusted_keys=trusted)
-            print(f"tenant {report.tenant_id}: {report.records} records, {report.blocks} blocks")
+            print(printable(f"tenant {report.tenant_id}: {report.records} records, {report.blocks} blocks"))
             print("bundle verified")
             return 0
         return _verify_receipt_file(args)
     except evidence.VerificationError as exc:
         where = f" (first broken seq {exc.seq})" if exc.seq is not None else ""
-        print(f"verification FAILED at step {exc.step}{where}: {exc}", file=sys.stderr)
+        print(printable(f"verification FAILED at step {exc.step}{where}: {exc}"), file=sys.stderr)
         return 1
     except (OSError, evidence.InvalidJSONError, KeyError, TypeError, ValueError) as exc:
-        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        print(printable(f"cannot read {args.file}: {exc}"), file=sys.stderr)
         return 2
 
 

@@ -25,6 +25,7 @@ ERROR_CODES = frozenset(
         "SESSION_EXPIRED",
         "SESSION_CLOSED",
         "ACCESS_REVOKED",
+        "UNEXPECTED_REDIRECT",
     }
 )
 

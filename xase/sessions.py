@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Optional, Union
 
 from xase.config import XaseClientConfig
-from xase.transport import Transport
+from xase.transport import Transport, url_path
 
 __all__ = ["Client", "Session", "Batch", "Record", "Records"]
 
@@ -78,8 +78,8 @@ class Session:
         self.expires_at: str = info["expires_at"]
         self.closed = False
 
-    def _path(self, suffix: str) -> str:
-        return f"/sessions/{self.session_id}/{suffix}"
+    def _path(self, *segments: str) -> str:
+        return url_path("sessions", self.session_id, *segments)
 
     def stream(self, batch_size: int = 32, filter: Optional[Mapping[str, Any]] = None,  # noqa: A002 - the seed's name
                fields: Optional[Sequence[str]] = None, sort: Optional[Mapping[str, int]] = None) -> Iterator[Batch]:  # fmt: skip
@@ -99,7 +99,7 @@ class Session:
             params["cursor"] = page["next_cursor"]
 
     def get_record(self, record_id: str) -> Record:
-        return Record(self._transport.call("GET", self._path(f"records/{record_id}")))
+        return Record(self._transport.call("GET", self._path("records", record_id)))
 
     def filter(self, query: Optional[Mapping[str, Any]] = None, fields: Optional[Sequence[str]] = None,
                sort: Optional[Mapping[str, int]] = None, limit: int = 100) -> Records:  # fmt: skip
@@ -156,7 +156,7 @@ class Client:
 
     def session(self, session_id: str) -> Session:
         """Reattach to an open session by id."""
-        return Session(self._transport, self._transport.call("GET", f"/sessions/{session_id}"))
+        return Session(self._transport, self._transport.call("GET", url_path("sessions", session_id)))
 
     def close(self) -> None:
         self._transport.close()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Optional, Union, cast
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -24,7 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from xase._version import __version__
 from xase.config import XaseClientConfig
-from xase.errors import ERROR_CODES, XaseError, typed_error
+from xase.errors import ERROR_CODES, ValidationError, XaseError, typed_error
 from xase.types import RecordResult
 
 __all__ = ["Transport", "RetryableError", "Outcome"]
@@ -35,6 +36,15 @@ Outcome = Union[RecordResult, XaseError]
 
 _STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 408: "NETWORK_ERROR",
                  409: "IDEMPOTENCY_CONFLICT", 413: "VALIDATION_ERROR", 422: "VALIDATION_ERROR", 429: "RATE_LIMIT_EXCEEDED"}  # fmt: skip
+
+
+def url_path(*segments: str) -> str:
+    """"/a/b" from segments, each percent-quoted whole: an id can never add a segment or a query."""
+    texts = [str(segment) for segment in segments]
+    for text in texts:
+        if text in ("", ".", ".."):
+            raise ValidationError(f"not an id: {text!r}")
+    return "".join("/" + quote(text, safe="") for text in texts)
 
 
 def _retryable_status(status: int) -> bool:
@@ -122,12 +132,18 @@ class Transport:
                 data = gzip.compress(data, compresslevel=5)
                 request_headers["Content-Encoding"] = "gzip"
         try:
+            # Never follow a redirect: it would carry the API key and the body to wherever it points.
             response = self.session.request(method, self._url + path, data=data, headers=request_headers, params=params,
-                                            timeout=self._config.timeout)  # fmt: skip
+                                            timeout=self._config.timeout, allow_redirects=False)  # fmt: skip
         except requests.Timeout as exc:
             raise RetryableError("NETWORK_ERROR", f"timed out after {self._config.timeout}s: {exc}") from None
         except requests.RequestException as exc:
             raise RetryableError("NETWORK_ERROR", f"could not reach the ledger at {self._url}: {exc}") from None
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location", "?")
+            raise XaseError("UNEXPECTED_REDIRECT", f"the ledger answered {response.status_code} to {location}; the SDK does not follow redirects "
+                                                   "(they would carry the API key): set base_url to the final address", response.status_code,
+                            {"location": location})  # fmt: skip
         if response.status_code >= 400:
             raise error_from_body(response.status_code, _json_or_none(response), _retry_after(response.headers.get("Retry-After")))
         return response

@@ -2,7 +2,13 @@
 
 Accepts the SDK's snake_case and the camelCase spelling, and either the raw
 `input`/`output` (committed here, stored only with `store_payload`) or their
-commitments `input_hash`/`output_hash`.
+commitments `input_hash`/`output_hash`. A `null` optional field means "not given",
+as the published seed-001 client sends absent optionals.
+
+The `xase.` policy namespace and the transaction-id prefixes in
+`LEDGER_TRANSACTION_PREFIXES` belong to the ledger's own evidence (data
+access, retrievals): a client's record using them is refused, so nothing a
+client sends can read back as evidence the ledger wrote.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from typing import Any, Optional
 
 from ledger_service.errors import ValidationFailed
 from xase import evidence
+from xase._text import UNPRINTABLE
 
-__all__ = ["RecordInput", "parse_record", "check_idempotency_key"]
+__all__ = ["RecordInput", "parse_record", "check_idempotency_key", "LEDGER_POLICY_PREFIX", "LEDGER_TRANSACTION_PREFIXES"]
 
 ALIASES = {
     "policy": "policy_id",
@@ -43,6 +50,8 @@ _TOKEN_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _TRANSACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_TEXT = 256
+LEDGER_POLICY_PREFIX = "xase."
+LEDGER_TRANSACTION_PREFIXES = ("acc_",)
 _MAX_PROCESSING_MS = 1e12
 
 
@@ -89,6 +98,8 @@ def _normalized(item: Any) -> dict[str, Any]:
         canonical = ALIASES.get(name, name)
         if canonical not in FIELDS:
             raise _fail(name, "unknown field")
+        if value is None:
+            continue
         if canonical in fields:
             raise _fail(name, f"given twice (as {canonical} and an alias)")
         fields[canonical] = value
@@ -107,6 +118,8 @@ def _text(fields: dict[str, Any], name: str, *, required: bool = False) -> Optio
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise _fail(name, "is not valid Unicode (lone surrogate)") from None
+    if UNPRINTABLE.search(value):
+        raise _fail(name, "may not contain control or bidirectional-override characters")
     return value
 
 
@@ -168,19 +181,32 @@ def _payload(fields: dict[str, Any]) -> Optional[bytes]:
     return evidence.canonicalize({"input": fields["input"], "output": fields["output"]})
 
 
-def parse_record(item: Any, idempotency_key: Optional[str] = None) -> RecordInput:
-    """Validate one wire record. `idempotency_key` is the header's (single) or None (batch: per item)."""
+def _refuse_ledger_namespace(policy_id: str, transaction_id: Optional[str]) -> None:
+    if policy_id.lower().startswith(LEDGER_POLICY_PREFIX):
+        raise _fail("policy_id", f"policies named {LEDGER_POLICY_PREFIX}* are reserved for the ledger's own evidence")
+    if transaction_id is not None and transaction_id.lower().startswith(LEDGER_TRANSACTION_PREFIXES):
+        raise _fail("transaction_id", f"the prefixes {list(LEDGER_TRANSACTION_PREFIXES)} are reserved for the ledger's own evidence")
+
+
+def parse_record(item: Any, idempotency_key: Optional[str] = None, *, written_by_ledger: bool = False) -> RecordInput:
+    """Validate one wire record. `idempotency_key` is the header's (single) or None (batch: per item).
+
+    Only the ledger itself (`written_by_ledger`) may use its reserved policy namespace and transaction prefixes.
+    """
     fields = _normalized(item)
     transaction_id = fields.get("transaction_id")
     if transaction_id is not None and (not isinstance(transaction_id, str) or not _TRANSACTION_ID.match(transaction_id)):
         raise _fail("transaction_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
+    policy_id = str(_text(fields, "policy_id", required=True))
+    if not written_by_ledger:
+        _refuse_ledger_namespace(policy_id, transaction_id)
     key = check_idempotency_key(fields.get("idempotency_key")) if idempotency_key is None else idempotency_key
     context_hash, context_json = _context(fields)
     scheme = _commitment_scheme(fields)
     return RecordInput(
         transaction_id=transaction_id,
         idempotency_key=key,
-        policy_id=str(_text(fields, "policy_id", required=True)),
+        policy_id=policy_id,
         policy_version=_text(fields, "policy_version"),
         decision_type=_text(fields, "decision_type"),
         confidence=_number(fields, "confidence", 0.0, 1.0),

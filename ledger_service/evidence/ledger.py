@@ -45,7 +45,7 @@ class Ledger:
 
     def record(self, tenant_id: str, fields: Mapping[str, Any]) -> str:
         """Append one record the ledger itself writes, in its own block; its transaction id. Raises what refused it."""
-        (outcome,) = chain.append(self.engine, self.signer, tenant_id, [parse_record(dict(fields))])
+        (outcome,) = chain.append(self.engine, self.signer, tenant_id, [parse_record(dict(fields), written_by_ledger=True)])
         if outcome.error is not None:
             raise outcome.error
         assert outcome.result is not None

@@ -25,7 +25,7 @@ def create_record() -> Response:
     caller = principal("records:write")
     key = check_idempotency_key(request.headers.get("Idempotency-Key"), "Idempotency-Key")
     body = json_body()
-    if isinstance(body, dict) and "idempotency_key" in body:
+    if isinstance(body, dict) and body.get("idempotency_key") is not None:
         raise ValidationFailed("idempotency_key: send it as the Idempotency-Key header on POST /records", {"field": "idempotency_key"})
     item = parse_record(body, key)
     (outcome,) = current_ledger().append(caller.tenant_id, [item])

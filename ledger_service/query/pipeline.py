@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from sqlalchemy import JSON, ColumnElement, Connection, Float, FromClause, case, cast, func, literal_column, select
+from sqlalchemy.exc import DataError, OperationalError
 
 from ledger_service.errors import ValidationFailed
 from ledger_service.query.filters import JsonDocument, compile_filter, parse_path, sort_expression
@@ -212,7 +213,30 @@ def _sortable(value: Any) -> tuple[int, Any]:
 def run_pipeline(
     conn: Connection, source: FromClause, body: ColumnElement[Any], pipeline: Any, where: Optional[ColumnElement[bool]] = None
 ) -> list[dict[str, Any]]:
-    """Run `pipeline` over the JSON documents in `body` of `source` (optionally pre-filtered by `where`)."""
+    """Run `pipeline` over the JSON documents in `body` of `source` (optionally pre-filtered by `where`).
+
+    The results are JSON-ready: an accumulator that overflows (to infinity, or past what the database's
+    numbers hold) is a ValidationFailed, never an answer that cannot be sent.
+    """
+    try:
+        documents = _run(conn, source, body, pipeline, where)
+    except (DataError, OperationalError) as exc:
+        if not _is_overflow(exc):
+            raise
+        raise _invalid("a number overflowed while aggregating") from None
+    try:
+        json.dumps(documents, allow_nan=False)
+    except ValueError:
+        raise _invalid("a result is not a finite number (an accumulator overflowed)") from None
+    return documents
+
+
+def _is_overflow(exc: Exception) -> bool:
+    """PostgreSQL's numeric_value_out_of_range (22003) and SQLite's "integer overflow"."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003" or "integer overflow" in str(exc)
+
+
+def _run(conn: Connection, source: FromClause, body: ColumnElement[Any], pipeline: Any, where: Optional[ColumnElement[bool]]) -> list[dict[str, Any]]:
     plan = _plan(pipeline)
     dialect = conn.dialect.name
     conditions = [compile_filter(match, body, dialect) for match in plan.matches] + ([where] if where is not None else [])

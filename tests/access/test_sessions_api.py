@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
-import pytest
-
+from tests.access.conftest import PATIENTS, open_session
 from tests.conftest import Api, LedgerProcess
 from xase import evidence
-
-PATIENTS = [
-    {"record_id": f"p{n}", "patient_id": f"p{n}", "age": 30 + 7 * n, "diagnosis": ["diabetes", "hypertension", "asthma"][n % 3],
-     "lab_results": {"glucose": 150 + 15 * n, "bp_systolic": 120 + 6 * n}}
-    for n in range(10)
-]  # fmt: skip
-
-
-@pytest.fixture
-def shared(ledger: LedgerProcess) -> tuple[Api, Api, str]:
-    """A holder with a dataset shared for model_training, and a consumer."""
-    holder = Api(ledger, ledger.new_api_key(scopes=["sessions", "records:read"]))
-    consumer_tenant = "lab-" + holder.key[-6:].lower().replace("_", "x").replace("-", "x")
-    consumer = Api(ledger, ledger.new_api_key(consumer_tenant, scopes=["sessions", "records:read"]))
-    dataset = holder.post("/datasets", json={"name": "patients", "description": "EHR extract"}).json()
-    assert holder.post(f"/datasets/{dataset['id']}/records", json=PATIENTS[:6]).status_code == 201
-    lines = "\n".join(json.dumps(p) for p in PATIENTS[6:]).encode()
-    assert holder.post(f"/datasets/{dataset['id']}/records", data=lines, headers={"Content-Type": "application/x-ndjson"}).status_code == 201
-    grant = holder.post(f"/datasets/{dataset['id']}/grants", json={"tenant": consumer_tenant, "purposes": ["model_training"], "max_duration": "30d"})
-    assert grant.status_code == 201, grant.text
-    return holder, consumer, dataset["id"]
-
-
-def _open(consumer: Api, dataset_id: str, **overrides: Any) -> dict[str, Any]:
-    response = consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training", "duration": "30d", **overrides})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def test_stream_pages_every_record_once_and_cursors_are_tamper_proof(shared: tuple[Api, Api, str]) -> None:
     holder, consumer, dataset_id = shared
-    session = _open(consumer, dataset_id)
+    session = open_session(consumer, dataset_id)
     assert session["session_id"].startswith("sess_") and session["expires_at"] > session["created_at"]
     seen, cursor, pages = [], None, 0
     while True:
@@ -62,7 +32,7 @@ def test_stream_pages_every_record_once_and_cursors_are_tamper_proof(shared: tup
 
 def test_filter_record_and_aggregate(shared: tuple[Api, Api, str]) -> None:
     _, consumer, dataset_id = shared
-    sid = _open(consumer, dataset_id)["session_id"]
+    sid = open_session(consumer, dataset_id)["session_id"]
     seed_filter = {"age": {"$gte": 50}, "diagnosis": {"$in": ["diabetes", "hypertension"]},
                    "$or": [{"lab_results.glucose": {"$gte": 200}}, {"lab_results.bp_systolic": {"$gte": 140}}]}  # fmt: skip
     found = consumer.post(f"/sessions/{sid}/filter", json={"filter": seed_filter, "fields": ["patient_id", "age"], "sort": {"age": -1}, "limit": 2}).json()
@@ -80,7 +50,7 @@ def test_filter_record_and_aggregate(shared: tuple[Api, Api, str]) -> None:
 
 def test_every_access_is_evidence_the_consumer_can_verify_and_the_holder_can_list(shared: tuple[Api, Api, str]) -> None:
     holder, consumer, dataset_id = shared
-    sid = _open(consumer, dataset_id)["session_id"]
+    sid = open_session(consumer, dataset_id)["session_id"]
     page = consumer.get(f"/sessions/{sid}/stream", params={"batch_size": 3}).json()
     receipt = consumer.get(f"/receipts/{page['evidence_id']}").json()
     evidence.verify_receipt(receipt)
@@ -98,7 +68,7 @@ def test_every_access_is_evidence_the_consumer_can_verify_and_the_holder_can_lis
 
 def test_revocation_mid_stream_stops_the_next_page_and_is_evidence(shared: tuple[Api, Api, str]) -> None:
     holder, consumer, dataset_id = shared
-    sid = _open(consumer, dataset_id)["session_id"]
+    sid = open_session(consumer, dataset_id)["session_id"]
     first = consumer.get(f"/sessions/{sid}/stream", params={"batch_size": 2}).json()
     grants = holder.get(f"/datasets/{dataset_id}/grants").json()["grants"]
     revoked = holder.post(f"/datasets/{dataset_id}/grants/{grants[0]['id']}/revoke", json={"reason": "study ended", "revoked_by": "dpo@hospital"})
@@ -117,7 +87,7 @@ def test_refusals_revocation_closing_and_expiry(shared: tuple[Api, Api, str], le
     assert consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training", "duration": "400d"}).status_code == 403
     stranger = Api(ledger, ledger.new_api_key(scopes=["sessions"]))
     assert stranger.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training"}).status_code == 404
-    sid = _open(consumer, dataset_id)["session_id"]
+    sid = open_session(consumer, dataset_id)["session_id"]
     assert holder.get(f"/sessions/{sid}/stream").status_code == 404  # not the holder's session
 
     revoked = holder.post(f"/datasets/{dataset_id}/sessions/{sid}/revoke", json={"reason": "consent withdrawn", "revoked_by": "dpo@hospital"})
@@ -126,11 +96,11 @@ def test_refusals_revocation_closing_and_expiry(shared: tuple[Api, Api, str], le
     assert (error["code"], error["type"]) == ("ACCESS_REVOKED", "access_revoked")
     assert error["details"]["reason"] == "consent withdrawn" and error["details"]["revoked_by"] == "dpo@hospital" and error["request_id"]
 
-    closing = _open(consumer, dataset_id)["session_id"]
+    closing = open_session(consumer, dataset_id)["session_id"]
     assert consumer.post(f"/sessions/{closing}/close", json={"reason": "done"}).json()["status"] == "closed"
     assert consumer.get(f"/sessions/{closing}/records/p1").status_code == 410
 
-    brief = _open(consumer, dataset_id, duration=1)["session_id"]
+    brief = open_session(consumer, dataset_id, duration=1)["session_id"]
     time.sleep(1.1)
     expired = consumer.get(f"/sessions/{brief}/stream")
     assert expired.status_code == 410
@@ -140,7 +110,7 @@ def test_refusals_revocation_closing_and_expiry(shared: tuple[Api, Api, str], le
 
 def test_transform_returns_copies_with_evidence_and_leaves_the_dataset_alone(shared: tuple[Api, Api, str]) -> None:
     _, consumer, dataset_id = shared
-    sid = _open(consumer, dataset_id)["session_id"]
+    sid = open_session(consumer, dataset_id)["session_id"]
     body = {"records": ["p1", "p2"], "transformation": "anonymize", "parameters": {"fields": ["patient_id"], "method": "hash"},
             "metadata": {"purpose": "privacy protection"}}  # fmt: skip
     first = consumer.post(f"/sessions/{sid}/transform", json=body).json()
@@ -158,7 +128,7 @@ def test_transform_returns_copies_with_evidence_and_leaves_the_dataset_alone(sha
 
 def test_operations_are_recorded(shared: tuple[Api, Api, str]) -> None:
     holder, consumer, dataset_id = shared
-    sid = _open(consumer, dataset_id)["session_id"]
+    sid = open_session(consumer, dataset_id)["session_id"]
     response = consumer.post(f"/sessions/{sid}/operations", json={"operation_type": "TRAIN", "records": ["p1", "p2"],
                                                                   "metadata": {"model_id": "diagnostic-model-v2", "metrics": {"loss": 0.0342}}})  # fmt: skip
     assert response.status_code == 201

@@ -1,0 +1,15 @@
+"""Text that is safe to show on a terminal: control, line-separator and bidirectional-override characters."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["UNPRINTABLE", "printable"]
+
+# C0, DEL, C1, the Unicode line/paragraph separators, and the bidi embeddings, overrides and isolates.
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value: object) -> str:
+    """`value` as text with every UNPRINTABLE character shown as its escape (\\x1b, \\u202e)."""
+    return UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], str(value))
