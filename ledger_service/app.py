@@ -90,7 +90,7 @@ def _install_error_handlers(app: Flask) -> None:
 def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signer: Optional[Signer] = None) -> Flask:
     """Build the ledger app. `config` is a Settings, or overrides applied on top of XASE_* variables."""
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
     migrate(engine)
     ledger = evidence.Ledger.start(settings, engine, signer or signer_for(settings.kms_key_id, settings.signing_key_path))
 

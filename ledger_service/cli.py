@@ -31,14 +31,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
     migrate(engine)
     return engine
 
 
 def _db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
     if args.action == "upgrade":
         migrate(engine, args.revision)
     print(f"{settings.database_url}: schema revision {current_revision(engine) or 'none'}")

@@ -43,6 +43,7 @@ class Settings:
     rate_limit_storage: str = "memory://"  # XASE_RATE_LIMIT_STORAGE
     sqlite_synchronous: str = "FULL"  # XASE_SQLITE_SYNCHRONOUS: FULL survives power loss
     group_commit: bool = True  # XASE_GROUP_COMMIT: concurrent appends per tenant share a block
+    statement_timeout_ms: int = 10_000  # XASE_STATEMENT_TIMEOUT_MS: the longest a client-shaped query (filter, pipeline) may run
 
     @classmethod
     def from_env(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             "rate_limit_storage": env.get("XASE_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
             "sqlite_synchronous": (env.get("XASE_SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).upper(),
             "group_commit": env.get("XASE_GROUP_COMMIT", "1").lower() not in ("0", "false", "no", "off"),
+            "statement_timeout_ms": _int("XASE_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
         }
         values.update(overrides or {})
         return cls(**values).validated()
@@ -71,6 +73,8 @@ class Settings:
             raise ValueError(f"max_batch_size must be within 1..10000, got {self.max_batch_size}")
         if self.max_request_bytes < 1024:
             raise ValueError(f"max_request_bytes must be at least 1024, got {self.max_request_bytes}")
+        if self.statement_timeout_ms < 1:
+            raise ValueError(f"statement_timeout_ms must be positive, got {self.statement_timeout_ms}")
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
         return self

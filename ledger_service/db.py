@@ -8,6 +8,8 @@ chain head; on PostgreSQL the appender locks the head row (SELECT ... FOR UPDATE
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,20 +17,28 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-__all__ = ["make_engine", "migrate", "write_transaction", "read_connection"]
+from ledger_service.errors import over_cap
+
+__all__ = ["make_engine", "migrate", "write_transaction", "read_connection", "bounded_read"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x58415345  # "XASE": one PostgreSQL advisory lock id for schema changes
 
 _WRITE = "xase_write"
+_TIMER = "xase_timer"  # per SQLite connection: {"deadline": monotonic seconds, 0 = none}
+_STATEMENT_TIMEOUT_MS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how each transaction starts.
         dbapi_connection.isolation_level = None
+        timer = record.info[_TIMER] = {"deadline": 0.0}
+        # Called every 10k VM steps: a non-zero answer interrupts the statement (bounded_read's deadline).
+        dbapi_connection.set_progress_handler(lambda: int(0 < timer["deadline"] < time.monotonic()), 10_000)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
@@ -51,16 +61,21 @@ def _owner_only(database: str) -> None:
             file.chmod(0o600)
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
-    """An engine that never logs a failed statement's parameters (they may hold payloads)."""
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", statement_timeout_ms: int = 10_000) -> Engine:
+    """An engine that never logs a failed statement's parameters (they may hold payloads).
+
+    `statement_timeout_ms` bounds each `bounded_read` (queries a client shapes: filters, pipelines).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             _owner_only(parsed.database)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         _sqlite_pragmas(engine, sqlite_synchronous)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    _STATEMENT_TIMEOUT_MS[engine] = statement_timeout_ms
+    return engine
 
 
 def _alembic_config(connection: Connection) -> object:
@@ -120,3 +135,33 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def read_connection(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+@contextmanager
+def bounded_read(engine: Engine) -> Iterator[Connection]:
+    """A read whose statements may run at most the engine's statement timeout; past it, a 400 naming the cap.
+
+    For queries whose cost a client chooses (filters, sorts, pipelines): no request can hold the
+    database for longer, whatever it asks.
+    """
+    timeout_ms = _STATEMENT_TIMEOUT_MS.get(engine, 10_000)
+    with engine.connect() as connection, connection.begin():
+        timer = connection.connection.info.get(_TIMER)
+        if timer is not None:
+            timer["deadline"] = time.monotonic() + timeout_ms / 1000
+        else:
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+        try:
+            yield connection
+        except DBAPIError as exc:
+            if not _timed_out(exc):
+                raise
+            raise over_cap("query time in milliseconds", "statement_timeout_ms", timeout_ms) from None
+        finally:
+            if timer is not None:
+                timer["deadline"] = 0.0
+
+
+def _timed_out(exc: DBAPIError) -> bool:
+    """SQLite's "interrupted" (our progress handler) or PostgreSQL's query_canceled (57014)."""
+    return getattr(exc.orig, "sqlstate", None) == "57014" or str(exc.orig) == "interrupted"

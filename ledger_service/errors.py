@@ -20,6 +20,7 @@ __all__ = [
     "SessionExpired",
     "AccessRevoked",
     "SessionClosed",
+    "over_cap",
 ]
 
 
@@ -90,3 +91,8 @@ class AccessRevoked(LedgerError):
 class SessionClosed(LedgerError):
     code = "SESSION_CLOSED"
     status = 410
+
+
+def over_cap(what: str, cap: str, limit: int) -> ValidationFailed:
+    """The 400 for a request beyond one of the documented caps, naming the cap."""
+    return ValidationFailed(f"{what}: more than {limit} (cap {cap})", {"cap": cap, "limit": limit})

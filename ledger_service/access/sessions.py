@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from ledger_service.access import transforms
 from ledger_service.access.tables import AccessSession, Dataset, DatasetAccess, DatasetGrant, DatasetRecord
 from ledger_service.auth import now
-from ledger_service.db import read_connection, write_transaction
-from ledger_service.errors import AccessRevoked, Forbidden, NotFound, SessionClosed, SessionExpired, ValidationFailed
+from ledger_service.db import bounded_read, read_connection, write_transaction
+from ledger_service.errors import AccessRevoked, Forbidden, NotFound, SessionClosed, SessionExpired, ValidationFailed, over_cap
 from ledger_service.evidence import Ledger
 from ledger_service.query import compile_filter, parse_path, run_pipeline, sort_expression
 from ledger_service.tables import LedgerMeta
@@ -37,6 +37,8 @@ __all__ = ["parse_duration", "open_session", "live_session", "record_revocations
 EVIDENCE_POLICY = "xase.sessions"
 MAX_BATCH = 100
 MAX_FILTER_LIMIT = 1000
+MAX_OPERATION_IDS = 10_000  # record ids one operation may name
+_ID_CHUNK = 1000  # ids per IN (...) lookup: far below PostgreSQL's 65,535 parameters
 OPERATION_TYPES = ("TRAIN", "EVALUATE", "ANALYZE", "VALIDATE", "EXPORT")
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -235,7 +237,7 @@ class Reader:
         names = _fields(fields)
         secret = _cursor_secret(self.engine)
         query_hash = evidence.sha256_hex(evidence.canonicalize({"filter": filter_, "sort": sort, "fields": names}))[:16]
-        with read_connection(self.engine) as conn:
+        with bounded_read(self.engine) as conn:
             dialect = conn.dialect.name
             position = _decode(secret, cursor) if cursor else None
             if position is not None and (position.get("s"), position.get("q")) != (self.session.id, query_hash):
@@ -262,7 +264,7 @@ class Reader:
 
     def record(self, record_id: str) -> tuple[dict[str, Any], str]:
         """The record as stored, and the id of the evidence of this read."""
-        with read_connection(self.engine) as conn:
+        with bounded_read(self.engine) as conn:
             row = conn.execute(self._base().where(DatasetRecord.record_id == record_id)).first()
         if row is None:
             raise NotFound(f"record {record_id!r} not found in this dataset")
@@ -273,7 +275,7 @@ class Reader:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_FILTER_LIMIT:
             raise ValidationFailed(f"limit: an integer within [1, {MAX_FILTER_LIMIT}]", {"field": "limit"})
         names = _fields(fields)
-        with read_connection(self.engine) as conn:
+        with bounded_read(self.engine) as conn:
             dialect = conn.dialect.name
             query = self._base().where(compile_filter(filter_, _BODY, dialect))
             query = query.order_by(*sort_expression(sort, _BODY, dialect), DatasetRecord.seq)
@@ -285,16 +287,22 @@ class Reader:
                 "has_more": len(rows) > limit, "evidence_id": evidence_id}  # fmt: skip
 
     def aggregate(self, pipeline: Any) -> dict[str, Any]:
-        with read_connection(self.engine) as conn:
+        with bounded_read(self.engine) as conn:
             results = run_pipeline(conn, _RECORDS, _BODY, pipeline, DatasetRecord.dataset_id == self.dataset.id)
         evidence_id = self.record_evidence("aggregate", {"pipeline": pipeline}, [])
         return {"results": results, "result_count": len(results), "evidence_id": evidence_id}
 
     def _records_by_id(self, record_ids: Any, limit: int) -> list[dict[str, Any]]:
-        if not isinstance(record_ids, list) or not record_ids or len(record_ids) > limit or not all(isinstance(r, str) for r in record_ids):
+        if not isinstance(record_ids, list) or not record_ids or not all(isinstance(r, str) for r in record_ids):
             raise ValidationFailed(f"records: a non-empty list of at most {limit} record ids", {"field": "records"})
-        with read_connection(self.engine) as conn:
-            rows = {row.record_id: row for row in conn.execute(self._base().where(DatasetRecord.record_id.in_(set(record_ids))))}
+        if len(record_ids) > limit:
+            raise over_cap("records: record ids", "max_record_ids", limit)
+        wanted = sorted(set(record_ids))
+        rows: dict[str, Any] = {}
+        with bounded_read(self.engine) as conn:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start : start + _ID_CHUNK]
+                rows.update((row.record_id, row) for row in conn.execute(self._base().where(DatasetRecord.record_id.in_(chunk))))
         missing = [record_id for record_id in record_ids if record_id not in rows]
         if missing:
             raise NotFound(f"records not in this dataset: {missing[:10]}", {"missing": missing[:100]})
@@ -311,7 +319,7 @@ class Reader:
     def operation(self, operation_type: Any, record_ids: Any, metadata: Any) -> dict[str, Any]:
         if operation_type not in OPERATION_TYPES:
             raise ValidationFailed(f"operation_type: one of {list(OPERATION_TYPES)}", {"field": "operation_type"})
-        self._records_by_id(record_ids, 100_000)  # only records of this dataset
+        self._records_by_id(record_ids, MAX_OPERATION_IDS)  # only records of this dataset
         operation_id = "op_" + secrets.token_hex(8)
         evidence_id = self.record_evidence(f"operation.{operation_type.lower()}",
                                            {"operation_id": operation_id, "operation_type": operation_type, "metadata": _metadata(metadata)},

@@ -19,13 +19,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ledger_service.errors import ValidationFailed
+from ledger_service.errors import ValidationFailed, over_cap
 from ledger_service.query import parse_path
 from xase import evidence
 
 __all__ = ["TRANSFORMATIONS", "transform"]
 
 TRANSFORMATIONS = ("anonymize", "generalize")
+MAX_FIELDS = 100  # paths in parameters.fields
 _METHODS = ("hash", "mask", "redact")
 _DATE = re.compile(r"^(\d{4})-(\d{2})(-\d{2}.*)?$")
 Transformer = Callable[[Any], Any]
@@ -104,6 +105,8 @@ def transform(records: list[dict[str, Any]], transformation: Any, parameters: An
     fields = parameters.get("fields")
     if not isinstance(fields, list) or not fields:
         raise _invalid("fields must be a non-empty list of field paths")
+    if len(fields) > MAX_FIELDS:
+        raise over_cap("parameters.fields", "max_transform_fields", MAX_FIELDS)
     paths = [parse_path(field) for field in fields]
     if any(path == ("record_id",) for path in paths):
         raise _invalid("record_id identifies the record and cannot be transformed")

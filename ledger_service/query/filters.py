@@ -9,7 +9,10 @@ Documents are stored in canonical JSON, so object and array equality is exact.
 
 Anything else is refused with ValidationFailed naming the operator or path:
 filters run in the database, never as a Python scan, and never as SQL text
-built from the request.
+built from the request. Their cost is capped, each cap named in the 400 that
+enforces it: nesting (MAX_DEPTH), predicates (MAX_PREDICATES), values in one
+`$in`/`$nin` (MAX_IN) and literal values in the whole filter (MAX_VALUES).
+`$in` compiles to one `IN (...)` per JSON type over one extracted value.
 """
 
 from __future__ import annotations
@@ -19,18 +22,21 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Text, and_, bindparam, cast, false, func, not_, or_, true
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, any_, bindparam, cast, false, func, not_, or_, true
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ledger_service.errors import ValidationFailed
+from ledger_service.errors import ValidationFailed, over_cap
 from xase import evidence
 
-__all__ = ["JsonDocument", "compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS"]
+__all__ = ["JsonDocument", "compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS", "MAX_DEPTH", "MAX_IN",
+           "MAX_PREDICATES", "MAX_VALUES"]
 
 LOGICAL = frozenset({"$and", "$or", "$nor", "$not"})
 FIELD_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"})
 MAX_DEPTH = 16
 MAX_IN = 1000
+MAX_PREDICATES = 200
+MAX_VALUES = 5000
 _SEGMENT = re.compile(r"^[^$.\x00][^.\x00]{0,127}$")
 _COMPARE = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
 
@@ -134,6 +140,23 @@ class JsonDocument:
             compared = getattr(self.value(segments), _COMPARE[operator])(self._literal(value))
         return self.total(and_(self.is_kind(segments, kind), compared))
 
+    def one_of(self, segments: Sequence[str], values: Sequence[Any]) -> ColumnElement[bool]:
+        """`$in`: one IN per JSON type over one extracted value, not one predicate per value."""
+        by_kind: dict[str, list[Any]] = {}
+        for value in values:
+            by_kind.setdefault(_kind(value), []).append(value)
+        parts = [self.equals(segments, value) for kind in ("null", "boolean") for value in dict.fromkeys(by_kind.get(kind, []))]
+        for kind in ("number", "string", "container"):
+            if kind in by_kind:
+                parts.append(self.total(and_(self.is_kind(segments, kind), self._among(segments, by_kind[kind]))))
+        return or_(false(), *parts)
+
+    def _among(self, segments: Sequence[str], values: list[Any]) -> ColumnElement[bool]:
+        if self.postgres:  # one jsonb[] parameter, however many values
+            array = cast(bindparam(None, [json.dumps(value) for value in values], type_=ARRAY(Text)), ARRAY(JSONB))
+            return self.value(segments) == any_(array)
+        return self.value(segments).in_([self._literal(value) for value in values])
+
     def exists(self, segments: Sequence[str]) -> ColumnElement[bool]:
         return self.type_of(segments).is_not(None)
 
@@ -141,72 +164,93 @@ class JsonDocument:
         return self.value(segments)
 
 
-def _field(document: JsonDocument, segments: tuple[str, ...], condition: Any, depth: int) -> ColumnElement[bool]:
-    dollar = [isinstance(key, str) and key.startswith("$") for key in condition] if isinstance(condition, Mapping) else []
-    if any(dollar) and not all(dollar):
-        raise _invalid(f"mixes operators and fields for {'.'.join(segments)!r}", path=".".join(segments))
-    if not dollar or not any(dollar):
-        return document.equals(segments, condition)
-    parts = []
-    for operator, argument in condition.items():
-        if operator not in FIELD_OPERATORS:
+class _Compiler:
+    """Compiles one filter, counting what it costs against the caps."""
+
+    def __init__(self, document: JsonDocument) -> None:
+        self.document = document
+        self.predicates = 0
+        self.values = 0
+
+    def _spend(self, predicates: int = 1, values: int = 0) -> None:
+        self.predicates += predicates
+        self.values += values
+        if self.predicates > MAX_PREDICATES:
+            raise over_cap("filter: predicates", "max_predicates", MAX_PREDICATES)
+        if self.values > MAX_VALUES:
+            raise over_cap("filter: literal values", "max_values", MAX_VALUES)
+
+    def expression(self, expression: Any, depth: int) -> ColumnElement[bool]:
+        if depth > MAX_DEPTH:
+            raise over_cap("filter: nesting levels", "max_depth", MAX_DEPTH)
+        if not isinstance(expression, Mapping):
+            raise _invalid(f"expected an object, got {type(expression).__name__}")
+        parts = []
+        for key, condition in expression.items():
+            if isinstance(key, str) and key.startswith("$"):
+                parts.append(self._logical(key, condition, depth))
+            else:
+                parts.append(self._field(parse_path(key), condition, depth))
+        return and_(true(), *parts)
+
+    def _logical(self, operator: str, condition: Any, depth: int) -> ColumnElement[bool]:
+        if operator not in LOGICAL:
             raise _invalid(f"unknown operator {operator}", operator=operator)
-        parts.append(_field_operator(document, segments, operator, argument, depth))
-    return and_(*parts)
+        self._spend()
+        if operator == "$not":
+            return not_(self.expression(condition, depth + 1))
+        if not isinstance(condition, list) or not condition:
+            raise _invalid(f"{operator} needs a non-empty list of filters", operator=operator)
+        parts = [self.expression(part, depth + 1) for part in condition]
+        if operator == "$and":
+            return and_(*parts)
+        return or_(*parts) if operator == "$or" else not_(or_(*parts))
 
-
-def _field_operator(document: JsonDocument, segments: tuple[str, ...], operator: str, argument: Any, depth: int) -> ColumnElement[bool]:
-    if operator == "$eq":
-        return document.equals(segments, argument)
-    if operator == "$ne":
-        return not_(document.equals(segments, argument))
-    if operator in _COMPARE:
-        return document.compare(segments, operator, argument)
-    if operator in ("$in", "$nin"):
-        if not isinstance(argument, list) or len(argument) > MAX_IN:
-            raise _invalid(f"{operator} needs a list of at most {MAX_IN} values", operator=operator)
-        matched = or_(false(), *(document.equals(segments, value) for value in argument))
-        return matched if operator == "$in" else not_(matched)
-    if operator == "$exists":
-        if not isinstance(argument, bool):
-            raise _invalid("$exists needs true or false", operator=operator)
-        return document.exists(segments) if argument else not_(document.exists(segments))
-    # $not
-    if not isinstance(argument, Mapping) or not argument:
-        raise _invalid("$not needs an operator expression such as {'$gt': 5}", operator=operator)
-    return not_(_field(document, segments, argument, depth + 1))
-
-
-def _expression(document: JsonDocument, expression: Any, depth: int) -> ColumnElement[bool]:
-    if depth > MAX_DEPTH:
-        raise _invalid(f"nested deeper than {MAX_DEPTH} levels")
-    if not isinstance(expression, Mapping):
-        raise _invalid(f"expected an object, got {type(expression).__name__}")
-    parts = []
-    for key, condition in expression.items():
-        if isinstance(key, str) and key.startswith("$"):
-            parts.append(_logical(document, key, condition, depth))
-        else:
-            parts.append(_field(document, parse_path(key), condition, depth))
-    return and_(true(), *parts)
-
-
-def _logical(document: JsonDocument, operator: str, condition: Any, depth: int) -> ColumnElement[bool]:
-    if operator not in LOGICAL:
-        raise _invalid(f"unknown operator {operator}", operator=operator)
-    if operator == "$not":
-        return not_(_expression(document, condition, depth + 1))
-    if not isinstance(condition, list) or not condition:
-        raise _invalid(f"{operator} needs a non-empty list of filters", operator=operator)
-    parts = [_expression(document, part, depth + 1) for part in condition]
-    if operator == "$and":
+    def _field(self, segments: tuple[str, ...], condition: Any, depth: int) -> ColumnElement[bool]:
+        dollar = [isinstance(key, str) and key.startswith("$") for key in condition] if isinstance(condition, Mapping) else []
+        if any(dollar) and not all(dollar):
+            raise _invalid(f"mixes operators and fields for {'.'.join(segments)!r}", path=".".join(segments))
+        if not dollar or not any(dollar):
+            self._spend(values=1)
+            return self.document.equals(segments, condition)
+        parts = []
+        for operator, argument in condition.items():
+            if operator not in FIELD_OPERATORS:
+                raise _invalid(f"unknown operator {operator}", operator=operator)
+            parts.append(self._operator(segments, operator, argument, depth))
         return and_(*parts)
-    return or_(*parts) if operator == "$or" else not_(or_(*parts))
+
+    def _operator(self, segments: tuple[str, ...], operator: str, argument: Any, depth: int) -> ColumnElement[bool]:
+        self._spend(values=len(argument) if operator in ("$in", "$nin") and isinstance(argument, list) else 1)
+        document = self.document
+        if operator == "$eq":
+            return document.equals(segments, argument)
+        if operator == "$ne":
+            return not_(document.equals(segments, argument))
+        if operator in _COMPARE:
+            return document.compare(segments, operator, argument)
+        if operator in ("$in", "$nin"):
+            if not isinstance(argument, list):
+                raise _invalid(f"{operator} needs a list of values", operator=operator)
+            if len(argument) > MAX_IN:
+                raise over_cap(f"filter: {operator} values", "max_in", MAX_IN)
+            matched = document.one_of(segments, argument)
+            return matched if operator == "$in" else not_(matched)
+        if operator == "$exists":
+            if not isinstance(argument, bool):
+                raise _invalid("$exists needs true or false", operator=operator)
+            return document.exists(segments) if argument else not_(document.exists(segments))
+        # $not
+        if depth + 1 > MAX_DEPTH:
+            raise over_cap("filter: nesting levels", "max_depth", MAX_DEPTH)
+        if not isinstance(argument, Mapping) or not argument:
+            raise _invalid("$not needs an operator expression such as {'$gt': 5}", operator=operator)
+        return not_(self._field(segments, argument, depth + 1))
 
 
 def compile_filter(expression: Any, column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     """A SQL boolean over `column` (JSON documents) equivalent to the filter; {} matches all."""
-    return _expression(JsonDocument(column, dialect), expression if expression is not None else {}, 0)
+    return _Compiler(JsonDocument(column, dialect)).expression(expression if expression is not None else {}, 0)
 
 
 def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str) -> list[ColumnElement[Any]]:

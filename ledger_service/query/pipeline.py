@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 from sqlalchemy import JSON, ColumnElement, Connection, Float, FromClause, case, cast, func, literal_column, select
 from sqlalchemy.exc import DataError, OperationalError
 
-from ledger_service.errors import ValidationFailed
+from ledger_service.errors import ValidationFailed, over_cap
 from ledger_service.query.filters import JsonDocument, compile_filter, parse_path, sort_expression
 
 __all__ = ["run_pipeline", "STAGES", "ACCUMULATORS"]
@@ -29,6 +29,8 @@ STAGES = frozenset({"$match", "$group", "$sort", "$limit", "$skip", "$project", 
 ACCUMULATORS = frozenset({"$sum", "$avg", "$min", "$max", "$count", "$push"})
 MAX_STAGES = 16
 MAX_ROWS = 10_000
+MAX_ACCUMULATORS = 32  # output fields of one $group
+MAX_FIELDS = 64  # fields named by $project, keys of $sort
 
 
 def _invalid(message: str, **details: Any) -> ValidationFailed:
@@ -65,10 +67,14 @@ def _plan(pipeline: Any) -> _Plan:
         elif name == "$group" and plan.group is None and not plan.after:
             if not isinstance(argument, Mapping) or "_id" not in argument:
                 raise _invalid("$group needs an _id", stage=position)
+            if len(argument) - 1 > MAX_ACCUMULATORS:
+                raise over_cap("pipeline: $group accumulators", "max_accumulators", MAX_ACCUMULATORS)
             plan.group = argument
         elif name == "$group":
             raise _invalid("only one $group, before any $sort/$skip/$limit/$project/$count", stage=position)
         else:
+            if name in ("$project", "$sort") and isinstance(argument, (list, Mapping)) and len(argument) > MAX_FIELDS:
+                raise over_cap(f"pipeline: {name} fields", "max_fields", MAX_FIELDS)
             plan.after.append((name, argument))
     return plan
 

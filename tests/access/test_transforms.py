@@ -51,3 +51,11 @@ def test_generalize_numbers_and_dates() -> None:
 def test_bad_requests_name_the_problem(transformation: str, parameters: Any, fragment: str) -> None:
     with pytest.raises(ValidationFailed, match=fragment):
         transform([RECORD], transformation, parameters, KEY)
+
+
+def test_transform_fields_are_capped() -> None:
+    from ledger_service.access.transforms import MAX_FIELDS
+
+    with pytest.raises(ValidationFailed) as caught:
+        transform([{"record_id": "r", "a": 1}], "anonymize", {"fields": [f"f{n}" for n in range(10_000)]}, b"k" * 32)
+    assert caught.value.details == {"cap": "max_transform_fields", "limit": MAX_FIELDS}

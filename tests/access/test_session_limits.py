@@ -1,4 +1,4 @@
-"""An aggregate that overflows is a 400 and leaves no evidence behind (issue 12: compute, then record, then answer)."""
+"""Limits of a session's reads (issue 12): overflowing aggregates are 400s with no evidence; operations cap their record ids."""
 
 from __future__ import annotations
 
@@ -34,3 +34,13 @@ def test_overflowing_aggregates_are_400_and_record_nothing(shared: tuple[Api, Ap
     assert response.status_code == 400, response.text
     assert "overflow" in response.json()["error"]["message"]
     assert len(consumer.all_records()) == before
+
+
+def test_operations_cap_record_ids_and_look_them_up_in_chunks(shared: tuple[Api, Api, str]) -> None:
+    _holder, consumer, dataset_id = shared
+    session = open_session(consumer, dataset_id)
+    path = f"/sessions/{session['session_id']}/operations"
+    too_many = consumer.post(path, json={"operation_type": "TRAIN", "records": [f"r{n}" for n in range(70_000)]})
+    assert too_many.status_code == 400 and too_many.json()["error"]["details"]["cap"] == "max_record_ids", too_many.text
+    unknown = consumer.post(path, json={"operation_type": "TRAIN", "records": [f"r{n}" for n in range(10_000)]})
+    assert unknown.status_code == 404 and len(unknown.json()["error"]["details"]["missing"]) == 100
