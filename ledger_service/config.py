@@ -39,6 +39,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     max_request_bytes: int = 5 * 1024 * 1024  # XASE_MAX_REQUEST_BYTES
     max_batch_size: int = 500  # XASE_MAX_BATCH_SIZE
+    max_upload_records: int = 100_000  # XASE_MAX_UPLOAD_RECORDS: records per dataset upload request
     rate_limit: str = "200 per second"  # XASE_RATE_LIMIT, per API key; "" disables
     rate_limit_storage: str = "memory://"  # XASE_RATE_LIMIT_STORAGE
     sqlite_synchronous: str = "FULL"  # XASE_SQLITE_SYNCHRONOUS: FULL survives power loss
@@ -59,6 +60,7 @@ class Settings:
             "allowed_hosts": _hosts(env.get("XASE_ALLOWED_HOSTS")) or cls.allowed_hosts,
             "max_request_bytes": _int("XASE_MAX_REQUEST_BYTES", cls.max_request_bytes),
             "max_batch_size": _int("XASE_MAX_BATCH_SIZE", cls.max_batch_size),
+            "max_upload_records": _int("XASE_MAX_UPLOAD_RECORDS", cls.max_upload_records),
             "rate_limit": env.get("XASE_RATE_LIMIT", cls.rate_limit),
             "rate_limit_storage": env.get("XASE_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
             "sqlite_synchronous": (env.get("XASE_SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).upper(),
@@ -71,6 +73,8 @@ class Settings:
     def validated(self) -> Settings:
         if not 1 <= self.max_batch_size <= 10_000:
             raise ValueError(f"max_batch_size must be within 1..10000, got {self.max_batch_size}")
+        if self.max_upload_records < 1:
+            raise ValueError(f"max_upload_records must be positive, got {self.max_upload_records}")
         if self.max_request_bytes < 1024:
             raise ValueError(f"max_request_bytes must be at least 1024, got {self.max_request_bytes}")
         if self.statement_timeout_ms < 1:

@@ -8,10 +8,12 @@ chain head; on PostgreSQL the appender locks the head row (SELECT ... FOR UPDATE
 from __future__ import annotations
 
 import os
+import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", statement_timeout
             _owner_only(parsed.database)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         _sqlite_pragmas(engine, sqlite_synchronous)
+        _SQLITE_WRITERS[engine] = _TakeTurns()
+        _SYNCHRONOUS[engine] = sqlite_synchronous
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
     _STATEMENT_TIMEOUT_MS[engine] = statement_timeout_ms
@@ -119,16 +123,58 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+class _TakeTurns:
+    """A first-come, first-served gate for one SQLite database's writers in this process.
+
+    SQLite's own busy handler retries on a fixed schedule, so a writer that commits and at once
+    begins again (an upload's next chunk) can starve the others; here they take turns instead.
+    """
+
+    def __init__(self) -> None:
+        self._turns: deque[object] = deque()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        ticket = object()
+        with self._changed:
+            self._turns.append(ticket)
+            self._changed.wait_for(lambda: self._turns[0] is ticket)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._turns.popleft()
+                self._changed.notify_all()
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _TakeTurns] = weakref.WeakKeyDictionary()
+_SYNCHRONOUS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A connection inside a transaction that holds the write lock; commits on success."""
-    with engine.connect() as connection:
+def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
+    """A connection inside a transaction that holds the write lock; commits on success.
+
+    `durable=False` skips waiting for the disk at commit (SQLite synchronous=NORMAL, PostgreSQL
+    synchronous_commit=off): only for rows nothing acknowledges until a later durable commit
+    (an upload's staged chunks), which makes them durable too, since logs are written in order.
+    """
+    gate = _SQLITE_WRITERS.get(engine)
+    with gate.turn() if gate is not None else nullcontext(), engine.connect() as connection:
         connection.info[_WRITE] = True
+        sqlite = gate is not None and not durable
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
         try:
             with connection.begin():
+                if not durable and not sqlite:
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield connection
         finally:
             connection.info.pop(_WRITE, None)
+            if sqlite:
+                connection.connection.driver_connection.execute(f"PRAGMA synchronous={_SYNCHRONOUS[engine]}")  # type: ignore[union-attr]
 
 
 @contextmanager

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ledger_service.access.tables import AccessSession, Dataset, DatasetAccess, DatasetGrant, DatasetRecord
 from ledger_service.auth import now
-from ledger_service.errors import Conflict, NotFound, ValidationFailed
+from ledger_service.db import read_connection, write_transaction
+from ledger_service.errors import Conflict, NotFound, ValidationFailed, over_cap
 from ledger_service.tables import Tenant
 from xase import evidence
 
@@ -26,7 +28,13 @@ __all__ = ["create_dataset", "find_dataset", "upload_records", "grant_access", "
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-UPLOAD_CHUNK = 1000
+UPLOAD_CHUNK = 1000  # rows per staging transaction (~20 ms): the longest another writer waits on an upload
+# The DBAPI's executemany straight from tuples: no per-row parameter building, bodies already canonical JSON text.
+_INSERT_CANONICAL = {
+    "sqlite": "INSERT INTO dataset_records (dataset_id, seq, record_id, body, created_at) VALUES (?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO dataset_records (dataset_id, seq, record_id, body, created_at) VALUES (%s, %s, %s, %s::jsonb, %s)",
+}
+UPLOAD_LEASE_SECONDS = 600  # an upload lease older than this belongs to a crashed uploader
 MAX_DURATION_SECONDS = 366 * 86400
 
 
@@ -51,21 +59,19 @@ def create_dataset(conn: Connection, tenant_id: str, name: Any, description: Any
     return {key: row[key] for key in ("id", "name", "description", "tenant_id", "created_at")}
 
 
-def find_dataset(conn: Connection, tenant_id: str, reference: str, *, lock: bool = False) -> Any:
+def find_dataset(conn: Connection, tenant_id: str, reference: str) -> Any:
     """The holder's dataset by id or name; another tenant's dataset is simply not found."""
-    query = select(Dataset).where(Dataset.tenant_id == tenant_id, (Dataset.id == reference) | (Dataset.name == reference))
-    row = conn.execute(query.with_for_update() if lock else query).first()
+    row = conn.execute(select(Dataset).where(Dataset.tenant_id == tenant_id, (Dataset.id == reference) | (Dataset.name == reference))).first()
     if row is None:
         raise NotFound(f"dataset {reference!r} not found")
     return row
 
 
-def dataset_view(conn: Connection, dataset: Any) -> dict[str, Any]:
-    count = conn.execute(select(func.count()).select_from(DatasetRecord).where(DatasetRecord.dataset_id == dataset.id)).scalar_one()
-    return {**_dataset_view(dataset), "record_count": count}
+def dataset_view(dataset: Any) -> dict[str, Any]:
+    return {**_dataset_view(dataset), "record_count": dataset.committed_seq + 1}  # seqs are contiguous from 0
 
 
-def _prepared(record: Any, position: int) -> tuple[str, dict[str, Any]]:
+def _prepared(record: Any, position: int) -> tuple[str, str]:
     if not isinstance(record, dict):
         raise ValidationFailed(f"record {position}: must be a JSON object", {"index": position})
     body = dict(record)
@@ -78,47 +84,86 @@ def _prepared(record: Any, position: int) -> tuple[str, dict[str, Any]]:
         canonical = evidence.canonicalize(body)
     except evidence.CanonicalizationError as exc:
         raise ValidationFailed(f"record {position}: {exc}", {"index": position}) from None
-    return record_id, json.loads(canonical)
+    return record_id, canonical.decode("utf-8")
 
 
-def upload_records(conn: Connection, dataset: Any, records: Iterable[Any]) -> dict[str, Any]:
-    """Append records in upload order, in batched inserts; all or nothing (the caller's transaction)."""
-    find_dataset(conn, dataset.tenant_id, dataset.id, lock=True)  # one uploader per dataset at a time
-    next_seq = (conn.execute(select(func.max(DatasetRecord.seq)).where(DatasetRecord.dataset_id == dataset.id)).scalar() or -1) + 1
-    created_at = now()
-    record_ids: list[str] = []
-    for chunk in _chunks(enumerate(records), UPLOAD_CHUNK):
-        rows = []
-        for position, record in chunk:
-            record_id, body = _prepared(record, position)
-            rows.append({"dataset_id": dataset.id, "seq": next_seq, "record_id": record_id, "body": body, "created_at": created_at})
-            record_ids.append(record_id)
-            next_seq += 1
-        _refuse_duplicates(conn, dataset.id, [row["record_id"] for row in rows], set(record_ids[: -len(rows)]))
-        conn.execute(insert(DatasetRecord), rows)
-    if not record_ids:
+def prepare_upload(records: list[Any], max_records: int) -> list[tuple[str, str]]:
+    """Validate and canonicalize an upload before touching the database: (record_id, canonical body) in upload order."""
+    if not records:
         raise ValidationFailed("no records in the upload")
-    return {"dataset_id": dataset.id, "inserted": len(record_ids), "record_ids": record_ids}
-
-
-def _chunks(items: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
-    chunk: list[tuple[int, Any]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _refuse_duplicates(conn: Connection, dataset_id: str, ids: list[str], earlier: set[str]) -> None:
-    seen = set(earlier)
-    for record_id in ids:
+    if len(records) > max_records:
+        raise over_cap("records per upload", "max_upload_records", max_records)
+    prepared, seen = [], set()
+    for position, record in enumerate(records):
+        record_id, body = _prepared(record, position)
         if record_id in seen:
             raise Conflict(f"record_id {record_id!r} appears twice in the upload", {"record_id": record_id})
         seen.add(record_id)
-    stored = conn.execute(select(DatasetRecord.record_id).where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.record_id.in_(ids))).first()
+        prepared.append((record_id, body))
+    return prepared
+
+
+def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]]) -> dict[str, Any]:
+    """Append prepared records, all or nothing, without holding the write lock for the whole upload.
+
+    Rows are staged beyond the dataset's `committed_seq` in short transactions of UPLOAD_CHUNK rows
+    (other tenants' appends run in between), then published at once by moving `committed_seq`;
+    a failed upload removes what it staged. One upload per dataset at a time (its lease).
+    """
+    lease = _take_upload_lease(engine, dataset.id)
+    try:
+        next_seq = _discard_staged(engine, dataset.id) + 1
+        created_at = now()
+        for start in range(0, len(prepared), UPLOAD_CHUNK):
+            chunk = prepared[start : start + UPLOAD_CHUNK]
+            rows = [(dataset.id, next_seq + start + offset, record_id, body, created_at) for offset, (record_id, body) in enumerate(chunk)]
+            try:
+                with write_transaction(engine, durable=False) as conn:  # nothing acknowledged until published below
+                    conn.exec_driver_sql(_INSERT_CANONICAL[conn.dialect.name], rows)
+            except IntegrityError:  # the unique (dataset_id, record_id): an id the dataset already holds
+                _refuse_stored(engine, dataset.id, [record_id for record_id, _body in chunk])
+                raise
+        with write_transaction(engine) as conn:
+            conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease)
+                         .values(committed_seq=next_seq + len(prepared) - 1, upload_lease=None, upload_started_at=None))  # fmt: skip
+            if conn.dialect.name == "postgresql":  # fresh statistics, so lookups by id keep using the index
+                conn.exec_driver_sql("ANALYZE dataset_records")
+    except BaseException:
+        _discard_staged(engine, dataset.id)
+        with write_transaction(engine) as conn:
+            conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease).values(upload_lease=None, upload_started_at=None))
+        raise
+    return {"dataset_id": dataset.id, "inserted": len(prepared), "record_ids": [record_id for record_id, _body in prepared]}
+
+
+def _take_upload_lease(engine: Engine, dataset_id: str) -> str:
+    lease, current = secrets.token_hex(16), now()
+    stale = evidence.format_timestamp(datetime.now(timezone.utc) - timedelta(seconds=UPLOAD_LEASE_SECONDS))
+    with write_transaction(engine) as conn:
+        taken = conn.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset_id, or_(Dataset.upload_lease.is_(None), Dataset.upload_started_at < stale))
+            .values(upload_lease=lease, upload_started_at=current)
+        ).rowcount
+    if taken != 1:
+        raise Conflict("another upload to this dataset is in progress; retry when it ends", {"dataset_id": dataset_id})
+    return lease
+
+
+def _discard_staged(engine: Engine, dataset_id: str) -> int:
+    """Remove rows an unfinished upload staged (this one's, or a crashed one's); the committed_seq."""
+    with write_transaction(engine) as conn:
+        committed = int(conn.execute(select(Dataset.committed_seq).where(Dataset.id == dataset_id)).scalar_one())
+        conn.execute(delete(DatasetRecord).where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq > committed))
+    return committed
+
+
+def _refuse_stored(engine: Engine, dataset_id: str, ids: list[str]) -> None:
+    """Name the id of `ids` that the dataset already holds (committed: staged rows were discarded first)."""
+    committed = select(Dataset.committed_seq).where(Dataset.id == dataset_id).scalar_subquery()
+    with read_connection(engine) as conn:
+        stored = conn.execute(select(DatasetRecord.record_id).where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq <= committed,
+                                                                    DatasetRecord.record_id.in_(ids)).limit(1)).first()  # fmt: skip
     if stored:
         raise Conflict(f"record_id {stored.record_id!r} already exists in this dataset", {"record_id": stored.record_id})
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from ledger_service.access import datasets
 from ledger_service.access.sessions import parse_duration, record_revocations
 from ledger_service.db import write_transaction
-from ledger_service.errors import ValidationFailed
+from ledger_service.errors import ValidationFailed, over_cap
 from ledger_service.evidence import current_ledger, receipt
 from ledger_service.web import PREFIX, body_bytes, int_arg, json_body, json_object, json_response, principal, reading, state
 from xase import evidence
@@ -29,13 +29,16 @@ def create() -> Response:
 def show(dataset_ref: str) -> Response:
     caller = principal("sessions")
     with reading() as conn:
-        return json_response(datasets.dataset_view(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref)))
+        return json_response(datasets.dataset_view(datasets.find_dataset(conn, caller.tenant_id, dataset_ref)))
 
 
 def _uploaded_records() -> list[Any]:
     """A JSON array, {"records": [...]}, or JSON Lines (Content-Type application/x-ndjson or application/jsonl)."""
     if request.mimetype in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
         lines = [line for line in body_bytes().splitlines() if line.strip()]
+        cap = state().settings.max_upload_records
+        if len(lines) > cap:  # before parsing a single line
+            raise over_cap("records per upload", "max_upload_records", cap)
         try:
             return [evidence.loads(line) for line in lines]
         except evidence.InvalidJSONError as exc:
@@ -49,11 +52,12 @@ def _uploaded_records() -> list[Any]:
 
 @blueprint.post("/<dataset_ref>/records")
 def upload(dataset_ref: str) -> Response:
+    """All or nothing; at most XASE_MAX_UPLOAD_RECORDS records; other writers are never held up for the whole upload."""
     caller = principal("sessions")
-    records = _uploaded_records()
-    with write_transaction(state().engine) as conn:
+    with reading() as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
-        return json_response(datasets.upload_records(conn, dataset, records), 201)
+    prepared = datasets.prepare_upload(_uploaded_records(), state().settings.max_upload_records)
+    return json_response(datasets.upload_records(state().engine, dataset, prepared), 201)
 
 
 @blueprint.post("/<dataset_ref>/grants")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger_service.access import transforms
@@ -228,8 +228,12 @@ class Reader:
             ))  # fmt: skip
         return transaction_id
 
+    def _published(self) -> Any:
+        """This dataset's records as of the session's request: nothing an upload still stages."""
+        return (DatasetRecord.dataset_id == self.dataset.id) & (DatasetRecord.seq <= self.dataset.committed_seq)
+
     def _base(self) -> Any:
-        return select(DatasetRecord.seq, DatasetRecord.record_id, DatasetRecord.body).where(DatasetRecord.dataset_id == self.dataset.id)
+        return select(DatasetRecord.seq, DatasetRecord.record_id, DatasetRecord.body).where(self._published())
 
     def stream(self, batch_size: int, filter_: Any, fields: Any, sort: Any, cursor: Optional[str]) -> dict[str, Any]:
         if not 1 <= batch_size <= MAX_BATCH:
@@ -242,9 +246,8 @@ class Reader:
             position = _decode(secret, cursor) if cursor else None
             if position is not None and (position.get("s"), position.get("q")) != (self.session.id, query_hash):
                 raise ValidationFailed("cursor: belongs to another session or query", {"field": "cursor"})
-            snapshot = position["m"] if position else conn.execute(
-                select(func.max(DatasetRecord.seq)).where(DatasetRecord.dataset_id == self.dataset.id)).scalar()  # fmt: skip
-            query = self._base().where(DatasetRecord.seq <= (snapshot if snapshot is not None else -1))
+            snapshot = int(position["m"]) if position else self.dataset.committed_seq
+            query = self._base().where(DatasetRecord.seq <= snapshot)
             query = query.where(compile_filter(filter_, _BODY, dialect))
             if sort:
                 offset = int(position["o"]) if position else 0
@@ -288,7 +291,7 @@ class Reader:
 
     def aggregate(self, pipeline: Any) -> dict[str, Any]:
         with bounded_read(self.engine) as conn:
-            results = run_pipeline(conn, _RECORDS, _BODY, pipeline, DatasetRecord.dataset_id == self.dataset.id)
+            results = run_pipeline(conn, _RECORDS, _BODY, pipeline, self._published())
         evidence_id = self.record_evidence("aggregate", {"pipeline": pipeline}, [])
         return {"results": results, "result_count": len(results), "evidence_id": evidence_id}
 

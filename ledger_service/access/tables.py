@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.tables import Base, JsonDocument, Position
@@ -13,7 +13,11 @@ __all__ = ["Dataset", "DatasetRecord", "DatasetGrant", "AccessSession", "Dataset
 
 
 class Dataset(Base):
-    """A data holder's dataset. `hash_key` keys the HMAC of `anonymize`/`hash`, so hashes join within it."""
+    """A data holder's dataset. `hash_key` keys the HMAC of `anonymize`/`hash`, so hashes join within it.
+
+    Records with `seq <= committed_seq` are the dataset; an upload in progress (holding `upload_lease`)
+    stages rows beyond it in short transactions and publishes them all at once by moving `committed_seq`.
+    """
 
     __tablename__ = "datasets"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -22,6 +26,9 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     hash_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[str] = mapped_column(String(32))
+    committed_seq: Mapped[int] = mapped_column(Position, default=-1, server_default="-1")
+    upload_lease: Mapped[Optional[str]] = mapped_column(String(40))
+    upload_started_at: Mapped[Optional[str]] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_datasets_name"),)
 
@@ -52,6 +59,7 @@ class DatasetGrant(Base):
     revoked_at: Mapped[Optional[str]] = mapped_column(String(32))
     revoked_by: Mapped[Optional[str]] = mapped_column(String(200))
     revoke_reason: Mapped[Optional[str]] = mapped_column(Text)
+    declined_at: Mapped[Optional[str]] = mapped_column(String(32))  # the grantee refused it
 
 
 class AccessSession(Base):
@@ -85,3 +93,5 @@ class DatasetAccess(Base):
     record_ids: Mapped[Any] = mapped_column(JsonDocument)
     transaction_id: Mapped[str] = mapped_column(String(128))  # in the consumer's chain
     created_at: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_dataset_accesses_log", "dataset_id", "created_at", "id"),)

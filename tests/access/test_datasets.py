@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from ledger_service.access import datasets
-from ledger_service.access.tables import DatasetRecord
+from ledger_service.access.tables import Dataset, DatasetRecord
+from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
 from ledger_service.errors import Conflict, NotFound, ValidationFailed
 from tests.access.conftest import Tenants
@@ -32,44 +33,79 @@ def test_create_and_find_by_id_or_name_only_by_its_holder(tenants: Tenants) -> N
         datasets.create_dataset(conn, tenants.holder, "has spaces")
 
 
+def _upload(tenants: Tenants, dataset: Any, records: list[Any], cap: int = 100_000) -> dict[str, Any]:
+    return datasets.upload_records(tenants.engine, dataset, datasets.prepare_upload(records, cap))
+
+
+def _count(tenants: Tenants, dataset: Any) -> int:
+    with read_connection(tenants.engine) as conn:
+        return int(datasets.dataset_view(datasets.find_dataset(conn, tenants.holder, dataset.id))["record_count"])
+
+
 def test_upload_keeps_given_ids_generates_the_rest_and_orders_by_upload(tenants: Tenants) -> None:
     dataset = _dataset(tenants)
-    with write_transaction(tenants.engine) as conn:
-        first = datasets.upload_records(conn, dataset, [{"record_id": "p1", "age": 57}, {"age": 72}])
-        second = datasets.upload_records(conn, dataset, ({"age": n} for n in range(2500)))
+    first = _upload(tenants, dataset, [{"record_id": "p1", "age": 57}, {"age": 72}])
+    second = _upload(tenants, dataset, [{"age": n} for n in range(2500)])
     assert first["record_ids"][0] == "p1" and first["record_ids"][1].startswith("rec_")
     assert second["inserted"] == 2500
     with read_connection(tenants.engine) as conn:
         rows = conn.execute(select(DatasetRecord.seq, DatasetRecord.record_id, DatasetRecord.body).order_by(DatasetRecord.seq)).all()
-        assert [row.seq for row in rows] == list(range(2502))
-        assert rows[0].body == {"age": 57} and "record_id" not in rows[0].body
-        assert datasets.dataset_view(conn, dataset)["record_count"] == 2502
+    assert [row.seq for row in rows] == list(range(2502))
+    assert rows[0].body == {"age": 57} and "record_id" not in rows[0].body
+    assert _count(tenants, dataset) == 2502
 
 
 @pytest.mark.parametrize(
     "records, error, fragment",
     [
         ([{"record_id": "a"}, {"record_id": "a"}], Conflict, "appears twice"),
+        ([*({"record_id": f"r{n}"} for n in range(2500)), {"record_id": "r7"}], Conflict, "'r7' appears twice"),  # across chunks
         (["not an object"], ValidationFailed, "record 0: must be a JSON object"),
         ([{"ok": 1}, {"n": 2**60}], ValidationFailed, "record 1:"),
         ([{"record_id": "bad id"}], ValidationFailed, "record_id"),
         ([], ValidationFailed, "no records"),
+        ([{}] * 11, ValidationFailed, "cap max_upload_records"),
     ],
 )
 def test_a_bad_upload_is_refused_whole(tenants: Tenants, records: list[Any], error: type[Exception], fragment: str) -> None:
     dataset = _dataset(tenants)
-    with pytest.raises(error, match=fragment), write_transaction(tenants.engine) as conn:
-        datasets.upload_records(conn, dataset, records)
+    with pytest.raises(error, match=fragment):
+        _upload(tenants, dataset, records, cap=10 if len(records) == 11 else 100_000)
+    assert _count(tenants, dataset) == 0
+
+
+def test_an_existing_record_id_is_a_conflict_and_the_failed_upload_leaves_nothing(tenants: Tenants) -> None:
+    dataset = _dataset(tenants)
+    _upload(tenants, dataset, [{"record_id": "p1"}])
+    with pytest.raises(Conflict):
+        _upload(tenants, dataset, [{"record_id": "p1"}])
+    with pytest.raises(Conflict, match="already exists"):  # found in the third chunk, after two were staged
+        _upload(tenants, dataset, [*({"record_id": f"q{n}"} for n in range(2500)), {"record_id": "p1"}])
     with read_connection(tenants.engine) as conn:
-        assert datasets.dataset_view(conn, dataset)["record_count"] == 0
+        assert conn.execute(select(DatasetRecord.record_id)).scalars().all() == ["p1"]
+    assert _count(tenants, dataset) == 1
+    assert _upload(tenants, dataset, [{"record_id": "q0"}])["inserted"] == 1  # the lease was released
 
 
-def test_an_existing_record_id_is_a_conflict(tenants: Tenants) -> None:
+def test_staged_rows_are_invisible_and_a_crashed_uploads_leftovers_are_discarded(tenants: Tenants) -> None:
+    dataset = _dataset(tenants)
+    _upload(tenants, dataset, [{"record_id": "kept"}])
+    with write_transaction(tenants.engine) as conn:  # what a process killed mid-upload leaves behind
+        conn.execute(insert(DatasetRecord).values(dataset_id=dataset.id, seq=1, record_id="staged", body={}, created_at="x"))
+        conn.execute(update(Dataset).where(Dataset.id == dataset.id).values(upload_lease="dead", upload_started_at="2000-01-01T00:00:00.000Z"))
+    assert _count(tenants, dataset) == 1
+    assert _upload(tenants, dataset, [{"record_id": "staged"}, {"record_id": "new"}])["inserted"] == 2  # stale lease taken over
+    with read_connection(tenants.engine) as conn:
+        rows = conn.execute(select(DatasetRecord.seq, DatasetRecord.record_id).order_by(DatasetRecord.seq)).all()
+    assert [tuple(row) for row in rows] == [(0, "kept"), (1, "staged"), (2, "new")] and _count(tenants, dataset) == 3
+
+
+def test_one_upload_per_dataset_at_a_time(tenants: Tenants) -> None:
     dataset = _dataset(tenants)
     with write_transaction(tenants.engine) as conn:
-        datasets.upload_records(conn, dataset, [{"record_id": "p1"}])
-    with pytest.raises(Conflict, match="already exists"), write_transaction(tenants.engine) as conn:
-        datasets.upload_records(conn, dataset, [{"record_id": "p2"}, {"record_id": "p1"}])
+        conn.execute(update(Dataset).where(Dataset.id == dataset.id).values(upload_lease="live", upload_started_at=now()))
+    with pytest.raises(Conflict, match="in progress"):
+        _upload(tenants, dataset, [{"record_id": "x"}])
 
 
 def test_grants_validate_and_revoke(tenants: Tenants) -> None:

@@ -36,7 +36,7 @@ def test_migrating_an_empty_database_matches_the_models(empty_database: str) -> 
     engine = make_engine(empty_database)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
     assert _differences(engine) == []
     migrate(engine)  # idempotent
@@ -49,4 +49,22 @@ def test_db_upgrade_command_and_concurrent_starts(empty_database: str, tmp_path:
     outputs = [racer.communicate(timeout=120) for racer in racers]
     assert all(racer.returncode == 0 for racer in racers), outputs
     done = subprocess.run([*command, "db", "current"], capture_output=True, text=True, timeout=60, check=True)
-    assert "schema revision 0002" in done.stdout
+    assert "schema revision 0003" in done.stdout
+
+
+def test_0003_commits_every_record_uploaded_before_it(empty_database: str) -> None:
+    engine = make_engine(empty_database)
+    migrate(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO tenants (id, name, created_at) VALUES ('ten_1', 'holder', 'now')")
+        for dataset, records in (("ds_full", 3), ("ds_empty", 0)):
+            conn.exec_driver_sql(f"INSERT INTO datasets (id, tenant_id, name, description, hash_key, created_at) "
+                                 f"VALUES ('{dataset}', 'ten_1', '{dataset}', '', 'k', 'now')")  # fmt: skip
+            for seq in range(records):
+                conn.exec_driver_sql(f"INSERT INTO dataset_records (dataset_id, seq, record_id, body, created_at) "
+                                     f"VALUES ('{dataset}', {seq}, 'r{seq}', '{{}}', 'now')")  # fmt: skip
+    migrate(engine)
+    with engine.connect() as conn:
+        committed = dict(conn.exec_driver_sql("SELECT id, committed_seq FROM datasets").all())
+    assert committed == {"ds_full": 2, "ds_empty": -1}
+    engine.dispose()
