@@ -19,6 +19,7 @@ from flask import Flask, Response, g
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException
 
 from ledger_service import access, admin_api, evidence, health
@@ -26,7 +27,7 @@ from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
 from ledger_service.evidence.signing import Signer, signer_for
-from ledger_service.web import AppState, json_response, presented_api_key, refuse_nul_in_url, refuse_untrusted_host
+from ledger_service.web import AppState, FailedAuthentication, json_response, presented_api_key, refuse_nul_in_url, refuse_untrusted_host
 from xase.evidence import format_timestamp
 
 __all__ = ["create_app"]
@@ -61,7 +62,8 @@ def _rate_limit_key() -> str:
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
-        return _error(error.status, error.code, error.message, error.details)
+        retry_after = getattr(error, "retry_after", None)
+        return _error(error.status, error.code, error.message, error.details, {"Retry-After": str(retry_after)} if retry_after else None)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> Response:
@@ -81,6 +83,14 @@ def _install_error_handlers(app: Flask) -> None:
         headers = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else None  # type: ignore[attr-defined]
         return _error(status, code, error.description or error.name, None, headers)
 
+    @app.errorhandler(UnicodeEncodeError)
+    @app.errorhandler(StatementError)
+    def _not_unicode(error: Exception) -> Response:
+        # A lone surrogate (JSON allows "\ud800") that a database driver cannot encode: nothing was stored.
+        if isinstance(error, UnicodeEncodeError) or isinstance(getattr(error, "orig", None), UnicodeEncodeError):
+            return _error(400, "VALIDATION_ERROR", "strings must be valid Unicode: a lone surrogate cannot be stored")
+        return _unexpected(error)
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error in request %s", getattr(g, "request_id", "?"))
@@ -96,7 +106,8 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
 
     app = Flask("ledger_service", static_folder=None)  # an API: no static files to serve
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.extensions["xase"] = AppState(settings=settings, engine=engine)
+    guard = FailedAuthentication(settings.auth_failure_limit, settings.rate_limit_storage) if settings.auth_failure_limit else None
+    app.extensions["xase"] = AppState(settings=settings, engine=engine, failed_authentication=guard)
 
     @app.before_request
     def _request_id() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -45,6 +47,33 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+_SERVER_ERROR_CODES = {400: "VALIDATION_ERROR", 408: "REQUEST_TIMEOUT", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}
+
+
+def _json_errors_handler() -> type:
+    """The development server's request handler, answering what it refuses itself (a 414 for a request
+    line over 64 KiB, a malformed request line) with the JSON error body too, never an HTML page."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class JsonErrors(WSGIRequestHandler):
+        def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+            error_code = _SERVER_ERROR_CODES.get(code, "INTERNAL_ERROR" if code >= 500 else "HTTP_ERROR")
+            text = message or self.responses.get(code, ("",))[0]
+            request_id = "req_" + secrets.token_hex(8)
+            body = json.dumps({"error": {"code": error_code, "type": error_code.lower(), "message": text, "details": {}, "request_id": request_id}})
+            self.close_connection = True
+            self.send_response(code, text)
+            self.send_header("X-Request-Id", request_id)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body.encode("ascii"))
+
+    return JsonErrors
+
+
 def _serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
@@ -57,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         serve(settings, args.workers, args.threads, args.port_file)
         return 0
-    server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
+    server = make_server(settings.host, settings.port, create_app(settings), threaded=True, request_handler=_json_errors_handler())
     port = server.server_port
     if args.port_file:
         Path(args.port_file).write_text(str(port))

@@ -42,6 +42,9 @@ class Settings:
     max_upload_records: int = 100_000  # XASE_MAX_UPLOAD_RECORDS: records per dataset upload request
     rate_limit: str = "200 per second"  # XASE_RATE_LIMIT, per API key; "" disables
     rate_limit_storage: str = "memory://"  # XASE_RATE_LIMIT_STORAGE
+    # XASE_AUTH_FAILURE_LIMIT: requests per client address that may fail authentication (missing, unknown or
+    # revoked key) before that address gets 429s; "" disables. Keys are not buckets here: rotating bogus keys gains nothing.
+    auth_failure_limit: str = "120 per minute"
     sqlite_synchronous: str = "FULL"  # XASE_SQLITE_SYNCHRONOUS: FULL survives power loss
     group_commit: bool = True  # XASE_GROUP_COMMIT: concurrent appends per tenant share a block
     statement_timeout_ms: int = 10_000  # XASE_STATEMENT_TIMEOUT_MS: the longest a client-shaped query (filter, pipeline) may run
@@ -63,6 +66,7 @@ class Settings:
             "max_upload_records": _int("XASE_MAX_UPLOAD_RECORDS", cls.max_upload_records),
             "rate_limit": env.get("XASE_RATE_LIMIT", cls.rate_limit),
             "rate_limit_storage": env.get("XASE_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
+            "auth_failure_limit": env.get("XASE_AUTH_FAILURE_LIMIT", cls.auth_failure_limit),
             "sqlite_synchronous": (env.get("XASE_SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).upper(),
             "group_commit": env.get("XASE_GROUP_COMMIT", "1").lower() not in ("0", "false", "no", "off"),
             "statement_timeout_ms": _int("XASE_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),

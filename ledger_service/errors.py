@@ -20,6 +20,7 @@ __all__ = [
     "SessionExpired",
     "AccessRevoked",
     "SessionClosed",
+    "TooManyFailures",
     "over_cap",
 ]
 
@@ -91,6 +92,17 @@ class AccessRevoked(LedgerError):
 class SessionClosed(LedgerError):
     code = "SESSION_CLOSED"
     status = 410
+
+
+class TooManyFailures(LedgerError):
+    """Too many requests from one address failed authentication; `retry_after` seconds until it may try again."""
+
+    code = "RATE_LIMIT_EXCEEDED"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, details: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
 
 
 def over_cap(what: str, cap: str, limit: int) -> ValidationFailed:

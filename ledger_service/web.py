@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import limits
+import limits.storage
+import limits.strategies
 from flask import Response, current_app, g, request
 from sqlalchemy import Connection, Engine
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -17,18 +22,37 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ledger_service import auth
 from ledger_service.config import Settings
 from ledger_service.db import read_connection
-from ledger_service.errors import ValidationFailed
+from ledger_service.errors import TooManyFailures, Unauthorized, ValidationFailed
 from xase import evidence
 
 PREFIX = "/api/xase/v1"
 
 
+class FailedAuthentication:
+    """Counts, per client address, requests that failed authentication, in the rate limiter's storage (so
+    shared across processes through Redis); past the limit, that address's failures are 429s, not 401s."""
+
+    def __init__(self, limit: str, storage_uri: str) -> None:
+        self.item = limits.parse(limit)
+        self.window = limits.strategies.MovingWindowRateLimiter(limits.storage.storage_from_string(storage_uri))
+
+    def count_and_check(self, address: str) -> None:
+        """Count one failure; past the limit, a 429 with Retry-After replaces the 401."""
+        if self.window.hit(self.item, "auth-failures", address):
+            return
+        reset = self.window.get_window_stats(self.item, "auth-failures", address).reset_time
+        retry_after = max(1, math.ceil(reset - time.time()))
+        raise TooManyFailures(f"too many failed authentications from this address: {self.item}", retry_after,
+                              {"limit": self.item.amount, "period": f"{self.item.multiples}{self.item.GRANULARITY.name[0]}"})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class AppState:
-    """What the app factory hands every subsystem: its settings and its database."""
+    """What the app factory hands every subsystem: its settings, its database, and the failed-authentication guard."""
 
     settings: Settings
     engine: Engine
+    failed_authentication: Optional[FailedAuthentication] = None
 
 
 def state() -> AppState:
@@ -51,9 +75,15 @@ def presented_api_key() -> Optional[str]:
 
 
 def principal(scope: str) -> auth.Principal:
-    """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`."""
-    with reading() as conn:
-        caller = auth.authenticate(conn, presented_api_key())
+    """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`, 429 after too many 401s."""
+    try:
+        with reading() as conn:
+            caller = auth.authenticate(conn, presented_api_key())
+    except Unauthorized:
+        guard = state().failed_authentication
+        if guard is not None:  # a valid key is never held back by others' failures from the same address
+            guard.count_and_check(request.remote_addr or "unknown")
+        raise
     caller.require(scope)
     g.principal = caller
     return caller
@@ -124,7 +154,11 @@ def json_object(*allowed: str, required: bool = True) -> dict[str, Any]:
 
 def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return Response(body, status=status, mimetype="application/json", headers=headers)
+    try:
+        data = body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the request (in an error message): send it escaped
+        data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
+    return Response(data, status=status, mimetype="application/json", headers=headers)
 
 
 def public_base() -> str:
@@ -142,10 +176,10 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: must be an integer", {"field": name}) from None
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:  # int() would also take Arabic-Indic digits or " 7 "
+        raise ValidationFailed(f"{name}: must be an integer", {"field": name})
+    value = int(raw)
     if not low <= value <= high:
         raise ValidationFailed(f"{name}: must be within [{low}, {high}]", {"field": name})
     return value

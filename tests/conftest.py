@@ -122,7 +122,9 @@ class LedgerProcess:
         return ["--database-url", self.database_url, "--signing-key", str(self.key_path)]
 
     def process_env(self) -> dict[str, str]:
-        return {**os.environ, "XASE_ADMIN_KEY": self.admin_key, "XASE_RATE_LIMIT": "100000 per second", **self.env}
+        # Tests send bad keys on purpose; tests/service/test_failed_auth.py turns the failed-authentication limit on.
+        return {**os.environ, "XASE_ADMIN_KEY": self.admin_key, "XASE_RATE_LIMIT": "100000 per second", "XASE_AUTH_FAILURE_LIMIT": "",
+                **self.env}  # fmt: skip
 
     def start(self, port: int = 0) -> LedgerProcess:
         """Start serving; `port` > 0 comes back on a known port (a restart clients can find again)."""

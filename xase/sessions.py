@@ -76,6 +76,7 @@ class Session:
         self.dataset_id: str = info["dataset_id"]
         self.purpose: str = info["purpose"]
         self.expires_at: str = info["expires_at"]
+        self.holder: Optional[str] = info.get("holder")  # the tenant whose data this is
         self.closed = False
 
     def _path(self, *segments: str) -> str:
@@ -149,10 +150,16 @@ class Client:
         config = XaseClientConfig.build(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries, atexit_timeout=0)
         self._transport = Transport(config)
 
-    def access(self, dataset: str, purpose: str, duration: Union[str, int] = "1h") -> Session:
-        """Open a session; refused (FORBIDDEN) unless the holder granted this purpose for this long."""
-        info = self._transport.call("POST", "/sessions", {"dataset": dataset, "purpose": purpose, "duration": duration})
-        return Session(self._transport, info)
+    def access(self, dataset: str, purpose: str, duration: Union[str, int] = "1h", *, holder: Optional[str] = None) -> Session:
+        """Open a session; refused (FORBIDDEN) unless the holder granted this purpose for this long.
+
+        `dataset` is an id (`ds_...`), a name, or `holder/name`; `holder` (a tenant id or name) pins a
+        name to the tenant expected to hold it, so another tenant's dataset of the same name never answers.
+        """
+        body: dict[str, Any] = {"dataset": dataset, "purpose": purpose, "duration": duration}
+        if holder is not None:
+            body["holder"] = holder
+        return Session(self._transport, self._transport.call("POST", "/sessions", body))
 
     def session(self, session_id: str) -> Session:
         """Reattach to an open session by id."""

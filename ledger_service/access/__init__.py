@@ -7,6 +7,7 @@ Owns
     tables.py          datasets, dataset_records, dataset_grants, access_sessions, dataset_accesses
     datasets_api.py    /datasets/...
     sessions_api.py    /sessions/...
+    grants_api.py      /grants: the consumer lists and declines grants made to it
 
 May import the shared layer (`ledger_service.config, db, errors, auth, tables,
 web`), `ledger_service.query` (filters and pipelines), `xase`, and from the
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ledger_service.access import datasets_api, sessions_api
+from ledger_service.access import datasets_api, grants_api, sessions_api
 
 __all__ = ["install"]
 
@@ -27,3 +28,4 @@ def install(app: Flask) -> None:
     """Serve this subsystem's routes from `app`."""
     app.register_blueprint(datasets_api.blueprint)
     app.register_blueprint(sessions_api.blueprint)
+    app.register_blueprint(grants_api.blueprint)

@@ -7,11 +7,12 @@ Stored records are never modified: transformations work on copies.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,10 @@ __all__ = ["create_dataset", "find_dataset", "upload_records", "grant_access", "
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")  # as the ledger writes them
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+DATASET_ID_PREFIX = "ds_"  # ids only: no dataset name may start with it
+ACCESS_LOG_PAGE = 1000  # entries per page of the access log, at most
 UPLOAD_CHUNK = 1000  # rows per staging transaction (~20 ms): the longest another writer waits on an upload
 # The DBAPI's executemany straight from tuples: no per-row parameter building, bodies already canonical JSON text.
 _INSERT_CANONICAL = {
@@ -49,11 +53,13 @@ def _dataset_view(row: Any) -> dict[str, Any]:
 def create_dataset(conn: Connection, tenant_id: str, name: Any, description: Any = "") -> dict[str, Any]:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValidationFailed("name: 1-200 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", {"field": "name"})
+    if name.lower().startswith(DATASET_ID_PREFIX):
+        raise ValidationFailed(f"name: the prefix {DATASET_ID_PREFIX!r} is reserved for dataset ids", {"field": "name"})
     if not isinstance(description, str) or len(description) > 4000:
         raise ValidationFailed("description: a string of at most 4000 characters", {"field": "description"})
     if conn.execute(select(Dataset.id).where(Dataset.tenant_id == tenant_id, Dataset.name == name)).first():
         raise Conflict(f"dataset {name!r} already exists", {"name": name})
-    row = {"id": _new_id("ds"), "tenant_id": tenant_id, "name": name, "description": description,
+    row = {"id": DATASET_ID_PREFIX + secrets.token_hex(8), "tenant_id": tenant_id, "name": name, "description": description,
            "hash_key": secrets.token_hex(32), "created_at": now()}  # fmt: skip
     conn.execute(insert(Dataset).values(**row))
     return {key: row[key] for key in ("id", "name", "description", "tenant_id", "created_at")}
@@ -174,7 +180,7 @@ def _refuse_stored(engine: Engine, dataset_id: str, ids: list[str]) -> None:
 def _grant_view(row: Any) -> dict[str, Any]:
     return {"id": row.id, "dataset_id": row.dataset_id, "grantee_tenant_id": row.grantee_tenant_id, "purposes": json.loads(row.purposes),
             "max_duration_seconds": row.max_duration_seconds, "created_at": row.created_at, "revoked_at": row.revoked_at,
-            "revoked_by": row.revoked_by, "revoke_reason": row.revoke_reason}  # fmt: skip
+            "revoked_by": row.revoked_by, "revoke_reason": row.revoke_reason, "declined_at": row.declined_at}  # fmt: skip
 
 
 def grant_access(conn: Connection, dataset: Any, grantee: Any, purposes: Any, max_duration_seconds: Any) -> dict[str, Any]:
@@ -186,7 +192,7 @@ def grant_access(conn: Connection, dataset: Any, grantee: Any, purposes: Any, ma
     if isinstance(max_duration_seconds, bool) or not isinstance(max_duration_seconds, int) or not 60 <= max_duration_seconds <= MAX_DURATION_SECONDS:
         raise ValidationFailed(f"max_duration_seconds: an integer within [60, {MAX_DURATION_SECONDS}]", {"field": "max_duration_seconds"})
     row = {"id": _new_id("grant"), "dataset_id": dataset.id, "grantee_tenant_id": tenant.id, "purposes": json.dumps(sorted(set(purposes))),
-           "max_duration_seconds": max_duration_seconds, "created_at": now(), "revoked_at": None, "revoked_by": None, "revoke_reason": None}  # fmt: skip
+           "max_duration_seconds": max_duration_seconds, "created_at": now()}  # fmt: skip
     conn.execute(insert(DatasetGrant).values(**row))
     return _grant_view(conn.execute(select(DatasetGrant).where(DatasetGrant.id == row["id"])).one())
 
@@ -232,7 +238,54 @@ def revoke_session(conn: Connection, dataset: Any, session_id: str, reason: Any,
             "revoked_sessions": [row.id] if newly else []}  # fmt: skip
 
 
-def list_accesses(conn: Connection, dataset: Any, limit: int = 1000) -> list[dict[str, Any]]:
-    rows = conn.execute(select(DatasetAccess).where(DatasetAccess.dataset_id == dataset.id).order_by(DatasetAccess.created_at).limit(limit))
-    return [{"access_id": r.id, "session_id": r.session_id, "tenant_id": r.tenant_id, "action": r.action, "purpose": r.purpose,
-             "record_ids": r.record_ids, "transaction_id": r.transaction_id, "accessed_at": r.created_at} for r in rows]  # fmt: skip
+def grants_to(conn: Connection, consumer_tenant_id: str) -> list[dict[str, Any]]:
+    """Every grant made to a consumer, newest first, naming the dataset and its holder."""
+    query = (
+        select(DatasetGrant, Dataset.name.label("dataset_name"), Dataset.tenant_id.label("holder_tenant_id"), Tenant.name.label("holder"))
+        .join(Dataset, Dataset.id == DatasetGrant.dataset_id).join(Tenant, Tenant.id == Dataset.tenant_id)
+        .where(DatasetGrant.grantee_tenant_id == consumer_tenant_id).order_by(DatasetGrant.created_at.desc(), DatasetGrant.id.desc())
+    )  # fmt: skip
+    return [{**_grant_view(row), "dataset": row.dataset_name, "holder_tenant_id": row.holder_tenant_id, "holder": row.holder} for row in conn.execute(query)]
+
+
+def decline_grant(conn: Connection, consumer_tenant_id: str, grant_id: str) -> dict[str, Any]:
+    """The consumer refuses a grant: it can no longer open sessions under it (sessions already open run on)."""
+    mine = (DatasetGrant.id == grant_id) & (DatasetGrant.grantee_tenant_id == consumer_tenant_id)
+    if conn.execute(select(DatasetGrant.id).where(mine)).first() is None:
+        raise NotFound(f"grant {grant_id!r} not found")
+    conn.execute(update(DatasetGrant).where(mine, DatasetGrant.declined_at.is_(None)).values(declined_at=now()))
+    return _grant_view(conn.execute(select(DatasetGrant).where(mine)).one())
+
+
+def list_accesses(conn: Connection, dataset: Any, limit: int, cursor: Optional[str] = None, since: Optional[str] = None,
+                  session_id: Optional[str] = None) -> dict[str, Any]:  # fmt: skip
+    """One page of the dataset's access log, newest first; `next_cursor` pages on until every access was seen."""
+    query = select(DatasetAccess).where(DatasetAccess.dataset_id == dataset.id)
+    if cursor is not None:
+        created_at, access_id = _access_position(cursor)
+        query = query.where(or_(DatasetAccess.created_at < created_at, (DatasetAccess.created_at == created_at) & (DatasetAccess.id < access_id)))
+    if since is not None:
+        query = query.where(DatasetAccess.created_at >= since)
+    if session_id is not None:
+        query = query.where(DatasetAccess.session_id == session_id)
+    rows = conn.execute(query.order_by(DatasetAccess.created_at.desc(), DatasetAccess.id.desc()).limit(limit + 1)).all()
+    page = rows[:limit]
+    entries = [{"access_id": r.id, "session_id": r.session_id, "tenant_id": r.tenant_id, "action": r.action, "purpose": r.purpose,
+                "record_ids": r.record_ids, "transaction_id": r.transaction_id, "accessed_at": r.created_at} for r in page]  # fmt: skip
+    more = len(rows) > limit
+    return {"accesses": entries, "has_more": more, "next_cursor": _access_cursor(page[-1]) if more else None}
+
+
+def _access_cursor(row: Any) -> str:
+    return "acur_" + base64.urlsafe_b64encode(f"{row.created_at}|{row.id}".encode()).decode().rstrip("=")
+
+
+def _access_position(cursor: str) -> tuple[str, str]:
+    try:
+        body = cursor.removeprefix("acur_")
+        created_at, access_id = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("ascii").split("|")
+        if _TIMESTAMP.match(created_at) and access_id.isascii():
+            return created_at, access_id
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ValidationFailed("cursor: not a cursor of this access log", {"field": "cursor"})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, request
 
@@ -100,13 +101,32 @@ def _revoke(dataset_ref: str, revoke: Callable[..., dict[str, Any]], target: str
 
 @blueprint.get("/<dataset_ref>/accesses")
 def accesses(dataset_ref: str) -> Response:
-    """Every access to the dataset: which tenant, purpose, records, when, and the evidence transaction."""
+    """Every access to the dataset, newest first, page by page: which tenant, purpose, records, when, and its evidence.
+
+    Query: `limit` (1-1000, default 100), `cursor` (the previous page's `next_cursor`), `since` (an ISO 8601
+    UTC time: only accesses at or after it), `session_id`, `receipts=false` to leave out each entry's receipt.
+    """
     caller = principal("sessions")
-    limit = int_arg("limit", 100, 1, 1000)
+    limit = int_arg("limit", 100, 1, datasets.ACCESS_LOG_PAGE)
+    since = _since(request.args.get("since"))
     with reading() as conn:
-        log = datasets.list_accesses(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref), limit)
+        page = datasets.list_accesses(conn, datasets.find_dataset(conn, caller.tenant_id, dataset_ref), limit, request.args.get("cursor"),
+                                      since, request.args.get("session_id"))  # fmt: skip
         if request.args.get("receipts", "true").lower() != "false":
             # The evidence lives in the consumer's chain; its receipt is self-contained and verifies offline.
-            for entry in log:
+            for entry in page["accesses"]:
                 entry["receipt"] = receipt(conn, entry["tenant_id"], entry["transaction_id"])
-    return json_response({"accesses": log})
+    return json_response(page)
+
+
+def _since(value: Optional[str]) -> Optional[str]:
+    """An ISO 8601 time as the ledger's own timestamps spell it, so they compare as text."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed("since: an ISO 8601 time such as 2026-12-01T00:00:00Z", {"field": "since"}) from None
+    if moment.tzinfo is None:
+        raise ValidationFailed("since: give a time zone (Z or +hh:mm)", {"field": "since"})
+    return evidence.format_timestamp(moment.astimezone(timezone.utc))

@@ -23,13 +23,14 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger_service.access import transforms
+from ledger_service.access.datasets import DATASET_ID_PREFIX
 from ledger_service.access.tables import AccessSession, Dataset, DatasetAccess, DatasetGrant, DatasetRecord
 from ledger_service.auth import now
 from ledger_service.db import bounded_read, read_connection, write_transaction
-from ledger_service.errors import AccessRevoked, Forbidden, NotFound, SessionClosed, SessionExpired, ValidationFailed, over_cap
+from ledger_service.errors import AccessRevoked, Conflict, Forbidden, NotFound, SessionClosed, SessionExpired, ValidationFailed, over_cap
 from ledger_service.evidence import Ledger
 from ledger_service.query import compile_filter, parse_path, run_pipeline, sort_expression
-from ledger_service.tables import LedgerMeta
+from ledger_service.tables import LedgerMeta, Tenant
 from xase import evidence
 
 __all__ = ["parse_duration", "open_session", "live_session", "record_revocations", "Reader"]
@@ -68,34 +69,50 @@ def _utc(text: str) -> datetime:
 # ---------------------------------------------------------------- opening and checking sessions
 
 
-def session_view(row: Any, dataset_name: Optional[str] = None) -> dict[str, Any]:
-    return {"session_id": row.id, "dataset_id": row.dataset_id, "dataset": dataset_name, "purpose": row.purpose, "created_at": row.created_at,
-            "expires_at": row.expires_at, "closed_at": row.closed_at, "revoked_at": row.revoked_at,
+def session_view(row: Any, dataset: Any) -> dict[str, Any]:
+    return {"session_id": row.id, "dataset_id": row.dataset_id, "dataset": dataset.name, "holder_tenant_id": dataset.tenant_id,
+            "holder": dataset.holder_name, "purpose": row.purpose, "created_at": row.created_at, "expires_at": row.expires_at,
+            "closed_at": row.closed_at, "revoked_at": row.revoked_at,
             "status": "revoked" if row.revoked_at else "closed" if row.closed_at else "active"}  # fmt: skip
 
 
-def _granted_dataset(conn: Connection, tenant_id: str, reference: Any) -> Any:
+# A dataset row with its holder tenant's name, so every answer about a session names whose data it is.
+_DATASET = select(*Dataset.__table__.c, Tenant.name.label("holder_name")).join(Tenant, Tenant.id == Dataset.tenant_id)
+
+
+def _granted_dataset(conn: Connection, tenant_id: str, reference: Any, holder: Any = None) -> Any:
+    """The dataset an active grant shares with `tenant_id`: by id (`ds_...`, always exact), or by name,
+    pinned to a holder with `holder/name` or `holder`. Revoked and declined grants never match."""
     if not isinstance(reference, str) or not reference:
-        raise ValidationFailed("dataset: the dataset id (ds_...) or name", {"field": "dataset"})
-    granted = (
-        select(Dataset)
-        .join(DatasetGrant, DatasetGrant.dataset_id == Dataset.id)
-        .where(DatasetGrant.grantee_tenant_id == tenant_id, (Dataset.id == reference) | (Dataset.name == reference))
-    )
-    rows = {row.id: row for row in conn.execute(granted)}
-    if len(rows) != 1:
-        raise NotFound(f"no dataset {reference!r} has been shared with this tenant" if not rows else f"dataset name {reference!r} is ambiguous; use its id")
+        raise ValidationFailed("dataset: the dataset id (ds_...), a name, or holder/name", {"field": "dataset"})
+    if holder is None and "/" in reference:
+        holder, reference = reference.split("/", 1)
+    if holder is not None and (not isinstance(holder, str) or not holder):
+        raise ValidationFailed("holder: the holder tenant's id or name", {"field": "holder"})
+    query = _DATASET.join(DatasetGrant, DatasetGrant.dataset_id == Dataset.id).where(
+        DatasetGrant.grantee_tenant_id == tenant_id, DatasetGrant.revoked_at.is_(None), DatasetGrant.declined_at.is_(None),
+        Dataset.id == reference if reference.lower().startswith(DATASET_ID_PREFIX) else Dataset.name == reference,
+    )  # fmt: skip
+    if holder is not None:
+        query = query.where((Tenant.id == holder) | (Tenant.name == holder))
+    rows = {row.id: row for row in conn.execute(query)}
+    if not rows:
+        raise NotFound(f"no dataset {reference!r} is shared with this tenant by an active grant")
+    if len(rows) > 1:
+        holders = sorted(row.holder_name for row in rows.values())
+        raise Conflict(f"several holders share a dataset named {reference!r}: name one as holder/name, or use the id", {"holders": holders})
     return next(iter(rows.values()))
 
 
-def open_session(engine: Engine, ledger: Ledger, tenant_id: str, dataset_ref: Any, purpose: Any, duration: Any) -> dict[str, Any]:
+def open_session(engine: Engine, ledger: Ledger, tenant_id: str, dataset_ref: Any, purpose: Any, duration: Any,
+                 holder: Any = None) -> dict[str, Any]:  # fmt: skip
     seconds = parse_duration(duration)
     if not isinstance(purpose, str) or not purpose:
         raise ValidationFailed("purpose: required, e.g. \"model_training\"", {"field": "purpose"})
     with write_transaction(engine) as conn:
-        dataset = _granted_dataset(conn, tenant_id, dataset_ref)
+        dataset = _granted_dataset(conn, tenant_id, dataset_ref, holder)
         grants = conn.execute(select(DatasetGrant).where(DatasetGrant.dataset_id == dataset.id, DatasetGrant.grantee_tenant_id == tenant_id,
-                                                         DatasetGrant.revoked_at.is_(None))).all()  # fmt: skip
+                                                         DatasetGrant.revoked_at.is_(None), DatasetGrant.declined_at.is_(None))).all()  # fmt: skip
         covering = [g for g in grants if purpose in json.loads(g.purposes)]
         if not covering:
             raise Forbidden(f"no active grant covers the purpose {purpose!r} on this dataset", {"purpose": purpose})
@@ -111,7 +128,7 @@ def open_session(engine: Engine, ledger: Ledger, tenant_id: str, dataset_ref: An
         session = conn.execute(select(AccessSession).where(AccessSession.id == row["id"])).one()
     reader = Reader(engine, ledger, session, dataset)
     evidence_id = reader.record_evidence("session_open", {"duration_seconds": seconds, "grant_id": grant.id}, [])
-    return {**session_view(session, dataset.name), "evidence_id": evidence_id}
+    return {**session_view(session, dataset), "evidence_id": evidence_id}
 
 
 def record_revocations(engine: Engine, ledger: Ledger, session_ids: list[str]) -> None:
@@ -119,7 +136,7 @@ def record_revocations(engine: Engine, ledger: Ledger, session_ids: list[str]) -
     for session_id in session_ids:
         with read_connection(engine) as conn:
             session = conn.execute(select(AccessSession).where(AccessSession.id == session_id)).one()
-            dataset = conn.execute(select(Dataset).where(Dataset.id == session.dataset_id)).one()
+            dataset = conn.execute(_DATASET.where(Dataset.id == session.dataset_id)).one()
         request = {"revoked_at": session.revoked_at, "revoked_by": session.revoked_by, "reason": session.revoke_reason}
         Reader(engine, ledger, session, dataset).record_evidence("revoke", request, [])
 
@@ -137,7 +154,7 @@ def live_session(conn: Connection, tenant_id: str, session_id: str) -> tuple[Any
     current = now()
     if current >= session.expires_at:
         raise SessionExpired("This session has expired", {"session_id": session.id, "expired_at": session.expires_at, "current_time": current})
-    dataset = conn.execute(select(Dataset).where(Dataset.id == session.dataset_id)).one()
+    dataset = conn.execute(_DATASET.where(Dataset.id == session.dataset_id)).one()
     return session, dataset
 
 
@@ -240,7 +257,10 @@ class Reader:
             raise ValidationFailed(f"batch_size: within [1, {MAX_BATCH}]", {"field": "batch_size"})
         names = _fields(fields)
         secret = _cursor_secret(self.engine)
-        query_hash = evidence.sha256_hex(evidence.canonicalize({"filter": filter_, "sort": sort, "fields": names}))[:16]
+        try:
+            query_hash = evidence.sha256_hex(evidence.canonicalize({"filter": filter_, "sort": sort, "fields": names}))[:16]
+        except evidence.CanonicalizationError as exc:  # a value JSON cannot carry exactly (2^53 + 1, a lone surrogate)
+            raise ValidationFailed(f"filter/sort: {exc}", {"field": "filter"}) from None
         with bounded_read(self.engine) as conn:
             dialect = conn.dialect.name
             position = _decode(secret, cursor) if cursor else None
@@ -336,4 +356,4 @@ class Reader:
             conn.execute(update(AccessSession).where(AccessSession.id == self.session.id).values(closed_at=now(), close_reason=reason))
             closed = conn.execute(select(AccessSession).where(AccessSession.id == self.session.id)).one()
         evidence_id = self.record_evidence("close", {"reason": reason}, [])
-        return {**session_view(closed, self.dataset.name), "evidence_id": evidence_id}
+        return {**session_view(closed, self.dataset), "evidence_id": evidence_id}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -11,6 +10,7 @@ from ledger_service.access import sessions
 from ledger_service.errors import ValidationFailed
 from ledger_service.evidence import current_ledger
 from ledger_service.web import PREFIX, int_arg, json_body, json_object, json_response, principal, reading, receipt_url_base, state
+from xase import evidence
 
 blueprint = Blueprint("sessions", __name__, url_prefix=PREFIX + "/sessions")
 
@@ -27,24 +27,24 @@ def _json_arg(name: str) -> Any:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: must be JSON", {"field": name}) from None
+        return evidence.loads(raw)  # as strict as a body: no NaN, no duplicate keys, bounded nesting
+    except evidence.InvalidJSONError as exc:
+        raise ValidationFailed(f"{name}: must be JSON ({exc})", {"field": name}) from None
 
 
 @blueprint.post("")
 def open_session() -> Response:
     caller = principal("sessions")
-    body = json_object("dataset", "purpose", "duration", required=False)
+    body = json_object("dataset", "purpose", "duration", "holder", required=False)
     opened = sessions.open_session(state().engine, current_ledger(), caller.tenant_id, body.get("dataset"), body.get("purpose"),
-                                 body.get("duration", "1h"))  # fmt: skip
+                                 body.get("duration", "1h"), body.get("holder"))  # fmt: skip
     return json_response(opened, 201)
 
 
 @blueprint.get("/<session_id>")
 def show(session_id: str) -> Response:
     reader = _reader(session_id)
-    return json_response(sessions.session_view(reader.session, reader.dataset.name))
+    return json_response(sessions.session_view(reader.session, reader.dataset))
 
 
 @blueprint.get("/<session_id>/stream")

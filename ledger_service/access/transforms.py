@@ -57,7 +57,10 @@ def _bucketer(size: Any) -> Transformer:
     def generalize_number(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value
-        low = math.floor(value / size) * size
+        buckets = value / size
+        if not math.isfinite(buckets):
+            raise _invalid(f"bucket {size!r} is too small for the value {value!r}")
+        low = math.floor(buckets) * size
         high = low + size - (1 if isinstance(size, int) and isinstance(value, int) else 0)
         return f"{low:g}-{high:g}"
 

@@ -38,6 +38,7 @@ MAX_IN = 1000
 MAX_PREDICATES = 200
 MAX_VALUES = 5000
 _SEGMENT = re.compile(r"^[^$.\x00][^.\x00]{0,127}$")
+_SAFE_INT = 2**53 - 1
 _COMPARE = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
 
 
@@ -45,10 +46,19 @@ def _invalid(message: str, **details: Any) -> ValidationFailed:
     return ValidationFailed(f"filter: {message}", details)
 
 
+def _require_unicode(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _invalid("strings must be valid Unicode (a lone surrogate is not)") from None
+
+
 def parse_path(path: Any) -> tuple[str, ...]:
     """`a.b.0` -> ("a", "b", "0"); refuses empty, `$`-prefixed or oversized paths."""
     if not isinstance(path, str) or not path or len(path) > 512:
         raise _invalid(f"field path {path!r} must be a non-empty string", path=str(path))
+    _require_unicode(path)
     segments = tuple(path.split("."))
     if len(segments) > MAX_DEPTH or not all(_SEGMENT.match(segment) for segment in segments):
         raise _invalid(f"invalid field path {path!r}", path=path)
@@ -60,9 +70,12 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
+    if isinstance(value, int) and not -_SAFE_INT <= value <= _SAFE_INT:
+        raise _invalid(f"integer {value} is beyond ±(2^53-1), which JSON numbers cannot hold exactly")
     if isinstance(value, (int, float)):
         return "number"
     if isinstance(value, str):
+        _require_unicode(value)
         return "string"
     if isinstance(value, (list, dict)):
         return "container"

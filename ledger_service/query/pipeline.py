@@ -184,8 +184,7 @@ def _plain_number(value: Any) -> Any:
 
 def _after(documents: list[dict[str, Any]], name: str, argument: Any) -> list[dict[str, Any]]:
     if name in ("$limit", "$skip"):
-        if isinstance(argument, bool) or not isinstance(argument, int) or argument < 0:
-            raise _invalid(f"{name} needs a non-negative integer")
+        _count_argument(name, argument)
         return documents[:argument] if name == "$limit" else documents[argument:]
     if name == "$count":
         if not isinstance(argument, str) or not argument or argument.startswith("$"):
@@ -202,6 +201,13 @@ def _after(documents: list[dict[str, Any]], name: str, argument: Any) -> list[di
     for key, direction in reversed(list(argument.items())):  # stable sorts, last key first
         documents = sorted(documents, key=_sort_key(key), reverse=direction == -1)
     return documents
+
+
+def _count_argument(name: str, argument: Any) -> bool:
+    """$skip/$limit: an integer SQL's OFFSET and LIMIT can take."""
+    if isinstance(argument, bool) or not isinstance(argument, int) or not 0 <= argument <= 2**31:
+        raise _invalid(f"{name} needs a non-negative integer, at most 2^31")
+    return True
 
 
 def _sort_key(field_name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
@@ -269,9 +275,7 @@ def _without_group(conn: Connection, source: FromClause, body: ColumnElement[Any
         name, argument = remaining.pop(0)
         if name == "$sort":
             query = query.order_by(*sort_expression(argument, body, dialect))
-        elif isinstance(argument, bool) or not isinstance(argument, int) or argument < 0:
-            raise _invalid(f"{name} needs a non-negative integer")
-        elif name == "$skip":
+        elif _count_argument(name, argument) and name == "$skip":
             offset, limit = offset + argument, max(0, limit - argument)
         else:
             limit = min(limit, argument)

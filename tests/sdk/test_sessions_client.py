@@ -108,3 +108,13 @@ def test_the_training_example_runs_as_written(ledger: LedgerProcess) -> None:
     done = subprocess.run([sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Found" in done.stdout and "Patient age:" in done.stdout and "trained on 500 records; session closed" in done.stdout
+
+
+def test_a_name_can_be_pinned_to_its_holder(setup: tuple[Api, xase.Client, str]) -> None:
+    holder, client, dataset_id = setup
+    holder_tenant = holder.get(f"/datasets/{dataset_id}").json()["tenant_id"]
+    with client.access(dataset="medical-records-2024", purpose="model-training", holder=holder_tenant) as session:
+        assert session.dataset_id == dataset_id and session.info["holder_tenant_id"] == holder_tenant and session.holder
+    with pytest.raises(xase.XaseError) as caught:
+        client.access(dataset="medical-records-2024", purpose="model-training", holder="some-other-tenant")
+    assert caught.value.code == "NOT_FOUND"
