@@ -163,17 +163,17 @@ def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Conne
     gate = _SQLITE_WRITERS.get(engine)
     with gate.turn() if gate is not None else nullcontext(), engine.connect() as connection:
         connection.info[_WRITE] = True
-        sqlite = gate is not None and not durable
-        if sqlite:
+        relaxed_sqlite = gate is not None and not durable  # PRAGMA synchronous applies outside a transaction only
+        if relaxed_sqlite:
             connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
         try:
             with connection.begin():
-                if not durable and not sqlite:
+                if not durable and gate is None:
                     connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield connection
         finally:
             connection.info.pop(_WRITE, None)
-            if sqlite:
+            if relaxed_sqlite:
                 connection.connection.driver_connection.execute(f"PRAGMA synchronous={_SYNCHRONOUS[engine]}")  # type: ignore[union-attr]
 
 
