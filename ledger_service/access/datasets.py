@@ -118,7 +118,7 @@ def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]]
     """
     lease = _take_upload_lease(engine, dataset.id)
     try:
-        next_seq = _discard_staged(engine, dataset.id) + 1
+        next_seq = _discard_staged(engine, dataset.id, lease) + 1
         created_at = now()
         for start in range(0, len(prepared), UPLOAD_CHUNK):
             chunk = prepared[start : start + UPLOAD_CHUNK]
@@ -130,12 +130,14 @@ def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]]
                 _refuse_stored(engine, dataset.id, [record_id for record_id, _body in chunk])
                 raise
         with write_transaction(engine) as conn:
-            conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease)
-                         .values(committed_seq=next_seq + len(prepared) - 1, upload_lease=None, upload_started_at=None))  # fmt: skip
+            published = conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease)
+                                     .values(committed_seq=next_seq + len(prepared) - 1, upload_lease=None, upload_started_at=None))  # fmt: skip
+            if published.rowcount != 1:  # taken over as stale: another uploader owns the staging area now
+                raise Conflict("the upload took too long and lost its lease; nothing was stored", {"dataset_id": dataset.id})
             if conn.dialect.name == "postgresql":  # fresh statistics, so lookups by id keep using the index
                 conn.exec_driver_sql("ANALYZE dataset_records")
     except BaseException:
-        _discard_staged(engine, dataset.id)
+        _discard_staged(engine, dataset.id, lease)
         with write_transaction(engine) as conn:
             conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease).values(upload_lease=None, upload_started_at=None))
         raise
@@ -156,12 +158,13 @@ def _take_upload_lease(engine: Engine, dataset_id: str) -> str:
     return lease
 
 
-def _discard_staged(engine: Engine, dataset_id: str) -> int:
-    """Remove rows an unfinished upload staged (this one's, or a crashed one's); the committed_seq."""
+def _discard_staged(engine: Engine, dataset_id: str, lease: str) -> int:
+    """While holding `lease`, remove rows an unfinished upload staged (this one's, or a crashed one's); the committed_seq."""
     with write_transaction(engine) as conn:
-        committed = int(conn.execute(select(Dataset.committed_seq).where(Dataset.id == dataset_id)).scalar_one())
-        conn.execute(delete(DatasetRecord).where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq > committed))
-    return committed
+        row = conn.execute(select(Dataset.committed_seq, Dataset.upload_lease).where(Dataset.id == dataset_id)).one()
+        if row.upload_lease == lease:
+            conn.execute(delete(DatasetRecord).where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq > row.committed_seq))
+    return int(row.committed_seq)
 
 
 def _refuse_stored(engine: Engine, dataset_id: str, ids: list[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -122,3 +124,26 @@ def test_grants_validate_and_revoke(tenants: Tenants) -> None:
         with pytest.raises(ValidationFailed, match="reason"):
             datasets.revoke_grant(conn, dataset, grant["id"], "", "dpo")
         assert [g["id"] for g in datasets.list_grants(conn, dataset)] == [grant["id"]]
+
+
+def test_an_upload_that_lost_its_lease_publishes_nothing_and_leaves_the_new_owners_rows(tenants: Tenants,
+                                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = _dataset(tenants)
+    real = datasets.write_transaction
+
+    @contextmanager
+    def taken_over_before_each_chunk(engine: Any, *, durable: bool = True) -> Iterator[Any]:
+        """Before each staged chunk, a second uploader takes the lease over (as if this one had stalled)."""
+        if not durable:
+            with real(engine) as conn:
+                conn.execute(update(Dataset).where(Dataset.id == dataset.id).values(upload_lease="newcomer"))
+        with real(engine, durable=durable) as conn:
+            yield conn
+
+    monkeypatch.setattr(datasets, "write_transaction", taken_over_before_each_chunk)
+    with pytest.raises(Conflict, match="lost its lease"):
+        _upload(tenants, dataset, [{"record_id": "slow"}])
+    assert _count(tenants, dataset) == 0
+    with read_connection(tenants.engine) as conn:
+        assert conn.execute(select(Dataset.upload_lease).where(Dataset.id == dataset.id)).scalar() == "newcomer"
+        assert conn.execute(select(DatasetRecord.record_id)).scalars().all() == ["slow"]  # left for the newcomer to discard
