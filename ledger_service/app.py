@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
 from flask import Flask, Response, g
@@ -27,8 +25,7 @@ from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError
 from ledger_service.evidence.signing import Signer, signer_for
-from ledger_service.web import AppState, FailedAuthentication, json_response, presented_api_key, refuse_nul_in_url, refuse_untrusted_host
-from xase.evidence import format_timestamp
+from ledger_service.web import AppState, FailedAuthentication, json_response, presented_api_key, rate_limit_details, refuse_nul_in_url, refuse_untrusted_host
 
 __all__ = ["create_app"]
 
@@ -70,11 +67,8 @@ def _install_error_handlers(app: Flask) -> None:
         limit = error.limit.limit
         current = app.extensions["xase_limiter"].current_limit
         reset_at = float(current.reset_at) if current is not None else time.time() + limit.get_expiry()
-        retry_after = str(max(1, math.ceil(reset_at - time.time())))
-        unit = {"second": "s", "minute": "m", "hour": "h", "day": "d", "month": "mo", "year": "y"}[limit.GRANULARITY.name]
-        details = {"limit": limit.amount, "period": f"{limit.multiples}{unit}",
-                   "reset_at": format_timestamp(datetime.fromtimestamp(reset_at, timezone.utc))}  # fmt: skip
-        return _error(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}", details, {"Retry-After": retry_after})
+        details, retry_after = rate_limit_details(limit, reset_at)
+        return _error(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}", details, {"Retry-After": str(retry_after)})
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -106,8 +100,6 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
 
     app = Flask("ledger_service", static_folder=None)  # an API: no static files to serve
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    guard = FailedAuthentication(settings.auth_failure_limit, settings.rate_limit_storage) if settings.auth_failure_limit else None
-    app.extensions["xase"] = AppState(settings=settings, engine=engine, failed_authentication=guard)
 
     @app.before_request
     def _request_id() -> None:
@@ -132,6 +124,8 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     )
 
     app.extensions["xase_limiter"] = limiter
+    guard = FailedAuthentication(settings.auth_failure_limit, limiter.limiter) if settings.auth_failure_limit else None
+    app.extensions["xase"] = AppState(settings=settings, engine=engine, failed_authentication=guard)
     evidence.install(app, ledger)
     access.install(app)
     app.register_blueprint(health.blueprint)

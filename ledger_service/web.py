@@ -10,10 +10,10 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import limits
-import limits.storage
 import limits.strategies
 from flask import Response, current_app, g, request
 from sqlalchemy import Connection, Engine
@@ -28,22 +28,30 @@ from xase import evidence
 PREFIX = "/api/xase/v1"
 
 
-class FailedAuthentication:
-    """Counts, per client address, requests that failed authentication, in the rate limiter's storage (so
-    shared across processes through Redis); past the limit, that address's failures are 429s, not 401s."""
+_UNITS = {"second": "s", "minute": "m", "hour": "h", "day": "d", "month": "mo", "year": "y"}
 
-    def __init__(self, limit: str, storage_uri: str) -> None:
+
+def rate_limit_details(item: limits.RateLimitItem, reset_at: float) -> tuple[dict[str, Any], int]:
+    """A 429's `details` as the seed shows them (`limit`, `period`, `reset_at`), and its Retry-After seconds."""
+    details = {"limit": item.amount, "period": f"{item.multiples}{_UNITS[item.GRANULARITY.name]}",
+               "reset_at": evidence.format_timestamp(datetime.fromtimestamp(reset_at, timezone.utc))}  # fmt: skip
+    return details, max(1, math.ceil(reset_at - time.time()))
+
+
+class FailedAuthentication:
+    """Counts, per client address, requests that failed authentication, with the app's rate limiter (its
+    storage, so shared across processes through Redis); past the limit, that address's failures are 429s."""
+
+    def __init__(self, limit: str, window: limits.strategies.RateLimiter) -> None:
         self.item = limits.parse(limit)
-        self.window = limits.strategies.MovingWindowRateLimiter(limits.storage.storage_from_string(storage_uri))
+        self.window = window
 
     def count_and_check(self, address: str) -> None:
         """Count one failure; past the limit, a 429 with Retry-After replaces the 401."""
         if self.window.hit(self.item, "auth-failures", address):
             return
-        reset = self.window.get_window_stats(self.item, "auth-failures", address).reset_time
-        retry_after = max(1, math.ceil(reset - time.time()))
-        raise TooManyFailures(f"too many failed authentications from this address: {self.item}", retry_after,
-                              {"limit": self.item.amount, "period": f"{self.item.multiples}{self.item.GRANULARITY.name[0]}"})  # fmt: skip
+        details, retry_after = rate_limit_details(self.item, self.window.get_window_stats(self.item, "auth-failures", address).reset_time)
+        raise TooManyFailures(f"too many failed authentications from this address: {self.item}", retry_after, details)
 
 
 @dataclass(frozen=True)
