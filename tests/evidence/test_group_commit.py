@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
-from ledger_service.db import make_engine, migrate, write_transaction
 from ledger_service.errors import SigningUnavailable
 from ledger_service.evidence import audit
-from ledger_service.evidence.chain import register_signer
 from ledger_service.evidence.group_commit import GroupCommitter
 from ledger_service.evidence.intake import parse_record
 from ledger_service.evidence.signing import LocalSigner
-from ledger_service.tenants import create_tenant
 from tests.conftest import decision
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[tuple[Engine, LocalSigner, str]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    migrate(engine)
-    signer = LocalSigner.from_path(tmp_path / "key.pem")
-    register_signer(engine, signer)
-    with write_transaction(engine) as conn:
-        tenant_id = create_tenant(conn, "acme")["id"]
-    yield engine, signer, tenant_id
-    engine.dispose()
 
 
 def _hammer(committer: GroupCommitter, tenant_id: str, threads: int, per_thread: int) -> tuple[dict[str, Any], list[BaseException]]:

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from ledger_service.db import make_engine, migrate, read_connection, write_transaction
+from ledger_service.db import read_connection
 from ledger_service.evidence import audit
-from ledger_service.evidence.chain import append, register_signer
+from ledger_service.evidence.chain import append
 from ledger_service.evidence.intake import parse_record
 from ledger_service.evidence.signing import LocalSigner
-from ledger_service.tenants import create_tenant
 from tests.conftest import decision
 from xase import cli as xase_cli
 
@@ -21,13 +21,9 @@ from xase import cli as xase_cli
 HOSTILE = "credit\x1b[2K\r\ntenant          ten_victim\u202e"
 
 
-def test_hostile_fields_of_a_valid_receipt_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    migrate(engine)
-    signer = LocalSigner.from_path(tmp_path / "key.pem")
-    register_signer(engine, signer)
-    with write_transaction(engine) as conn:
-        tenant_id = create_tenant(conn, "acme")["id"]
+def test_hostile_fields_of_a_valid_receipt_are_escaped(chain: tuple[Engine, LocalSigner, str], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    engine, signer, tenant_id = chain
     item = dataclasses.replace(parse_record(decision(1, transaction_id="t_1")), policy_id=HOSTILE, policy_version="v\x07")
     (outcome,) = append(engine, signer, tenant_id, [item])
     assert outcome.error is None
@@ -41,4 +37,3 @@ def test_hostile_fields_of_a_valid_receipt_are_escaped(tmp_path: Path, capsys: p
     assert "\x1b" not in printed and "\r" not in printed and "\u202e" not in printed and "\x07" not in printed
     assert "\\x1b[2K\\r\\ntenant" in printed and "\\u202e" in printed
     assert [line for line in printed.splitlines() if line.startswith("tenant")] == [f"tenant          {tenant_id}"]
-    engine.dispose()
