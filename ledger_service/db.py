@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger_service.errors import over_cap
 
-__all__ = ["make_engine", "migrate", "write_transaction", "read_connection", "bounded_read"]
+__all__ = ["make_engine", "migrate", "write_transaction", "read_connection", "bounded_read", "flush_sqlite_log"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x58415345  # "XASE": one PostgreSQL advisory lock id for schema changes
@@ -46,6 +46,7 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")  # an erased payload's bytes are zeroed in the file, not just unlinked
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -121,6 +122,21 @@ def current_revision(engine: Engine) -> str | None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def flush_sqlite_log(engine: Engine, wait_ms: int = 1000) -> None:
+    """SQLite: copy the write-ahead log into the database file and truncate it, so that bytes just
+    overwritten (an erased payload) do not linger in the log. Waits at most `wait_ms` for readers;
+    if they keep the log busy, its old frames are overwritten as the log cycles. No-op on PostgreSQL."""
+    if not is_sqlite(engine):
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute(f"PRAGMA busy_timeout={int(wait_ms)}")  # type: ignore[union-attr]
+        try:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # type: ignore[union-attr]
+        finally:
+            raw.execute("PRAGMA busy_timeout=30000")  # type: ignore[union-attr]
 
 
 class _TakeTurns:

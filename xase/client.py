@@ -23,7 +23,7 @@ from xase._payload import QueuedRecord, assign_key, check_idempotency_key, runti
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
 from xase.spool import Spool
-from xase.transport import Transport
+from xase.transport import Transport, url_path
 from xase.types import ClientStats, RecordPayload, RecordResult
 from xase.worker import FlushMarker, QueueItem, Worker
 
@@ -178,6 +178,16 @@ class XaseClient:
         with self._sync_lock:
             self._sync_sent += 1
         return result
+
+    def erase_payload(self, transaction_id: str, reason: Optional[str] = None) -> dict[str, Any]:
+        """Erase the raw payload the ledger stored for a record (`store_payload=True`), e.g. for a GDPR request.
+
+        The record, its commitments and its receipt stay and keep verifying; the receipt then carries
+        `payload.erased_at`. Needs an API key with the `payloads:erase` scope. The reason is kept in the
+        chain: no personal data in it. Returns `{transaction_id, payload_ref, erased_at, erasure_transaction_id, receipt_url}`.
+        """
+        body = {"reason": reason} if reason is not None else None
+        return dict(self._sync_transport.call("POST", url_path("records", transaction_id, "payload", "erase"), body))
 
     # ---------------------------------------------------------------- lifecycle
 

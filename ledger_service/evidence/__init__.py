@@ -6,9 +6,10 @@ Owns
     group_commit.py   coalesce concurrent appends of a tenant into one block
     signing.py kms.py the Signer protocol: a local ECDSA key, or AWS KMS
     audit.py          reads: records, receipts, blocks, checkpoint, keys, verify, export, stats
+    erasure.py        erasing a stored payload (section 7) while the chain keeps verifying
     ledger.py         `Ledger`, the handle every other subsystem records its evidence through
     tables.py         chain_heads, records, blocks, signing_keys, payloads
-    records_api.py    POST/GET /records, POST /records/batch
+    records_api.py    POST/GET /records, POST /records/batch, POST /records/{id}/payload/erase
     audit_api.py      /receipts, /blocks, /checkpoint, /keys, /verify, /export, /stats
 
 May import the shared layer (`ledger_service.config, db, errors, auth, tables,

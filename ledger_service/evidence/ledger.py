@@ -43,13 +43,13 @@ class Ledger:
             return self.committer.append(tenant_id, items)
         return chain.append(self.engine, self.signer, tenant_id, items)
 
-    def record(self, tenant_id: str, fields: Mapping[str, Any]) -> str:
-        """Append one record the ledger itself writes, in its own block; its transaction id. Raises what refused it."""
+    def record(self, tenant_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one record the ledger itself writes, in its own block; its RecordResult. Raises what refused it."""
         (outcome,) = chain.append(self.engine, self.signer, tenant_id, [parse_record(dict(fields), written_by_ledger=True)])
         if outcome.error is not None:
             raise outcome.error
         assert outcome.result is not None
-        return str(outcome.result["transaction_id"])
+        return dict(outcome.result)
 
 
 def current_ledger() -> Ledger:

@@ -1,4 +1,4 @@
-"""POST /records, POST /records/batch, GET /records, GET /records/{transaction_id}."""
+"""POST /records, POST /records/batch, GET /records, GET /records/{transaction_id}, POST /records/{transaction_id}/payload/erase."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any, Union
 from flask import Blueprint, Response, request
 
 from ledger_service.errors import LedgerError, ValidationFailed
-from ledger_service.evidence import audit
+from ledger_service.evidence import audit, erasure
 from ledger_service.evidence.intake import RecordInput, check_idempotency_key, parse_record
 from ledger_service.evidence.ledger import current_ledger
-from ledger_service.web import PREFIX, int_arg, json_body, json_response, principal, reading, receipt_url_base, state
+from ledger_service.web import PREFIX, int_arg, json_body, json_object, json_response, principal, reading, receipt_url_base, state
 
 blueprint = Blueprint("records", __name__, url_prefix=PREFIX)
 
@@ -91,3 +91,16 @@ def get_record(transaction_id: str) -> Response:
     caller = principal("records:read")
     with reading() as conn:
         return json_response(_with_url(audit.get_record(conn, caller.tenant_id, transaction_id), receipt_url_base()))
+
+
+@blueprint.post("/records/<transaction_id>/payload/erase")
+def erase_payload(transaction_id: str) -> Response:
+    """Erase the stored payload of a record (EVIDENCE-FORMAT.md section 7); scope `payloads:erase`.
+
+    Body (optional): `{"reason": "..."}`, kept in the chain with the erasure's own evidence record.
+    Erasing again answers the same `erased_at`; the chain, receipts and exports keep verifying.
+    """
+    caller = principal("payloads:erase")
+    body = json_object("reason", required=False)
+    erased = erasure.erase_payload(state().engine, current_ledger(), caller.tenant_id, transaction_id, body.get("reason"))
+    return json_response({**erased, "receipt_url": receipt_url_base() + transaction_id})

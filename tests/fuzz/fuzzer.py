@@ -36,7 +36,7 @@ from tests.conftest import Api, LedgerProcess
 __all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
 
 MARKER = "zzbobsecret7f3a"
-SCOPES = ["records:write", "records:read", "sessions"]
+SCOPES = ["records:write", "records:read", "payloads:erase", "sessions"]
 PURPOSE = "model_training"
 PUBLIC = ("/health", "/keys")  # answered without a key
 
@@ -120,6 +120,7 @@ ROUTES = [
     Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
     Route("GET", "/records"),
     Route("GET", "/records/{transaction_id}"),
+    Route("POST", "/records/{transaction_id}/payload/erase", lambda w: {"reason": "fuzz"}),
     Route("GET", "/receipts/{transaction_id}"),
     Route("GET", "/blocks/{block_seq}"),
     Route("GET", "/checkpoint"),
