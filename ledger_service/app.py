@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -23,8 +23,9 @@ from werkzeug.exceptions import HTTPException
 from ledger_service import access, admin_api, evidence, health
 from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
-from ledger_service.errors import LedgerError
+from ledger_service.errors import LedgerError, TooManyFailures
 from ledger_service.evidence.signing import Signer, signer_for
+from ledger_service.metrics import Metrics
 from ledger_service.web import AppState, FailedAuthentication, json_response, presented_api_key, rate_limit_details, refuse_nul_in_url, refuse_untrusted_host
 
 __all__ = ["create_app"]
@@ -56,14 +57,17 @@ def _rate_limit_key() -> str:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32] if key else "ip:" + get_remote_address()
 
 
-def _install_error_handlers(app: Flask) -> None:
+def _install_error_handlers(app: Flask, metrics: Metrics) -> None:
     @app.errorhandler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
+        if isinstance(error, TooManyFailures):
+            metrics.rate_limited.labels("failed_authentication").inc()
         retry_after = getattr(error, "retry_after", None)
         return _error(error.status, error.code, error.message, error.details, {"Retry-After": str(retry_after)} if retry_after else None)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> Response:
+        metrics.rate_limited.labels("api_key").inc()
         limit = error.limit.limit
         current = app.extensions["xase_limiter"].current_limit
         reset_at = float(current.reset_at) if current is not None else time.time() + limit.get_expiry()
@@ -96,7 +100,8 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
     migrate(engine)
-    ledger = evidence.Ledger.start(settings, engine, signer or signer_for(settings.kms_key_id, settings.signing_key_path))
+    metrics = Metrics()
+    ledger = evidence.Ledger.start(settings, engine, signer or signer_for(settings.kms_key_id, settings.signing_key_path), metrics)
 
     app = Flask("ledger_service", static_folder=None)  # an API: no static files to serve
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -104,6 +109,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     @app.before_request
     def _request_id() -> None:
         g.request_id = "req_" + secrets.token_hex(8)
+        g.started = time.perf_counter()
 
     app.before_request(refuse_untrusted_host)
     app.before_request(refuse_nul_in_url)
@@ -111,6 +117,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     @app.after_request
     def _tag_response(response: Response) -> Response:
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        _observe(metrics, response)
         return response
 
     # After the request-id hook, so throttled responses carry a request id too.
@@ -125,12 +132,21 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
 
     app.extensions["xase_limiter"] = limiter
     guard = FailedAuthentication(settings.auth_failure_limit, limiter.limiter) if settings.auth_failure_limit else None
-    app.extensions["xase"] = AppState(settings=settings, engine=engine, failed_authentication=guard)
+    app.extensions["xase"] = AppState(settings=settings, engine=engine, metrics=metrics, failed_authentication=guard)
     evidence.install(app, ledger)
     access.install(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin_api.blueprint)
     limiter.exempt(health.blueprint)
     limiter.exempt(admin_api.blueprint)  # the operator's API, guarded by a 256-bit admin key
-    _install_error_handlers(app)
+    _install_error_handlers(app, metrics)
     return app
+
+
+def _observe(metrics: Metrics, response: Response) -> None:
+    """Count and time the request by its route template (never the raw path: label values stay few)."""
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
+    started = getattr(g, "started", None)
+    if started is not None:
+        metrics.http_latency.labels(request.method, route).observe(time.perf_counter() - started)

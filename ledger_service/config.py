@@ -48,6 +48,7 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # XASE_SQLITE_SYNCHRONOUS: FULL survives power loss
     group_commit: bool = True  # XASE_GROUP_COMMIT: concurrent appends per tenant share a block
     statement_timeout_ms: int = 10_000  # XASE_STATEMENT_TIMEOUT_MS: the longest a client-shaped query (filter, pipeline) may run
+    metrics_token: Optional[str] = None  # XASE_METRICS_TOKEN: when set, GET /metrics needs "Authorization: Bearer <token>"
 
     @classmethod
     def from_env(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
@@ -70,6 +71,7 @@ class Settings:
             "sqlite_synchronous": (env.get("XASE_SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).upper(),
             "group_commit": env.get("XASE_GROUP_COMMIT", "1").lower() not in ("0", "false", "no", "off"),
             "statement_timeout_ms": _int("XASE_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
+            "metrics_token": env.get("XASE_METRICS_TOKEN") or None,
         }
         values.update(overrides or {})
         return cls(**values).validated()

@@ -7,6 +7,9 @@ so no database socket is ever shared between processes.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +18,7 @@ from gunicorn.app.base import BaseApplication
 
 from ledger_service.app import create_app
 from ledger_service.config import Settings
+from ledger_service.metrics import MULTIPROCESS_ENV, use_multiprocess_dir
 
 __all__ = ["serve"]
 
@@ -34,11 +38,25 @@ class _LedgerApplication(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings, workers: int, threads: int = 8, port_file: Optional[str] = None) -> None:
+    """Serve with gunicorn. Metrics are summed over the workers through PROMETHEUS_MULTIPROC_DIR
+    (a fresh temporary directory unless it is set; emptied at start either way)."""
+    own_metrics_dir = not os.environ.get(MULTIPROCESS_ENV)
+    metrics_dir = Path(tempfile.mkdtemp(prefix="xase-metrics-")) if own_metrics_dir else Path(os.environ[MULTIPROCESS_ENV])
+    use_multiprocess_dir(metrics_dir)
     app = create_app(settings)
     engine = app.extensions["xase"].engine
 
     def post_fork(_server: Any, _worker: Any) -> None:
         engine.dispose(close=False)  # the parent's pooled connections are not ours to use
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+    def on_exit(_server: Any) -> None:
+        if own_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
     def when_ready(server: Any) -> None:
         port = server.LISTENERS[0].sock.getsockname()[1]
@@ -55,6 +73,8 @@ def serve(settings: Settings, workers: int, threads: int = 8, port_file: Optiona
         "timeout": 60,
         "graceful_timeout": 15,
         "post_fork": post_fork,
+        "child_exit": child_exit,
+        "on_exit": on_exit,
         "when_ready": when_ready,
         "accesslog": None,
         "errorlog": "-",

@@ -23,6 +23,7 @@ from ledger_service import auth
 from ledger_service.config import Settings
 from ledger_service.db import read_connection
 from ledger_service.errors import TooManyFailures, Unauthorized, ValidationFailed
+from ledger_service.metrics import Metrics
 from xase import evidence
 
 PREFIX = "/api/xase/v1"
@@ -56,10 +57,11 @@ class FailedAuthentication:
 
 @dataclass(frozen=True)
 class AppState:
-    """What the app factory hands every subsystem: its settings, its database, and the failed-authentication guard."""
+    """What the app factory hands every subsystem: its settings, its database, its metrics, and the failed-authentication guard."""
 
     settings: Settings
     engine: Engine
+    metrics: Metrics
     failed_authentication: Optional[FailedAuthentication] = None
 
 

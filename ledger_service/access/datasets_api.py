@@ -96,6 +96,7 @@ def _revoke(dataset_ref: str, revoke: Callable[..., dict[str, Any]], target: str
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
         revoked = revoke(conn, dataset, target, body.get("reason"), body.get("revoked_by"))
     record_revocations(state().engine, current_ledger(), revoked["revoked_sessions"])
+    state().metrics.sessions.labels("revoked").inc(len(revoked["revoked_sessions"]))
     return json_response(revoked)
 
 

@@ -38,6 +38,7 @@ def open_session() -> Response:
     body = json_object("dataset", "purpose", "duration", "holder", required=False)
     opened = sessions.open_session(state().engine, current_ledger(), caller.tenant_id, body.get("dataset"), body.get("purpose"),
                                  body.get("duration", "1h"), body.get("holder"))  # fmt: skip
+    state().metrics.sessions.labels("opened").inc()
     return json_response(opened, 201)
 
 
@@ -100,4 +101,6 @@ def aggregate(session_id: str) -> Response:
 @blueprint.post("/<session_id>/close")
 def close(session_id: str) -> Response:
     reader = _reader(session_id)
-    return json_response(reader.close(json_object("reason", required=False).get("reason")))
+    closed = reader.close(json_object("reason", required=False).get("reason"))
+    state().metrics.sessions.labels("closed").inc()
+    return json_response(closed)

@@ -42,10 +42,13 @@ class _Waiter:
 class GroupCommitter:
     """Per-process coalescing of appends, per tenant. `max_items` bounds one group's block."""
 
-    def __init__(self, engine: Engine, signer: Signer, max_items: int = 1000, append_function: AppendFunction = append) -> None:
+    def __init__(self, engine: Engine, signer: Signer, max_items: int = 1000, append_function: AppendFunction = append,
+                 observe_group: Optional[Callable[[int, int], None]] = None) -> None:  # fmt: skip
+        """`observe_group(requests, records)` hears the size of every group appended (for metrics)."""
         self._engine, self._signer = engine, signer
         self._max_items = max_items
         self._append = append_function
+        self._observe_group = observe_group
         self._lock = threading.Lock()
         self._queues: dict[str, deque[_Waiter]] = {}
         self._busy: set[str] = set()
@@ -78,8 +81,11 @@ class GroupCommitter:
     def _lead(self, tenant_id: str) -> None:
         with self._lock:
             group = self._take_group(tenant_id)
+        items = [item for waiter in group for item in waiter.items]
+        if self._observe_group is not None:
+            self._observe_group(len(group), len(items))
         try:
-            outcomes = self._append(self._engine, self._signer, tenant_id, [item for waiter in group for item in waiter.items])
+            outcomes = self._append(self._engine, self._signer, tenant_id, items)
             offset = 0
             for waiter in group:
                 waiter.outcomes = outcomes[offset : offset + len(waiter.items)]

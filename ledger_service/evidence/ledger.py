@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -19,8 +19,27 @@ from ledger_service.evidence import chain
 from ledger_service.evidence.group_commit import GroupCommitter
 from ledger_service.evidence.intake import RecordInput, parse_record
 from ledger_service.evidence.signing import Signer
+from ledger_service.metrics import Metrics
 
 __all__ = ["Ledger", "current_ledger"]
+
+
+class _MeteredSigner:
+    """The signer, counting its signatures and timing each one."""
+
+    def __init__(self, signer: Signer, metrics: Metrics) -> None:
+        self.inner, self._metrics = signer, metrics
+        self.key_id, self.public_pem, self.algorithm, self.kms_key_arn = signer.key_id, signer.public_pem, signer.algorithm, signer.kms_key_arn
+
+    def sign(self, canonical_body: bytes, digest: bytes) -> str:
+        try:
+            with self._metrics.signing_latency.time():
+                signature = self.inner.sign(canonical_body, digest)
+        except Exception:
+            self._metrics.signatures.labels("failed").inc()
+            raise
+        self._metrics.signatures.labels("signed").inc()
+        return signature
 
 
 @dataclass(frozen=True)
@@ -29,23 +48,41 @@ class Ledger:
     signer: Signer
     committer: GroupCommitter
     group_commit: bool
+    metrics: Metrics
 
     @classmethod
-    def start(cls, settings: Settings, engine: Engine, signer: Signer) -> Ledger:
+    def start(cls, settings: Settings, engine: Engine, signer: Signer, metrics: Optional[Metrics] = None) -> Ledger:
         """Register the signer's public key and set up group commit."""
+        metrics = metrics or Metrics()
         chain.register_signer(engine, signer)
-        committer = GroupCommitter(engine, signer, max_items=2 * settings.max_batch_size)
-        return cls(engine=engine, signer=signer, committer=committer, group_commit=settings.group_commit)
+        metered = _MeteredSigner(signer, metrics)
+
+        def observe_group(requests: int, records: int) -> None:
+            metrics.group_commit_requests.observe(requests)
+            metrics.group_commit_records.observe(records)
+
+        committer = GroupCommitter(engine, metered, max_items=2 * settings.max_batch_size, observe_group=observe_group)
+        return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics)
 
     def append(self, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]]) -> list[chain.Outcome]:
         """One block for these items, shared with concurrent appends when group commit is on."""
-        if self.group_commit:
-            return self.committer.append(tenant_id, items)
-        return chain.append(self.engine, self.signer, tenant_id, items)
+        self.metrics.append_batch.observe(len(items))
+        with self.metrics.append_latency.time():
+            if self.group_commit:
+                outcomes = self.committer.append(tenant_id, items)
+            else:
+                outcomes = chain.append(self.engine, self.signer, tenant_id, items)
+        self._count(outcomes)
+        return outcomes
+
+    def _count(self, outcomes: Sequence[chain.Outcome]) -> None:
+        for outcome in outcomes:
+            self.metrics.records.labels("rejected" if outcome.error else "replayed" if outcome.replayed else "appended").inc()
 
     def record(self, tenant_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Append one record the ledger itself writes, in its own block; its RecordResult. Raises what refused it."""
         (outcome,) = chain.append(self.engine, self.signer, tenant_id, [parse_record(dict(fields), written_by_ledger=True)])
+        self._count([outcome])
         if outcome.error is not None:
             raise outcome.error
         assert outcome.result is not None

@@ -38,7 +38,7 @@ __all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
 MARKER = "zzbobsecret7f3a"
 SCOPES = ["records:write", "records:read", "payloads:erase", "sessions"]
 PURPOSE = "model_training"
-PUBLIC = ("/health", "/keys")  # answered without a key
+PUBLIC = ("/health", "/keys", "/metrics")  # answered without a key
 
 
 @dataclass
@@ -153,6 +153,7 @@ ROUTES = [
     Route("GET", "/admin/tenants/{tenant}/api-keys"),
     Route("POST", "/admin/api-keys/{key_id}/revoke"),
     Route("GET", "/health"),
+    Route("GET", "/metrics"),
     Route("GET", "/stats"),
 ]  # fmt: skip
 
