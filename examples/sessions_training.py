@@ -4,10 +4,11 @@
     XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/sessions_training.py
 
 As the data holder (XASE_HOLDER_API_KEY, scope "sessions") it generates a
-medical-records dataset and shares it with the tenant XASE_CONSUMER_TENANT for
-"model-training"; then, as that tenant's AI team (XASE_API_KEY), it runs the
-seed's code as written. Every call of the second part is recorded as evidence
-in the team's chain, and the holder can list each access with its receipt.
+medical-records dataset with `xase.Client(...).datasets` and shares it with the
+tenant XASE_CONSUMER_TENANT for "model-training"; then, as that tenant's AI team
+(XASE_API_KEY), it runs the seed's code as written. Every call of the second part
+is recorded as evidence in the team's chain; at the end the holder lists each
+access and verifies its receipt.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import os
 import random
 import sys
 from typing import Any
-
-import requests
 
 import xase
 
@@ -36,20 +35,24 @@ class TinyModel:
 
 def share_generated_dataset(holder_key: str, consumer_tenant: str, count: int = 500) -> str:
     """The data holder's part: a synthetic dataset, shared for model training for 30 days."""
-    base_url = os.environ.get("XASE_BASE_URL", "http://localhost:3000/api/xase/v1")
-    holder = requests.Session()
-    holder.headers["X-API-Key"] = holder_key
     rng = random.Random(2024)
     records = [{"record_id": f"rec_{n:05d}", "patient_id": f"p{n:05d}", "name": f"Patient {n}", "address": f"{n} Rua Augusta, Lisboa",
                 "age": rng.randint(18, 95), "diagnosis": rng.choice(["diabetes", "hypertension", "asthma", "copd"]),
                 "lab_results": {"glucose": rng.randint(70, 300), "a1c": round(rng.uniform(4.5, 11), 1)}} for n in range(count)]  # fmt: skip
-    dataset = holder.post(f"{base_url}/datasets", json={"name": f"medical-records-2024-{os.urandom(3).hex()}"}, timeout=30)
-    dataset.raise_for_status()
-    dataset_id = str(dataset.json()["id"])
-    holder.post(f"{base_url}/datasets/{dataset_id}/records", json=records, timeout=60).raise_for_status()
-    grant = {"tenant": consumer_tenant, "purposes": ["model-training"], "max_duration": "30d"}
-    holder.post(f"{base_url}/datasets/{dataset_id}/grants", json=grant, timeout=30).raise_for_status()
-    return dataset_id
+    with xase.Client(api_key=holder_key) as holder:
+        dataset = holder.datasets.create(f"medical-records-2024-{os.urandom(3).hex()}", description="synthetic patients")
+        dataset.upload(records)  # or a path to a JSON Lines file; progress=True draws a bar
+        dataset.grant(consumer_tenant, purposes=["model-training"], max_duration="30d")
+    return dataset.id
+
+
+def show_access_log(holder_key: str, dataset_id: str) -> None:
+    """The data holder again: every access to its dataset, newest first, each with a receipt that verifies offline."""
+    with xase.Client(api_key=holder_key) as holder:
+        accesses = list(holder.datasets.get(dataset_id).accesses())
+    for access in accesses:
+        xase.verify_receipt(access["receipt"])
+    print(f"holder sees {len(accesses)} accesses, each receipt verified")
 
 
 def main(dataset: str) -> int:
@@ -91,4 +94,7 @@ def main(dataset: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(share_generated_dataset(os.environ["XASE_HOLDER_API_KEY"], os.environ["XASE_CONSUMER_TENANT"])))
+    shared = share_generated_dataset(os.environ["XASE_HOLDER_API_KEY"], os.environ["XASE_CONSUMER_TENANT"])
+    status = main(shared)
+    show_access_log(os.environ["XASE_HOLDER_API_KEY"], shared)
+    sys.exit(status)

@@ -11,7 +11,7 @@ Layers, imports pointing down only:
     query/                      the MongoDB-style filter and pipeline engine (shared)
 
     config.py db.py errors.py   the shared layer every subsystem may import
-    auth.py tables.py web.py
+    auth.py tables.py web.py metrics.py
     migrations/                 Alembic: one history for every subsystem's tables
 
 A subsystem imports the shared layer, `ledger_service.query` and `xase`; it

@@ -3,6 +3,7 @@
 from xase._version import __version__
 from xase.client import XaseClient
 from xase.config import XaseClientConfig
+from xase.datasets import Dataset, Datasets, UploadSummary
 from xase.errors import AccessRevokedError, RateLimitError, SessionExpiredError, ValidationError, XaseError
 from xase.evidence import VerificationError, verify_receipt
 from xase.sessions import Batch, Client, Record, Records, Session
@@ -13,11 +14,14 @@ __all__ = [
     "Batch",
     "Client",
     "ClientStats",
+    "Dataset",
+    "Datasets",
     "RateLimitError",
     "Record",
     "Records",
     "Session",
     "SessionExpiredError",
+    "UploadSummary",
     "RecordPayload",
     "RecordResult",
     "ValidationError",

@@ -1,4 +1,5 @@
 """`xase verify RECEIPT.json [--key PEM]`: check a receipt or an export bundle offline.
+`xase datasets ...` and `xase grants ...`: governed data access from the shell (datasets_cli.py).
 
 Everything printed from a receipt or bundle is escaped first: a field carrying
 terminal escapes or line breaks cannot forge a line on an auditor's screen.
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xase import evidence
+from xase import datasets_cli, evidence
 from xase._text import printable
 from xase.bundle import verify_bundle
 
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify.add_argument("file", help="receipt.json, bundle.jsonl, or - for a receipt on stdin")
     verify.add_argument("--key", action="append", default=[], metavar="PEM", help="trusted public key (repeatable)")
     verify.set_defaults(handler=_verify)
+    datasets_cli.add_commands(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Optional, Union
 
 from xase.config import XaseClientConfig
+from xase.datasets import Datasets
 from xase.transport import Transport, url_path
 
 __all__ = ["Client", "Session", "Batch", "Record", "Records"]
@@ -144,11 +145,16 @@ class Session:
 
 
 class Client:
-    """Client for governed data access. `api_key`/`base_url` fall back to XASE_API_KEY / XASE_BASE_URL."""
+    """Client for governed data access. `api_key`/`base_url` fall back to XASE_API_KEY / XASE_BASE_URL.
 
-    def __init__(self, api_key: Optional[str] = None, base_url: Optional[str] = None, *, timeout: float = 10.0, max_retries: int = 3) -> None:
+    As a consumer: `access()` opens a session, `grants()` lists what was shared with you.
+    As a data holder: `datasets` creates datasets, uploads, grants, revokes and reads the access log.
+    """
+
+    def __init__(self, api_key: Optional[str] = None, base_url: Optional[str] = None, *, timeout: float = 30.0, max_retries: int = 3) -> None:
         config = XaseClientConfig.build(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries, atexit_timeout=0)
         self._transport = Transport(config)
+        self.datasets = Datasets(self._transport)
 
     def access(self, dataset: str, purpose: str, duration: Union[str, int] = "1h", *, holder: Optional[str] = None) -> Session:
         """Open a session; refused (FORBIDDEN) unless the holder granted this purpose for this long.
@@ -164,6 +170,14 @@ class Client:
     def session(self, session_id: str) -> Session:
         """Reattach to an open session by id."""
         return Session(self._transport, self._transport.call("GET", url_path("sessions", session_id)))
+
+    def grants(self) -> list[dict[str, Any]]:
+        """Grants other tenants made to yours, newest first, each naming the dataset and its holder."""
+        return list(self._transport.call("GET", "/grants")["grants"])
+
+    def decline_grant(self, grant_id: str) -> dict[str, Any]:
+        """Refuse a grant: no session opens under it and its dataset no longer resolves by name for you."""
+        return dict(self._transport.call("POST", url_path("grants", grant_id, "decline")))
 
     def close(self) -> None:
         self._transport.close()

@@ -123,11 +123,13 @@ class Transport:
         return self._request("POST", path, body, headers)
 
     def _request(self, method: str, path: str, body: Any = None, headers: Optional[dict[str, str]] = None,
-                 params: Optional[dict[str, Any]] = None) -> requests.Response:  # fmt: skip
-        data = None
+                 params: Optional[dict[str, Any]] = None, raw: Optional[bytes] = None) -> requests.Response:  # fmt: skip
+        """`body` goes as JSON; `raw` bytes go as they are (the Content-Type header says what they are)."""
+        data = raw
         request_headers = dict(headers or {})
         if body is not None:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        if data is not None:
             if self._config.gzip and len(data) >= self._config.gzip_min_bytes:
                 data = gzip.compress(data, compresslevel=5)
                 request_headers["Content-Encoding"] = "gzip"
@@ -181,10 +183,15 @@ class Transport:
         return XaseError("MAX_RETRIES", f"gave up after {attempts} attempts: {failure.message}", failure.status_code,
                          {**failure.details, "last_error": last})  # fmt: skip
 
-    def call(self, method: str, path: str, body: Any = None, params: Optional[dict[str, Any]] = None) -> Any:
-        """One API call with the retry policy; returns the JSON answer, raises the typed XaseError."""
+    def call(self, method: str, path: str, body: Any = None, params: Optional[dict[str, Any]] = None, *,
+             raw: Optional[bytes] = None, content_type: Optional[str] = None) -> Any:  # fmt: skip
+        """One API call with the retry policy; returns the JSON answer, raises the typed XaseError.
+
+        `body` is sent as JSON; or `raw` bytes with their `content_type` (e.g. JSON Lines).
+        """
+        headers = {"Content-Type": content_type} if content_type else None
         try:
-            response = self._retrying()(self._request, method, path, body, None, params)
+            response = self._retrying()(self._request, method, path, body, headers, params, raw)
         except XaseError as failure:
             raise typed_error(failure) from None
         return _json_or_none(response)

@@ -115,33 +115,49 @@ def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]]
     Rows are staged beyond the dataset's `committed_seq` in short transactions of UPLOAD_CHUNK rows
     (other tenants' appends run in between), then published at once by moving `committed_seq`;
     a failed upload removes what it staged. One upload per dataset at a time (its lease).
+
+    Uploads are idempotent per record: a record whose id the dataset holds with the same content is
+    skipped (a retried or resumed upload stores nothing twice); the same id with other content is a 409.
     """
     lease = _take_upload_lease(engine, dataset.id)
     try:
-        next_seq = _discard_staged(engine, dataset.id, lease) + 1
-        created_at = now()
-        for start in range(0, len(prepared), UPLOAD_CHUNK):
-            chunk = prepared[start : start + UPLOAD_CHUNK]
-            rows = [(dataset.id, next_seq + start + offset, record_id, body, created_at) for offset, (record_id, body) in enumerate(chunk)]
-            try:
-                with write_transaction(engine, durable=False) as conn:  # nothing acknowledged until published below
-                    conn.exec_driver_sql(_INSERT_CANONICAL[conn.dialect.name], rows)
-            except IntegrityError:  # the unique (dataset_id, record_id): an id the dataset already holds
-                _refuse_stored(engine, dataset.id, [record_id for record_id, _body in chunk])
-                raise
-        with write_transaction(engine) as conn:
-            published = conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease)
-                                     .values(committed_seq=next_seq + len(prepared) - 1, upload_lease=None, upload_started_at=None))  # fmt: skip
-            if published.rowcount != 1:  # taken over as stale: another uploader owns the staging area now
-                raise Conflict("the upload took too long and lost its lease; nothing was stored", {"dataset_id": dataset.id})
-            if conn.dialect.name == "postgresql":  # fresh statistics, so lookups by id keep using the index
-                conn.exec_driver_sql("ANALYZE dataset_records")
+        skipped = 0
+        try:
+            next_seq = _stage(engine, dataset.id, lease, prepared)
+        except IntegrityError:  # the unique (dataset_id, record_id): ids the dataset already holds
+            fresh = _without_stored(engine, dataset.id, prepared)
+            skipped, prepared = len(prepared) - len(fresh), fresh
+            next_seq = _stage(engine, dataset.id, lease, prepared)
+        _publish(engine, dataset.id, lease, next_seq + len(prepared) - 1)
     except BaseException:
         _discard_staged(engine, dataset.id, lease)
         with write_transaction(engine) as conn:
             conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease).values(upload_lease=None, upload_started_at=None))
         raise
-    return {"dataset_id": dataset.id, "inserted": len(prepared), "record_ids": [record_id for record_id, _body in prepared]}
+    return {"dataset_id": dataset.id, "inserted": len(prepared), "already_stored": skipped,
+            "record_ids": [record_id for record_id, _body in prepared]}  # fmt: skip
+
+
+def _stage(engine: Engine, dataset_id: str, lease: str, prepared: list[tuple[str, str]]) -> int:
+    """Write `prepared` past the committed records, UPLOAD_CHUNK rows a transaction; the first seq used."""
+    next_seq = _discard_staged(engine, dataset_id, lease) + 1
+    created_at = now()
+    for start in range(0, len(prepared), UPLOAD_CHUNK):
+        chunk = prepared[start : start + UPLOAD_CHUNK]
+        rows = [(dataset_id, next_seq + start + offset, record_id, body, created_at) for offset, (record_id, body) in enumerate(chunk)]
+        with write_transaction(engine, durable=False) as conn:  # nothing acknowledged until published
+            conn.exec_driver_sql(_INSERT_CANONICAL[conn.dialect.name], rows)
+    return next_seq
+
+
+def _publish(engine: Engine, dataset_id: str, lease: str, committed_seq: int) -> None:
+    with write_transaction(engine) as conn:
+        published = conn.execute(update(Dataset).where(Dataset.id == dataset_id, Dataset.upload_lease == lease)
+                                 .values(committed_seq=committed_seq, upload_lease=None, upload_started_at=None))  # fmt: skip
+        if published.rowcount != 1:  # taken over as stale: another uploader owns the staging area now
+            raise Conflict("the upload took too long and lost its lease; nothing was stored", {"dataset_id": dataset_id})
+        if conn.dialect.name == "postgresql":  # fresh statistics, so lookups by id keep using the index
+            conn.exec_driver_sql("ANALYZE dataset_records")
 
 
 def _take_upload_lease(engine: Engine, dataset_id: str) -> str:
@@ -167,14 +183,24 @@ def _discard_staged(engine: Engine, dataset_id: str, lease: str) -> int:
     return int(row.committed_seq)
 
 
-def _refuse_stored(engine: Engine, dataset_id: str, ids: list[str]) -> None:
-    """Name the id of `ids` that the dataset already holds (committed: staged rows were discarded first)."""
+def _canonical_text(document: Any) -> str:
+    return evidence.canonicalize(document).decode("utf-8")
+
+
+def _without_stored(engine: Engine, dataset_id: str, prepared: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`prepared` minus the records the dataset already holds identically; a 409 naming an id it holds with other content."""
     committed = select(Dataset.committed_seq).where(Dataset.id == dataset_id).scalar_subquery()
+    stored: dict[str, str] = {}
     with read_connection(engine) as conn:
-        stored = conn.execute(select(DatasetRecord.record_id).where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq <= committed,
-                                                                    DatasetRecord.record_id.in_(ids)).limit(1)).first()  # fmt: skip
-    if stored:
-        raise Conflict(f"record_id {stored.record_id!r} already exists in this dataset", {"record_id": stored.record_id})
+        for start in range(0, len(prepared), 500):
+            ids = [record_id for record_id, _body in prepared[start : start + 500]]
+            query = select(DatasetRecord.record_id, DatasetRecord.body).where(
+                DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq <= committed, DatasetRecord.record_id.in_(ids))
+            stored.update((row.record_id, _canonical_text(row.body)) for row in conn.execute(query))
+    for record_id, body in prepared:
+        if record_id in stored and stored[record_id] != body:
+            raise Conflict(f"record_id {record_id!r} already exists in this dataset with other content", {"record_id": record_id})
+    return [(record_id, body) for record_id, body in prepared if record_id not in stored]
 
 
 # ---------------------------------------------------------------- grants

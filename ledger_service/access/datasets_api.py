@@ -53,12 +53,17 @@ def _uploaded_records() -> list[Any]:
 
 @blueprint.post("/<dataset_ref>/records")
 def upload(dataset_ref: str) -> Response:
-    """All or nothing; at most XASE_MAX_UPLOAD_RECORDS records; other writers are never held up for the whole upload."""
+    """All or nothing; at most XASE_MAX_UPLOAD_RECORDS records; other writers are never held up for the whole upload.
+
+    Idempotent per record: records the dataset already holds with the same id and content are skipped
+    (`already_stored`), so a retried or resumed upload is safe; 201 when it stored any record, else 200.
+    """
     caller = principal("sessions")
     with reading() as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
     prepared = datasets.prepare_upload(_uploaded_records(), state().settings.max_upload_records)
-    return json_response(datasets.upload_records(state().engine, dataset, prepared), 201)
+    uploaded = datasets.upload_records(state().engine, dataset, prepared)
+    return json_response(uploaded, 201 if uploaded["inserted"] else 200)
 
 
 @blueprint.post("/<dataset_ref>/grants")

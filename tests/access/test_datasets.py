@@ -76,17 +76,28 @@ def test_a_bad_upload_is_refused_whole(tenants: Tenants, records: list[Any], err
     assert _count(tenants, dataset) == 0
 
 
-def test_an_existing_record_id_is_a_conflict_and_the_failed_upload_leaves_nothing(tenants: Tenants) -> None:
+def test_an_existing_record_id_with_other_content_is_a_conflict_and_the_failed_upload_leaves_nothing(tenants: Tenants) -> None:
     dataset = _dataset(tenants)
-    _upload(tenants, dataset, [{"record_id": "p1"}])
-    with pytest.raises(Conflict):
-        _upload(tenants, dataset, [{"record_id": "p1"}])
-    with pytest.raises(Conflict, match="already exists"):  # found in the third chunk, after two were staged
-        _upload(tenants, dataset, [*({"record_id": f"q{n}"} for n in range(2500)), {"record_id": "p1"}])
+    _upload(tenants, dataset, [{"record_id": "p1", "v": 1}])
+    with pytest.raises(Conflict, match="'p1' already exists in this dataset with other content"):
+        _upload(tenants, dataset, [{"record_id": "p1", "v": 2}])
+    with pytest.raises(Conflict, match="other content"):  # found in the third chunk, after two were staged
+        _upload(tenants, dataset, [*({"record_id": f"q{n}"} for n in range(2500)), {"record_id": "p1", "v": 3}])
     with read_connection(tenants.engine) as conn:
         assert conn.execute(select(DatasetRecord.record_id)).scalars().all() == ["p1"]
     assert _count(tenants, dataset) == 1
     assert _upload(tenants, dataset, [{"record_id": "q0"}])["inserted"] == 1  # the lease was released
+
+
+def test_uploading_the_same_records_again_stores_only_the_new_ones(tenants: Tenants) -> None:
+    dataset = _dataset(tenants)
+    first = [{"record_id": f"r{n}", "age": n, "score": n / 3} for n in range(1500)]
+    assert _upload(tenants, dataset, first)["inserted"] == 1500
+    again = _upload(tenants, dataset, first)  # a retried upload whose answer was lost
+    assert (again["inserted"], again["already_stored"]) == (0, 1500)
+    resumed = _upload(tenants, dataset, [*first[1000:], {"record_id": "r1500", "age": 1500}])  # resumed on other boundaries
+    assert (resumed["inserted"], resumed["already_stored"], resumed["record_ids"]) == (1, 500, ["r1500"])
+    assert _count(tenants, dataset) == 1501
 
 
 def test_staged_rows_are_invisible_and_a_crashed_uploads_leftovers_are_discarded(tenants: Tenants) -> None:

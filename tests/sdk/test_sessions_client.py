@@ -108,6 +108,7 @@ def test_the_training_example_runs_as_written(ledger: LedgerProcess) -> None:
     done = subprocess.run([sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Found" in done.stdout and "Patient age:" in done.stdout and "trained on 500 records; session closed" in done.stdout
+    assert "each receipt verified" in done.stdout
 
 
 def test_a_name_can_be_pinned_to_its_holder(setup: tuple[Api, xase.Client, str]) -> None:
