@@ -124,10 +124,11 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def flush_sqlite_log(engine: Engine, wait_ms: int = 1000) -> None:
+def flush_sqlite_log(engine: Engine, wait_ms: int = 250) -> None:
     """SQLite: copy the write-ahead log into the database file and truncate it, so that bytes just
-    overwritten (an erased payload) do not linger in the log. Waits at most `wait_ms` for readers;
-    if they keep the log busy, its old frames are overwritten as the log cycles. No-op on PostgreSQL."""
+    overwritten (an erased payload) do not linger in the log. Waits at most `wait_ms` for readers
+    (other writers wait that long at worst: erasures are rare); if readers keep the log busy, its
+    old frames are overwritten as the log cycles. No-op on PostgreSQL."""
     if not is_sqlite(engine):
         return
     with engine.connect() as connection:
