@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import limits
 import limits.strategies
+import orjson
 from flask import Response, current_app, g, request
 from sqlalchemy import Connection, Engine
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -119,7 +120,7 @@ def body_bytes() -> bytes:
             raise ValidationFailed("request body is not valid gzip") from None
         if inflater.unconsumed_tail:
             raise RequestEntityTooLarge(f"decompressed request body exceeds {limit} bytes")
-    if _NUL_ESCAPE.search(data):
+    if b"\\u0000" in data and _NUL_ESCAPE.search(data):  # the substring test is a fast C scan; the regex rules out "\\\\u0000"
         raise ValidationFailed("strings may not contain NUL (\\u0000): PostgreSQL cannot store it")
     return data
 
@@ -162,7 +163,14 @@ def json_object(*allowed: str, required: bool = True) -> dict[str, Any]:
     return body
 
 
-def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
+def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None, *, floatless: bool = False) -> Response:
+    """A JSON answer. `floatless`: the payload holds no float (RecordResults), so orjson may write it, ten times
+    faster; elsewhere the standard encoder, whose allow_nan=False refuses what orjson would write as null."""
+    if floatless:
+        try:
+            return Response(orjson.dumps(payload), status=status, mimetype="application/json", headers=headers)
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate echoed from the request: the standard encoder escapes it below
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
         data = body.encode("utf-8")

@@ -2,16 +2,29 @@
 
 `canonicalize` is a fast equivalent of the `rfc8785` package (our oracle; the
 hypothesis tests in tests/format/test_jcs.py prove them equal on random JSON).
-It leans on the C string escaper of the standard `json` module, whose escaping
-rules are exactly those of JCS, and only formats numbers and orders keys itself.
+
+Two paths. The fast one hands the value to orjson (sorted keys, integers held to
+53 bits), after a walk has checked that orjson will write exactly what JCS asks:
+only plain JSON types, string keys, and floats in the range where the shortest
+round-trip digits print the same in every layout (non-integral, 1e-4 <= |x| < 1e16).
+Output holding a character beyond the BMP goes the slow way too, since JCS orders
+keys by UTF-16 code units. The slow path leans on the C string escaper of the
+standard `json` module, whose escaping rules are exactly those of JCS, and only
+formats numbers and orders keys itself. Without orjson, every value goes the slow way.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from json.encoder import encode_basestring as _quote_string  # C-accelerated in CPython
-from typing import Any
+from typing import Any, Optional
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps exotic platforms working
+    orjson = None  # type: ignore[assignment]
 
 __all__ = ["CanonicalizationError", "InvalidJSONError", "canonicalize", "loads"]
 
@@ -193,8 +206,49 @@ def _plain(value: Any) -> Any:
     raise CanonicalizationError(f"{type(value).__name__} is not a JSON type")
 
 
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER if orjson is not None else 0
+_BEYOND_BMP = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a 4-byte UTF-8 sequence
+_MAX_FAST_DEPTH = 64
+
+
+_LEAF_TYPES = frozenset({str, int, bool, type(None)})  # exact types: subclasses go the slow path
+
+
+def _orjson_writes_jcs(value: Any, depth: int = 0) -> bool:
+    """Whether orjson's output for `value` is its JCS form (but for the checks left to orjson and the output)."""
+    kind = type(value)
+    if kind is dict:
+        if depth > _MAX_FAST_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _LEAF_TYPES and not _orjson_writes_jcs(item, depth + 1)):
+                return False
+        return True
+    if kind is list:
+        return depth <= _MAX_FAST_DEPTH and all(type(item) in _LEAF_TYPES or _orjson_writes_jcs(item, depth + 1) for item in value)
+    if kind is float:
+        return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
+    return kind in _LEAF_TYPES
+
+
+def _fast_canonical(value: Any) -> Optional[bytes]:
+    """The JCS form by orjson, or None where only the slow path can tell (or refuse)."""
+    if orjson is None or not _orjson_writes_jcs(value):
+        return None
+    try:
+        out = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:  # an integer beyond 53 bits, a lone surrogate: the slow path says which
+        return None
+    if not out.isascii() and _BEYOND_BMP.search(out):
+        return None
+    return out
+
+
 def canonicalize(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 serialization of a JSON value."""
+    fast = _fast_canonical(value)
+    if fast is not None:
+        return fast
     out: list[str] = []
     try:
         _serialize(value, out)

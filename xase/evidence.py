@@ -15,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, Union
@@ -107,39 +106,8 @@ def commitment(value: Any, hmac_key: bytes | None = None) -> str:
     return hmac.new(hmac_key, data, hashlib.sha256).hexdigest()
 
 
-# For a record body, the standard library's C encoder writes exactly JCS as long
-# as every member is a plain str, safe int or None, and the two numeric members
-# are floats that Python and ECMAScript print alike. It is twice as fast as the
-# general canonicalizer, and record hashing is the ledger's hottest loop.
-_RECORD_KEYS = frozenset(RECORD_FIELDS)
-_NUMERIC_MEMBERS = ("confidence", "processing_time_ms")
-_C_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_SAFE_INT = 2**53 - 1
-
-
-def _encodes_like_jcs(body: Mapping[str, Any]) -> bool:
-    if type(body) is not dict or body.keys() != _RECORD_KEYS:
-        return False
-    for name, value in body.items():
-        kind = type(value)
-        if kind is float:
-            if name not in _NUMERIC_MEMBERS or value.is_integer() or "e" in repr(value):
-                return False
-        elif kind is int:
-            if not -_SAFE_INT <= value <= _SAFE_INT:
-                return False
-        elif kind is not str and value is not None:
-            return False
-    return True
-
-
 def record_hash(body: Mapping[str, Any]) -> str:
     """Section 2: hex(H(JCS(record_body)))."""
-    if _encodes_like_jcs(body):
-        try:
-            return hashlib.sha256(_C_ENCODER.encode(body).encode("utf-8")).hexdigest()
-        except (UnicodeEncodeError, ValueError):
-            pass  # e.g. a lone surrogate: let canonicalize raise the precise error
     return hashlib.sha256(canonicalize(body)).hexdigest()
 
 

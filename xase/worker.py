@@ -1,10 +1,12 @@
 """The delivery engine: a bounded queue drained in batches by one background thread.
 
 The worker takes up to `batch_size` records (or what arrived within
-`flush_interval`), puts them in wire form (commitments computed here, off the
-caller's thread), sends them, and only then takes the next batch: so when it
-reaches a flush marker, everything queued before the marker is final.
-Callbacks run on this thread; nothing they raise can stop it.
+`flush_interval`) and puts them in wire form (commitments computed here, off the
+caller's thread). A sender thread sends them while the worker collects and
+prepares the next batch; the worker then settles the batch in flight before it
+hands over the next one. So one request is in flight at a time, batches go in
+order, and when the worker reaches a flush marker, everything queued before it
+is final. Callbacks run on the worker thread; nothing they raise can stop it.
 
 With a spool, records that do not fit in memory wait on disk: `backlog` holds
 their keys (and any flush marker queued behind them), and the worker moves them
@@ -17,10 +19,12 @@ costs nothing that is on disk.
 from __future__ import annotations
 
 import logging
+import queue as queues
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, Union
 
 from xase import evidence
@@ -55,6 +59,52 @@ class BatchSender(Protocol):
 
 
 QueueItem = Union[QueuedRecord, FlushMarker]
+Outcome = Union[RecordResult, XaseError]
+
+
+@dataclass
+class _Delivery:
+    """A prepared batch: its records, their wire form, and the flush markers released once they are final."""
+
+    records: list[QueuedRecord]
+    items: list[dict[str, Any]]
+    markers: list[FlushMarker]
+    outcomes: Optional[list[Outcome]] = None
+    error: Optional[Exception] = None  # a bug in sending: it costs this batch
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _SenderThread:
+    """Sends one delivery at a time for the worker, which meanwhile prepares the next; wakes it when done."""
+
+    def __init__(self, sender: BatchSender, wake: threading.Event) -> None:
+        self.sender, self._wake = sender, wake
+        self._jobs: queues.SimpleQueue[Optional[_Delivery]] = queues.SimpleQueue()
+        self._thread: Optional[threading.Thread] = None
+
+    def submit(self, delivery: _Delivery) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="xase-sender", daemon=True)
+            self._thread.start()
+        self._jobs.put(delivery)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (delivery := self._jobs.get()) is not None:
+            send(self.sender, delivery)
+            self._wake.set()
+
+
+def send(sender: BatchSender, delivery: _Delivery) -> None:
+    try:
+        delivery.outcomes = sender.send_batch(delivery.items)
+    except Exception as exc:  # a bug must cost this batch, never a thread
+        delivery.error = exc
+    finally:
+        delivery.done.set()
 
 
 def _settled(outcome: Union[RecordResult, XaseError]) -> bool:
@@ -94,6 +144,8 @@ class Worker:
         self._drops_reported = 0
         self._drop_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
+        self._sending: Optional[_SenderThread] = None  # the worker thread's sender; None: send on the calling thread
+        self._flying: Optional[_Delivery] = None  # handed to the sender thread, not yet settled
 
     # ---------------------------------------------------------------- thread
 
@@ -113,27 +165,58 @@ class Worker:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            self.step()
-            if self.pause:
-                self.stop.wait(self.pause)
-
-    def step(self, wait: bool = True) -> None:
-        """Collect one batch, deliver it, release the flush markers that followed it."""
-        batch, markers = self._collect(wait)
-        deferred: list[QueuedRecord] = []
+        self._sending = _SenderThread(self.sender, self.wake)
         try:
-            if batch:
-                deferred = self._deliver(batch)
-        except Exception:  # a bug must cost this batch, never the thread
-            log.exception("xase: unexpected error delivering a batch of %d records", len(batch))
-            for record in batch:
-                self._fail(record, XaseError("SERVER_ERROR", "internal SDK error while delivering; see the xase log"))
-            self.in_flight = 0
+            while not self.stop.is_set():
+                self.step(overlap=True)
+                if self.pause:
+                    self.stop.wait(self.pause)
+        finally:
+            self._land_flying()
+            self._sending.close()
+
+    def step(self, wait: bool = True, overlap: bool = False) -> None:
+        """Collect one batch, deliver it, release the flush markers that followed it.
+
+        With `overlap` (the worker thread), the batch is handed to the sender thread and this returns at once;
+        the next step collects and prepares the next batch meanwhile, then settles this one before sending that.
+        """
+        batch, markers = self._collect(wait)
+        delivery = self._prepare(batch, markers)
+        if not self._land_flying():  # deferred: this batch waits behind the deferred records
+            self.queue.extendleft(reversed([*delivery.records, *delivery.markers]))
+        elif not delivery.records:
+            self._release(delivery.markers)
+        elif overlap and self._sending is not None:
+            self._flying = delivery
+            self._sending.submit(delivery)
+        else:
+            send(self.sender, delivery)
+            self._flying = delivery
+            self._land_flying()
         self._report_drops()
+
+    def _land_flying(self) -> bool:
+        """Wait for the delivery in flight and settle it; False if it was deferred (put back in the queue)."""
+        delivery = self._flying
+        self._flying = None
+        if delivery is None:
+            return True
+        delivery.done.wait()
+        try:
+            deferred = self._settle(delivery)
+        except Exception as exc:  # a bug must cost this batch, never the thread
+            delivery.error, delivery.outcomes = exc, None
+            deferred = self._settle(delivery)
+        self.in_flight = 0
         if deferred:  # back to the head of the queue, in order, the markers still behind them
-            self.queue.extendleft(reversed([*deferred, *markers]))
-            return
+            self.queue.extendleft(reversed([*deferred, *delivery.markers]))
+            return False
+        self._release(delivery.markers)
+        return True
+
+    @staticmethod
+    def _release(markers: list[FlushMarker]) -> None:
         for marker in markers:
             marker.done.set()
 
@@ -148,8 +231,8 @@ class Worker:
                 if self.backlog:
                     self.refill()
                     continue
-                if self.stop.is_set() or not wait:
-                    break
+                if self.stop.is_set() or not wait or (not batch and self._flying is not None and self._flying.done.is_set()):
+                    break  # stopping, asked not to wait, or idle with an answer to settle
                 if deadline is None:
                     self.wake.wait(_IDLE_WAIT)
                 else:
@@ -188,22 +271,29 @@ class Worker:
 
     # ---------------------------------------------------------------- delivery
 
-    def _deliver(self, batch: list[QueuedRecord]) -> list[QueuedRecord]:
-        """Send the batch; returns the records deferred for a later attempt (only with a spool)."""
-        items, ready = [], []
+    def _prepare(self, batch: list[QueuedRecord], markers: list[FlushMarker]) -> _Delivery:
+        """The batch in wire form; a record JSON cannot carry fails here, alone."""
+        delivery = _Delivery([], [], markers)
         for record in batch:
             try:
-                items.append(wire_item(record, self.runtime, self.config.hmac_key))
-                ready.append(record)
+                delivery.items.append(wire_item(record, self.runtime, self.config.hmac_key))
+                delivery.records.append(record)
             except (evidence.CanonicalizationError, TypeError, ValueError) as exc:
                 self._fail(record, ValidationError(f"payload cannot be recorded as JSON evidence: {exc}"))
-        if not items:
+        self.in_flight = len(delivery.records) + (len(self._flying.records) if self._flying is not None else 0)
+        return delivery
+
+    def _settle(self, delivery: _Delivery) -> list[QueuedRecord]:
+        """Count, call back and acknowledge what the ledger answered; the records deferred for later (with a spool)."""
+        if delivery.error is not None or delivery.outcomes is None:
+            log.error("xase: unexpected error delivering a batch of %d records", len(delivery.records), exc_info=delivery.error)
+            for record in delivery.records:
+                self._fail(record, XaseError("SERVER_ERROR", "internal SDK error while delivering; see the xase log"))
             return []
-        self.in_flight = len(items)
-        outcomes = self.sender.send_batch(items)
-        settled = [record.idempotency_key for record, outcome in zip(ready, outcomes) if _settled(outcome)]
+        outcomes = delivery.outcomes
+        settled = [record.idempotency_key for record, outcome in zip(delivery.records, outcomes) if _settled(outcome)]
         deferred: list[QueuedRecord] = []
-        for record, outcome in zip(ready, outcomes):
+        for record, outcome in zip(delivery.records, outcomes):
             if not isinstance(outcome, XaseError):
                 self.sent += 1
                 self._call(self.config.on_success, outcome)
@@ -215,7 +305,6 @@ class Worker:
             self.spool.ack(key for key in settled if key)
             self.spool.sync()
         self.batches += 1
-        self.in_flight = 0
         self._pace(deferred, outcomes)
         return deferred
 
@@ -272,6 +361,7 @@ class Worker:
 
     def drain_inline(self, deadline: float) -> None:
         """Deliver what is queued on the calling thread until `deadline`; used at interpreter exit."""
+        self._land_flying()
         while (self.queue or self.backlog) and self.clock() < deadline:
             self.step(wait=False)
             if self.pause:

@@ -6,6 +6,7 @@ the ledger's own evidence (a data access, a retrieval) for another subsystem.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -76,8 +77,9 @@ class Ledger:
         return outcomes
 
     def _count(self, outcomes: Sequence[chain.Outcome]) -> None:
-        for outcome in outcomes:
-            self.metrics.records.labels("rejected" if outcome.error else "replayed" if outcome.replayed else "appended").inc()
+        counts = Counter("rejected" if outcome.error else "replayed" if outcome.replayed else "appended" for outcome in outcomes)
+        for outcome, count in counts.items():
+            self.metrics.records.labels(outcome).inc(count)
 
     def record(self, tenant_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Append one record the ledger itself writes, in its own block; its RecordResult. Raises what refused it."""

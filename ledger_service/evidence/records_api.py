@@ -67,7 +67,7 @@ def create_records() -> Response:
         else:
             assert outcome.result is not None
             results.append({**_with_url(outcome.result, base), "status": 200 if outcome.replayed else 201, "replayed": outcome.replayed})
-    return json_response({"results": results})
+    return json_response({"results": results}, floatless=True)
 
 
 @blueprint.get("/records")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
 import hashlib
 import json
 import math
+import uuid
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from xase import _jcs
 from xase.evidence import RECORD_FIELDS, CanonicalizationError, InvalidJSONError, canonicalize, loads, record_hash
 
 SAFE_INT = 2**53 - 1
@@ -147,3 +151,61 @@ def test_record_hash_with_a_lone_surrogate_is_a_canonicalization_error() -> None
     body["policy_id"] = "\ud800"
     with pytest.raises(CanonicalizationError):
         record_hash(body)
+
+
+# ---------------------------------------------------------------- the orjson fast path
+
+plain_floats = st.floats(min_value=1e-4, max_value=1e16, exclude_max=True).filter(lambda f: not f.is_integer()).flatmap(
+    lambda f: st.sampled_from([f, -f]))  # fmt: skip
+bmp_text = st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)))
+fast_scalars = st.none() | st.booleans() | st.integers(-SAFE_INT, SAFE_INT) | plain_floats | bmp_text
+fast_values = st.recursive(fast_scalars, lambda children: st.lists(children, max_size=5) | st.dictionaries(text, children, max_size=5), max_leaves=40)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(fast_values)
+def test_the_orjson_fast_path_equals_rfc8785_where_it_is_taken(value: Any) -> None:
+    fast = _jcs._fast_canonical(value)
+    if fast is not None:
+        assert fast == rfc8785.dumps(value)
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(plain_floats)
+def test_every_plain_float_takes_the_fast_path_and_prints_as_ecmascript(value: float) -> None:
+    assert _jcs._fast_canonical(value) == rfc8785.dumps(value)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return {"a": value}
+
+
+@pytest.mark.parametrize("value", [
+    1.0, 1e16 + 2.0, 9.5e-5, 1e21, {"\U0001f600": 1, "\uffff": 2}, ["\U0001f600"], 2**53, (1, 2), {1: 2}, "\ud800",
+    _nested(80),
+])  # fmt: skip
+def test_what_orjson_would_write_differently_goes_the_slow_path(value: Any) -> None:
+    assert _jcs._fast_canonical(value) is None
+
+
+def test_types_orjson_knows_but_json_does_not_are_refused_as_before() -> None:
+    class Color(enum.Enum):
+        RED = 1
+
+    for value in (Color.RED, uuid.uuid4(), datetime.date(2026, 1, 1), {"when": datetime.datetime(2026, 1, 1)}):
+        with pytest.raises(CanonicalizationError):
+            canonicalize(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_without_orjson_the_slow_path_alone_equals_rfc8785(value: Any) -> None:
+    saved, _jcs.orjson = _jcs.orjson, None
+    try:
+        assert canonicalize(value) == rfc8785.dumps(value)
+    finally:
+        _jcs.orjson = saved
