@@ -28,8 +28,12 @@ def test_single_record_returns_a_full_record_result(api: Api) -> None:
     assert second["chain_position"] == "chained" and second["seq"] == 1 and second["block_seq"] == 1
 
 
-def test_missing_transaction_id_is_generated(api: Api) -> None:
-    assert re.fullmatch(r"txn_[0-9a-f]{24}", api.record()["transaction_id"])
+def test_missing_transaction_id_is_generated_time_ordered(api: Api) -> None:
+    first = api.record()["transaction_id"]
+    results = api.post("/records/batch", json={"records": [decision(n) for n in range(3)]}).json()["results"]
+    generated = [first, *(result["transaction_id"] for result in results)]
+    assert all(re.fullmatch(r"txn_[0-9a-f]{28}", transaction_id) for transaction_id in generated)
+    assert len(set(generated)) == 4 and generated[0][:16] <= generated[1][:16]  # milliseconds first, then 64 random bits
 
 
 def test_camel_case_body_is_the_same_record_as_snake_case(api: Api) -> None:

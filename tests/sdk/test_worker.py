@@ -109,3 +109,37 @@ def test_an_unexpected_error_costs_the_batch_not_the_thread() -> None:
     queue.extend([record(0), record(1)])
     worker.step()
     assert [e.code for e in errors] == ["SERVER_ERROR", "SERVER_ERROR"] and worker.in_flight == 0
+
+
+def test_the_next_batch_is_prepared_while_one_is_in_flight_and_a_flush_waits_for_both() -> None:
+    worker, queue, network = make_worker(batch_size=2)
+    in_flight, answer = threading.Event(), threading.Event()
+    answer_now = network.send_batch
+
+    def slow_network(items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+        in_flight.set()
+        assert answer.wait(5)
+        return answer_now(items)
+
+    network.send_batch = slow_network  # type: ignore[method-assign]
+    records = [record(n) for n in range(4)]
+    marker = FlushMarker()
+    queue.extend([*records, marker])
+    worker.ensure_started()
+    try:
+        assert in_flight.wait(5)
+        for _ in range(500):  # the worker puts the second batch in wire form (its keys fixed) while the first is in flight
+            if records[3].idempotency_key is not None:
+                break
+            threading.Event().wait(0.01)
+        assert records[3].idempotency_key is not None and len(network.batches) == 0 and not marker.done.is_set()
+        answer.set()
+        assert marker.done.wait(5)
+        assert [[item["transaction_id"] for item in batch] for batch in network.batches] == [["t_0", "t_1"], ["t_2", "t_3"]]
+        assert (worker.sent, worker.batches, worker.in_flight) == (4, 2, 0)
+    finally:
+        worker.stop.set()
+        worker.wake.set()
+        answer.set()
+        worker.join(5)
+    assert not worker.alive
