@@ -133,7 +133,7 @@ class LedgerProcess:
         log = open(self.directory / "ledger.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ledger_service.cli", *self.cli_args(), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--port-file", str(port_file), *(["--workers", str(self.workers)] if self.workers else [])],
+             "--port-file", str(port_file), "--workers", str(self.workers)],  # 0: the development server
             env=self.process_env(), stdout=log, stderr=log,
         )  # fmt: skip
         deadline = time.monotonic() + 30

@@ -41,6 +41,7 @@ class XaseClientConfig:
     block_timeout: float = 1.0  # seconds record() may wait for room with "block"
     payload_hmac_key: Optional[Union[bytes, str]] = None  # HMAC-SHA256 commitments instead of SHA-256
     capture_runtime_context: bool = True  # add python/hostname/pid/sdk version under context
+    max_in_flight: int = 1  # batches sent at once; 1 keeps them in order in the chain, 2 doubles throughput on a multi-process ledger
     gzip: bool = True  # gzip request bodies above gzip_min_bytes
     gzip_min_bytes: int = 1024
     atexit_timeout: float = 2.0  # seconds the exit-time flush may take; 0 disables it
@@ -84,6 +85,7 @@ class XaseClientConfig:
         self._check_int("queue_max_size", 1, 10_000_000)
         self._check_int("batch_size", 1, MAX_BATCH_SIZE)
         self._check_int("gzip_min_bytes", 0, 1 << 30)
+        self._check_int("max_in_flight", 1, 8)
         if self.spool_fsync not in ("always", "batch", "off"):
             raise _invalid("spool_fsync", "'always', 'batch' or 'off'", self.spool_fsync)
         if self.spool_path is not None and (not isinstance(self.spool_path, (str, os.PathLike)) or not str(self.spool_path)):

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, Union
@@ -188,11 +189,11 @@ def verify_signature(public_key: PublicKeyLike, digest: bytes, signature_b64: st
 
 # ---------------------------------------------------------------- shape checks
 
-_HEX = frozenset("0123456789abcdef")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _is_hex64(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX
+    return type(value) is str and _HEX64.fullmatch(value) is not None
 
 
 def _is_int(value: Any) -> bool:

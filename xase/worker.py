@@ -2,11 +2,11 @@
 
 The worker takes up to `batch_size` records (or what arrived within
 `flush_interval`) and puts them in wire form (commitments computed here, off the
-caller's thread). A sender thread sends them while the worker collects and
-prepares the next batch; the worker then settles the batch in flight before it
-hands over the next one. So one request is in flight at a time, batches go in
-order, and when the worker reaches a flush marker, everything queued before it
-is final. Callbacks run on the worker thread; nothing they raise can stop it.
+caller's thread). Sender threads send them while the worker collects and
+prepares the next batch; at most `max_in_flight` batches are in flight, and the
+worker settles them oldest first. With the default of one, batches reach the
+ledger in order. When the worker reaches a flush marker, everything queued
+before it is final. Callbacks run on the worker thread; nothing they raise can stop it.
 
 With a spool, records that do not fit in memory wait on disk: `backlog` holds
 their keys (and any flush marker queued behind them), and the worker moves them
@@ -74,22 +74,24 @@ class _Delivery:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class _SenderThread:
-    """Sends one delivery at a time for the worker, which meanwhile prepares the next; wakes it when done."""
+class _Senders:
+    """Threads that send deliveries for the worker, which meanwhile prepares the next; each wakes it when done."""
 
-    def __init__(self, sender: BatchSender, wake: threading.Event) -> None:
-        self.sender, self._wake = sender, wake
+    def __init__(self, sender: BatchSender, wake: threading.Event, threads: int) -> None:
+        self.sender, self._wake, self._count = sender, wake, threads
         self._jobs: queues.SimpleQueue[Optional[_Delivery]] = queues.SimpleQueue()
-        self._thread: Optional[threading.Thread] = None
+        self._threads: list[threading.Thread] = []
 
     def submit(self, delivery: _Delivery) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="xase-sender", daemon=True)
-            self._thread.start()
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        while len(self._threads) < self._count:
+            thread = threading.Thread(target=self._run, name="xase-sender", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         self._jobs.put(delivery)
 
     def close(self) -> None:
-        if self._thread is not None:
+        for _ in self._threads:
             self._jobs.put(None)
 
     def _run(self) -> None:
@@ -144,8 +146,8 @@ class Worker:
         self._drops_reported = 0
         self._drop_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
-        self._sending: Optional[_SenderThread] = None  # the worker thread's sender; None: send on the calling thread
-        self._flying: Optional[_Delivery] = None  # handed to the sender thread, not yet settled
+        self._senders: Optional[_Senders] = None  # the worker thread's; None: send on the calling thread
+        self._flying: deque[_Delivery] = deque()  # handed to the senders, not yet settled; oldest first
 
     # ---------------------------------------------------------------- thread
 
@@ -165,55 +167,60 @@ class Worker:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        self._sending = _SenderThread(self.sender, self.wake)
+        self._senders = _Senders(self.sender, self.wake, self.config.max_in_flight)
         try:
             while not self.stop.is_set():
                 self.step(overlap=True)
                 if self.pause:
                     self.stop.wait(self.pause)
         finally:
-            self._land_flying()
-            self._sending.close()
+            self.queue.extendleft(reversed(self._land(keep=0)))
+            self._senders.close()
 
     def step(self, wait: bool = True, overlap: bool = False) -> None:
         """Collect one batch, deliver it, release the flush markers that followed it.
 
-        With `overlap` (the worker thread), the batch is handed to the sender thread and this returns at once;
-        the next step collects and prepares the next batch meanwhile, then settles this one before sending that.
+        With `overlap` (the worker thread), the batch is handed to the sender threads and this returns once
+        fewer than `max_in_flight` batches are in flight: the next step prepares the next batch meanwhile.
         """
         batch, markers = self._collect(wait)
         delivery = self._prepare(batch, markers)
-        if not self._land_flying():  # deferred: this batch waits behind the deferred records
-            self.queue.extendleft(reversed([*delivery.records, *delivery.markers]))
+        flying = overlap and self._senders is not None and bool(delivery.records)
+        # Settle the oldest deliveries until this one may fly; all of them when it carries only markers,
+        # which wait for every record before them.
+        held = self._land(keep=self.config.max_in_flight - 1 if flying else 0)
+        if held:  # a delivery was deferred: this batch waits behind it
+            self.queue.extendleft(reversed([*held, *delivery.records, *delivery.markers]))
         elif not delivery.records:
             self._release(delivery.markers)
-        elif overlap and self._sending is not None:
-            self._flying = delivery
-            self._sending.submit(delivery)
+        elif flying and self._senders is not None:
+            self._flying.append(delivery)
+            self._senders.submit(delivery)
         else:
             send(self.sender, delivery)
-            self._flying = delivery
-            self._land_flying()
+            self._flying.append(delivery)
+            self.queue.extendleft(reversed(self._land(keep=0)))
+        self.in_flight = sum(len(delivery.records) for delivery in self._flying)
         self._report_drops()
 
-    def _land_flying(self) -> bool:
-        """Wait for the delivery in flight and settle it; False if it was deferred (put back in the queue)."""
-        delivery = self._flying
-        self._flying = None
-        if delivery is None:
-            return True
-        delivery.done.wait()
-        try:
-            deferred = self._settle(delivery)
-        except Exception as exc:  # a bug must cost this batch, never the thread
-            delivery.error, delivery.outcomes = exc, None
-            deferred = self._settle(delivery)
-        self.in_flight = 0
-        if deferred:  # back to the head of the queue, in order, the markers still behind them
-            self.queue.extendleft(reversed([*deferred, *delivery.markers]))
-            return False
-        self._release(delivery.markers)
-        return True
+    def _land(self, keep: int) -> list[QueueItem]:
+        """Wait for and settle deliveries, oldest first, until at most `keep` are in flight. Once one is deferred,
+        every later one is settled too, and what must wait for it (the deferred records and, from there on,
+        every flush marker) is returned, in order, for the head of the queue."""
+        held: list[QueueItem] = []
+        while len(self._flying) > keep or (held and self._flying):
+            delivery = self._flying.popleft()
+            delivery.done.wait()
+            try:
+                deferred = self._settle(delivery)
+            except Exception as exc:  # a bug must cost this batch, never the thread
+                delivery.error, delivery.outcomes = exc, None
+                deferred = self._settle(delivery)
+            if deferred or held:
+                held += [*deferred, *delivery.markers]
+            else:
+                self._release(delivery.markers)
+        return held
 
     @staticmethod
     def _release(markers: list[FlushMarker]) -> None:
@@ -231,7 +238,7 @@ class Worker:
                 if self.backlog:
                     self.refill()
                     continue
-                if self.stop.is_set() or not wait or (not batch and self._flying is not None and self._flying.done.is_set()):
+                if self.stop.is_set() or not wait or (not batch and self._flying and self._flying[0].done.is_set()):
                     break  # stopping, asked not to wait, or idle with an answer to settle
                 if deadline is None:
                     self.wake.wait(_IDLE_WAIT)
@@ -280,7 +287,7 @@ class Worker:
                 delivery.records.append(record)
             except (evidence.CanonicalizationError, TypeError, ValueError) as exc:
                 self._fail(record, ValidationError(f"payload cannot be recorded as JSON evidence: {exc}"))
-        self.in_flight = len(delivery.records) + (len(self._flying.records) if self._flying is not None else 0)
+        self.in_flight = len(delivery.records) + sum(len(flying.records) for flying in self._flying)
         return delivery
 
     def _settle(self, delivery: _Delivery) -> list[QueuedRecord]:
@@ -361,7 +368,7 @@ class Worker:
 
     def drain_inline(self, deadline: float) -> None:
         """Deliver what is queued on the calling thread until `deadline`; used at interpreter exit."""
-        self._land_flying()
+        self.queue.extendleft(reversed(self._land(keep=0)))
         while (self.queue or self.backlog) and self.clock() < deadline:
             self.step(wait=False)
             if self.pause:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,13 +18,18 @@ import requests
 from xase import evidence
 
 
+def _sdk_key() -> str:
+    """An idempotency key as the SDK makes one: time-ordered, then random."""
+    return f"k{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 def sdk_like_batch(first: int, size: int) -> bytes:
     """A /records/batch body like the SDK sends: commitments, keys and a small runtime context."""
     records = [
         {
             "policy": "credit_policy_v4", "policy_version": "4.2", "decision_type": "loan",
             "input_hash": evidence.sha256_hex(f"in-{n}".encode()), "output_hash": evidence.sha256_hex(b"APPROVED"),
-            "confidence": 0.94, "processing_time": 12.5, "transaction_id": f"loan_{n}", "idempotency_key": str(uuid.uuid4()),
+            "confidence": 0.94, "processing_time": 12.5, "transaction_id": f"loan_{n}", "idempotency_key": _sdk_key(),
             "context": {"runtime": {"python": "3.11.7", "hostname": "bench-host", "pid": 4242, "sdk": "0.1.0"}, "request_id": f"r{n}"},
         }
         for n in range(first, first + size)
@@ -62,7 +66,7 @@ def postgres_database(admin_url: str = "postgresql+psycopg://postgres@127.0.0.1:
 
 @contextmanager
 def running_ledger(
-    extra_env: dict[str, str] | None = None, database_url: str | None = None, workers: int = 0, scopes: list[str] | None = None
+    extra_env: dict[str, str] | None = None, database_url: str | None = None, workers: int | None = 0, scopes: list[str] | None = None
 ) -> Iterator[BenchLedger]:
     with tempfile.TemporaryDirectory(prefix="xase-bench-") as tmp:
         directory = Path(tmp)
@@ -73,7 +77,8 @@ def running_ledger(
         key = subprocess.run(create, env=env, capture_output=True, text=True, check=True).stdout.strip()
         port_file = directory / "port"
         log = open(directory / "ledger.log", "wb")
-        serve = [*cli, "serve", "--port", "0", "--port-file", str(port_file), *(["--workers", str(workers)] if workers else [])]
+        # workers None: as `xase-ledger serve` starts by default; 0: the development server
+        serve = [*cli, "serve", "--port", "0", "--port-file", str(port_file), *(["--workers", str(workers)] if workers is not None else [])]
         process = subprocess.Popen(serve, env=env, stdout=log, stderr=log)
         try:
             deadline = time.monotonic() + 30

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, LedgerProcess
 from xase import XaseClient, XaseError
 
 DEAD = "http://127.0.0.1:9/api/xase/v1"
@@ -120,3 +120,23 @@ def test_kill_9_mid_stream_loses_nothing_record_returned_for(api: Api, tmp_path:
     assert len(stored) == len(set(stored))  # exactly once
     assert api.get("/verify").json()["ok"] is True
 
+
+
+def test_with_two_batches_in_flight_an_outage_still_delivers_each_record_exactly_once(fresh_ledger: LedgerProcess, tmp_path: Path) -> None:
+    api = Api(fresh_ledger, fresh_ledger.new_api_key())
+    client = XaseClient(api_key=api.key, base_url=fresh_ledger.base_url, spool_path=str(tmp_path / "spool"), max_in_flight=2, batch_size=10,
+                        flush_interval=0.01, max_retries=0, retry_backoff_max=0.3)  # fmt: skip
+    for n in range(50):
+        client.record(loan(n))
+    client.flush(30)
+    port = fresh_ledger.port
+    fresh_ledger.stop()
+    for n in range(50, 150):
+        client.record(loan(n))  # deferred batch after batch, kept in the spool
+    time.sleep(0.5)
+    fresh_ledger.start(port)
+    client.flush(60)
+    client.close()
+    records = api.all_records()
+    assert len(records) == 150 and client.get_stats()["spooled"] == 0
+    assert api.get("/verify").json()["ok"] is True

@@ -143,3 +143,31 @@ def test_the_next_batch_is_prepared_while_one_is_in_flight_and_a_flush_waits_for
         answer.set()
         worker.join(5)
     assert not worker.alive
+
+
+def test_with_max_in_flight_two_batches_fly_at_once_and_a_flush_waits_for_both() -> None:
+    worker, queue, network = make_worker(batch_size=2, max_in_flight=2)
+    arrived, answer = threading.Semaphore(0), threading.Event()
+    answer_now = network.send_batch
+
+    def slow_network(items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+        arrived.release()
+        assert answer.wait(5)
+        return answer_now(items)
+
+    network.send_batch = slow_network  # type: ignore[method-assign]
+    marker = FlushMarker()
+    queue.extend([*(record(n) for n in range(4)), marker])
+    worker.ensure_started()
+    try:
+        assert arrived.acquire(timeout=5) and arrived.acquire(timeout=5)  # the second is sent before the first is answered
+        assert not marker.done.is_set()
+        answer.set()
+        assert marker.done.wait(5)
+        assert sorted(item["transaction_id"] for batch in network.batches for item in batch) == ["t_0", "t_1", "t_2", "t_3"]
+        assert (worker.sent, worker.batches, worker.in_flight) == (4, 2, 0)
+    finally:
+        worker.stop.set()
+        worker.wake.set()
+        answer.set()
+        worker.join(5)
