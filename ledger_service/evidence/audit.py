@@ -189,11 +189,12 @@ def _keys_by_id(conn: Connection) -> dict[str, str]:
     return {row.key_id: row.public_pem for row in conn.execute(select(SigningKey.key_id, SigningKey.public_pem))}
 
 
-def _context(row: Any) -> Any:
-    try:
-        return evidence.loads(row.context_json)
-    except evidence.InvalidJSONError as exc:
-        raise evidence.VerificationError(f"record seq {row.seq}", "context", f"expected stored JSON, got {exc}", seq=row.seq) from None
+def _check_context(row: Any) -> None:
+    """The ledger stores a context as its canonical JSON, so the hash of the stored text is its commitment:
+    no parse needed, and any change to a stored byte (even one that keeps the same JSON value) is found."""
+    actual = evidence.sha256_hex(row.context_json.encode("utf-8"))
+    if actual != row.context_hash:
+        raise evidence.VerificationError(f"record seq {row.seq}", "context_hash", f"expected {row.context_hash}, got {actual}", seq=row.seq)
 
 
 def _check_block_pointers(rows: list[Any], block_seq: int) -> None:
@@ -211,7 +212,8 @@ def verify_chain(engine: Engine, tenant_id: str) -> dict[str, Any]:
             unsealed: list[Any] = []
             for kind, row in _chain(conn, tenant_id):
                 if kind == "record":
-                    verifier.add_record(record_body(row), row.record_hash, _context(row))
+                    verifier.add_record(record_body(row), row.record_hash)
+                    _check_context(row)
                     _check_payload(conn, tenant_id, row)
                     unsealed.append(row)
                 else:
