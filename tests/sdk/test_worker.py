@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Union
 
@@ -111,63 +112,61 @@ def test_an_unexpected_error_costs_the_batch_not_the_thread() -> None:
     assert [e.code for e in errors] == ["SERVER_ERROR", "SERVER_ERROR"] and worker.in_flight == 0
 
 
-def test_the_next_batch_is_prepared_while_one_is_in_flight_and_a_flush_waits_for_both() -> None:
-    worker, queue, network = make_worker(batch_size=2)
-    in_flight, answer = threading.Event(), threading.Event()
-    answer_now = network.send_batch
+class HeldNetwork(Network):
+    """Takes each batch at once (`arrived`), answers it only once `answer` is set."""
 
-    def slow_network(items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
-        in_flight.set()
-        assert answer.wait(5)
-        return answer_now(items)
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived, self.answer = threading.Semaphore(0), threading.Event()
 
-    network.send_batch = slow_network  # type: ignore[method-assign]
-    records = [record(n) for n in range(4)]
-    marker = FlushMarker()
-    queue.extend([*records, marker])
+    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+        self.arrived.release()
+        assert self.answer.wait(5)
+        return super().send_batch(items)
+
+
+@contextmanager
+def running(**options: Any) -> Iterator[tuple[Worker, deque[QueueItem], HeldNetwork]]:
+    """A worker on its own thread (sender threads and all) over a HeldNetwork; stopped at the end."""
+    worker, queue, _ = make_worker(**options)
+    network = worker.sender = HeldNetwork()
     worker.ensure_started()
     try:
-        assert in_flight.wait(5)
+        yield worker, queue, network
+    finally:
+        worker.stop.set()
+        worker.wake.set()
+        network.answer.set()
+        worker.join(5)
+    assert not worker.alive
+
+
+def test_the_next_batch_is_prepared_while_one_is_in_flight_and_a_flush_waits_for_both() -> None:
+    with running(batch_size=2) as (worker, queue, network):
+        records = [record(n) for n in range(4)]
+        marker = FlushMarker()
+        queue.extend([*records, marker])
+        worker.wake.set()
+        assert network.arrived.acquire(timeout=5)
         for _ in range(500):  # the worker puts the second batch in wire form (its keys fixed) while the first is in flight
             if records[3].idempotency_key is not None:
                 break
             threading.Event().wait(0.01)
         assert records[3].idempotency_key is not None and len(network.batches) == 0 and not marker.done.is_set()
-        answer.set()
+        network.answer.set()
         assert marker.done.wait(5)
         assert [[item["transaction_id"] for item in batch] for batch in network.batches] == [["t_0", "t_1"], ["t_2", "t_3"]]
         assert (worker.sent, worker.batches, worker.in_flight) == (4, 2, 0)
-    finally:
-        worker.stop.set()
-        worker.wake.set()
-        answer.set()
-        worker.join(5)
-    assert not worker.alive
 
 
 def test_with_max_in_flight_two_batches_fly_at_once_and_a_flush_waits_for_both() -> None:
-    worker, queue, network = make_worker(batch_size=2, max_in_flight=2)
-    arrived, answer = threading.Semaphore(0), threading.Event()
-    answer_now = network.send_batch
-
-    def slow_network(items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
-        arrived.release()
-        assert answer.wait(5)
-        return answer_now(items)
-
-    network.send_batch = slow_network  # type: ignore[method-assign]
-    marker = FlushMarker()
-    queue.extend([*(record(n) for n in range(4)), marker])
-    worker.ensure_started()
-    try:
-        assert arrived.acquire(timeout=5) and arrived.acquire(timeout=5)  # the second is sent before the first is answered
+    with running(batch_size=2, max_in_flight=2) as (worker, queue, network):
+        marker = FlushMarker()
+        queue.extend([*(record(n) for n in range(4)), marker])
+        worker.wake.set()
+        assert network.arrived.acquire(timeout=5) and network.arrived.acquire(timeout=5)  # the 2nd goes before the 1st is answered
         assert not marker.done.is_set()
-        answer.set()
+        network.answer.set()
         assert marker.done.wait(5)
         assert sorted(item["transaction_id"] for batch in network.batches for item in batch) == ["t_0", "t_1", "t_2", "t_3"]
         assert (worker.sent, worker.batches, worker.in_flight) == (4, 2, 0)
-    finally:
-        worker.stop.set()
-        worker.wake.set()
-        answer.set()
-        worker.join(5)
