@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, request
 
-from ledger_service.access import datasets
+from ledger_service.access import datasets, indexes
 from ledger_service.access.sessions import parse_duration, record_revocations
 from ledger_service.db import write_transaction
 from ledger_service.errors import ValidationFailed, over_cap
@@ -64,6 +64,18 @@ def upload(dataset_ref: str) -> Response:
     prepared = datasets.prepare_upload(_uploaded_records(), state().settings.max_upload_records)
     uploaded = datasets.upload_records(state().engine, dataset, prepared)
     return json_response(uploaded, 201 if uploaded["inserted"] else 200)
+
+
+@blueprint.post("/<dataset_ref>/indexes")
+def index(dataset_ref: str) -> Response:
+    """Index fields of this dataset (`{"fields": ["age", "lab_results.glucose"]}`, at most 8 a call), so that
+    filters selecting or sorting by them read an index instead of every record. Idempotent."""
+    caller = principal("sessions")
+    body = json_object("fields")
+    with reading() as conn:
+        datasets.find_dataset(conn, caller.tenant_id, dataset_ref)  # the holder's own dataset, or 404
+    report = indexes.index_fields(state().engine, body.get("fields"))
+    return json_response({"indexes": report}, 201 if any(entry["created"] for entry in report) else 200)
 
 
 @blueprint.post("/<dataset_ref>/grants")

@@ -271,7 +271,7 @@ class Reader:
             query = query.where(compile_filter(filter_, _BODY, dialect))
             if sort:
                 offset = int(position["o"]) if position else 0
-                query = query.order_by(*sort_expression(sort, _BODY, dialect), DatasetRecord.seq).offset(offset)
+                query = query.order_by(*sort_expression(sort, _BODY, dialect, DatasetRecord.seq.expression)).offset(offset)
             else:
                 query = query.where(DatasetRecord.seq > (int(position["a"]) if position else -1)).order_by(DatasetRecord.seq)
             rows = conn.execute(query.limit(batch_size + 1)).all()
@@ -301,7 +301,7 @@ class Reader:
         with bounded_read(self.engine) as conn:
             dialect = conn.dialect.name
             query = self._base().where(compile_filter(filter_, _BODY, dialect))
-            query = query.order_by(*sort_expression(sort, _BODY, dialect), DatasetRecord.seq)
+            query = query.order_by(*sort_expression(sort, _BODY, dialect, DatasetRecord.seq.expression))
             rows = conn.execute(query.limit(limit + 1)).all()
         page = rows[:limit]
         record_ids = [row.record_id for row in page]

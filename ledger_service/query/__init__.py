@@ -11,7 +11,7 @@ packages import the names below, not the modules.
 
 from __future__ import annotations
 
-from ledger_service.query.filters import compile_filter, parse_path, sort_expression
+from ledger_service.query.filters import JsonDocument, compile_filter, parse_path, sort_expression
 from ledger_service.query.pipeline import run_pipeline
 
-__all__ = ["compile_filter", "parse_path", "run_pipeline", "sort_expression"]
+__all__ = ["JsonDocument", "compile_filter", "parse_path", "run_pipeline", "sort_expression"]

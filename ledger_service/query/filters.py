@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import ARRAY, ColumnElement, Text, and_, any_, bindparam, cast, false, func, not_, or_, true
 from sqlalchemy.dialects.postgresql import JSONB
@@ -83,7 +83,9 @@ def _kind(value: Any) -> str:
 
 
 class JsonDocument:
-    """SQL for one JSON column, per dialect. Every predicate is true or false, never NULL."""
+    """SQL for one JSON column, per dialect. Every predicate is true or false, never NULL: the type test of
+    each leaf is total, and the value comparison beside it is left bare, with its JSON path written into
+    the SQL as a literal, so that an expression index on that path (see `index_expression`) can serve it."""
 
     def __init__(self, column: ColumnElement[Any], dialect: str) -> None:
         self.column = column
@@ -93,6 +95,9 @@ class JsonDocument:
     def _sqlite_path(self, segments: Sequence[str]) -> str:
         return "$" + "".join(f"[{s}]" if s.isdigit() else "." + json.dumps(s) for s in segments)
 
+    def _sqlite_path_literal(self, segments: Sequence[str]) -> ColumnElement[Any]:
+        return bindparam(None, self._sqlite_path(segments), literal_execute=True)  # quoted by SQLAlchemy
+
     def text(self, segments: Sequence[str]) -> ColumnElement[Any]:
         """A scalar as SQL text (PostgreSQL), for casts and collated comparisons."""
         return self.column.op("#>>", return_type=Text)(self._path_array(segments))
@@ -100,15 +105,15 @@ class JsonDocument:
     def value(self, segments: Sequence[str]) -> ColumnElement[Any]:
         if self.postgres:
             return self.column.op("#>")(self._path_array(segments))
-        return func.json_extract(self.column, self._sqlite_path(segments))
+        return func.json_extract(self.column, self._sqlite_path_literal(segments))
 
     def _path_array(self, segments: Sequence[str]) -> ColumnElement[Any]:
-        return cast(bindparam(None, list(segments), type_=ARRAY(Text)), ARRAY(Text))
+        return cast(bindparam(None, list(segments), type_=ARRAY(Text), literal_execute=True), ARRAY(Text))
 
     def type_of(self, segments: Sequence[str]) -> ColumnElement[Any]:
         if self.postgres:
             return func.jsonb_typeof(self.value(segments))
-        return func.json_type(self.column, self._sqlite_path(segments))
+        return func.json_type(self.column, self._sqlite_path_literal(segments))
 
     def is_kind(self, segments: Sequence[str], kind: str) -> ColumnElement[bool]:
         names = {
@@ -118,7 +123,7 @@ class JsonDocument:
             "null": ("null",),
             "container": ("object", "array"),
         }[kind]
-        return self.type_of(segments).in_(names)
+        return func.coalesce(self.type_of(segments), "").in_(names)  # a missing path: false, not NULL
 
     def _literal(self, value: Any) -> ColumnElement[Any]:
         if self.postgres:
@@ -127,19 +132,14 @@ class JsonDocument:
             return bindparam(None, evidence.canonicalize(value).decode("utf-8"))
         return bindparam(None, value)
 
-    @staticmethod
-    def total(predicate: ColumnElement[Any]) -> ColumnElement[bool]:
-        """SQL's NULL becomes false, so NOT and NOR mean what they say."""
-        return func.coalesce(predicate, false())
-
     # -- predicates
     def equals(self, segments: Sequence[str], value: Any) -> ColumnElement[bool]:
         kind = _kind(value)
         if kind == "null":
             return or_(self.type_of(segments).is_(None), self.is_kind(segments, "null"))
         if kind == "boolean" and not self.postgres:
-            return self.total(self.type_of(segments) == ("true" if value else "false"))
-        return self.total(and_(self.is_kind(segments, kind), self.value(segments) == self._literal(value)))
+            return func.coalesce(self.type_of(segments), "") == ("true" if value else "false")
+        return and_(self.is_kind(segments, kind), self.value(segments) == self._literal(value))
 
     def compare(self, segments: Sequence[str], operator: str, value: Any) -> ColumnElement[bool]:
         kind = _kind(value)
@@ -151,7 +151,7 @@ class JsonDocument:
             compared = getattr(text, _COMPARE[operator])(bindparam(None, value, type_=Text))
         else:
             compared = getattr(self.value(segments), _COMPARE[operator])(self._literal(value))
-        return self.total(and_(self.is_kind(segments, kind), compared))
+        return and_(self.is_kind(segments, kind), compared)
 
     def one_of(self, segments: Sequence[str], values: Sequence[Any]) -> ColumnElement[bool]:
         """`$in`: one IN per JSON type over one extracted value, not one predicate per value."""
@@ -161,7 +161,7 @@ class JsonDocument:
         parts = [self.equals(segments, value) for kind in ("null", "boolean") for value in dict.fromkeys(by_kind.get(kind, []))]
         for kind in ("number", "string", "container"):
             if kind in by_kind:
-                parts.append(self.total(and_(self.is_kind(segments, kind), self._among(segments, by_kind[kind]))))
+                parts.append(and_(self.is_kind(segments, kind), self._among(segments, by_kind[kind])))
         return or_(false(), *parts)
 
     def _among(self, segments: Sequence[str], values: list[Any]) -> ColumnElement[bool]:
@@ -266,10 +266,12 @@ def compile_filter(expression: Any, column: ColumnElement[Any], dialect: str) ->
     return _Compiler(JsonDocument(column, dialect)).expression(expression if expression is not None else {}, 0)
 
 
-def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str) -> list[ColumnElement[Any]]:
-    """ORDER BY terms for `{"field": 1 | -1, ...}` (callers add a unique tie-breaker)."""
+def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str,
+                    tie_breaker: Optional[ColumnElement[Any]] = None) -> list[ColumnElement[Any]]:  # fmt: skip
+    """ORDER BY terms for `{"field": 1 | -1, ...}`, then `tie_breaker` (a unique column) in the direction of the
+    last key, so that an index on (..., field, tie_breaker) yields the whole order without a sort."""
     if sort is None:
-        return []
+        return [] if tie_breaker is None else [tie_breaker.asc()]
     if not isinstance(sort, Mapping) or len(sort) > 8:
         raise _invalid("sort must be an object of at most 8 {field: 1 | -1} pairs")
     document = JsonDocument(column, dialect)
@@ -279,4 +281,6 @@ def sort_expression(sort: Any, column: ColumnElement[Any], dialect: str) -> list
             raise _invalid(f"sort direction for {path!r} must be 1 or -1", path=str(path))
         key = document.sort_key(parse_path(path))
         terms.append(key.asc() if direction == 1 else key.desc())
+    if tie_breaker is not None:
+        terms.append(tie_breaker.desc() if terms and list(sort.values())[-1] == -1 else tie_breaker.asc())
     return terms

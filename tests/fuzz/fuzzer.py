@@ -132,6 +132,7 @@ ROUTES = [
     Route("POST", "/datasets/{dataset_ref}/records", lambda w: [{"record_id": "x" + secrets.token_hex(3), "age": 1}]),
     Route("POST", "/datasets/{dataset_ref}/grants", lambda w: {"tenant": w.b.tenant, "purposes": [PURPOSE], "max_duration": "1d"}),
     Route("GET", "/datasets/{dataset_ref}/grants"),
+    Route("POST", "/datasets/{dataset_ref}/indexes", lambda w: {"fields": ["age"]}),
     Route("POST", "/datasets/{dataset_ref}/grants/{grant_id}/revoke", lambda w: {"reason": "r", "revoked_by": "fuzz"}),
     Route("POST", "/datasets/{dataset_ref}/sessions/{session_id}/revoke", lambda w: {"reason": "r", "revoked_by": "fuzz"}),
     Route("GET", "/datasets/{dataset_ref}/accesses"),
