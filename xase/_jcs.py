@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps exotic platforms working
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["CanonicalizationError", "InvalidJSONError", "canonicalize", "loads"]
+__all__ = ["CanonicalizationError", "InvalidJSONError", "canonicalize", "loads", "loads_canonical"]
 
 # JCS works on IEEE 754 doubles: larger integers would silently lose precision.
 _INT_MAX = 2**53 - 1
@@ -93,6 +93,22 @@ def loads(data: bytes | str) -> Any:
         raise InvalidJSONError("JSON nesting is too deep") from None
     except ValueError as exc:  # e.g. integer literals over Python's digit limit
         raise InvalidJSONError(f"malformed JSON: {exc}") from None
+
+
+def loads_canonical(data: bytes) -> Any:
+    """`loads`, faster for text that is already canonical JSON (as every line of an export is): canonical JSON
+    has no duplicate keys, so text that orjson parses and that the fast path canonicalizes back to itself
+    needs no other check (that path takes no integral float, the one value orjson parses differently: an
+    integer literal beyond 64 bits). Anything else goes through `loads`, which names its fault."""
+    text = data.rstrip(b"\r\n")
+    if orjson is not None:
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return loads(data)
+        if _fast_canonical(parsed) == text:
+            return parsed
+    return loads(data)
 
 
 # ---------------------------------------------------------------- serializing

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from xase import evidence
+from xase._jcs import loads_canonical
 
 __all__ = ["BundleReport", "header_line", "record_line", "block_line", "end_line", "verify_bundle"]
 
@@ -74,7 +75,7 @@ def verify_bundle(lines: Iterable[bytes], trusted_keys: Optional[Iterable[eviden
     for number, raw in enumerate(iterator, start=2):
         if not raw.strip():
             continue
-        line = evidence.loads(raw)
+        line = loads_canonical(raw)
         kind = line.get("type") if isinstance(line, dict) else None
         if kind == "record":
             verifier.add_record(line["record"], line["record_hash"], line.get("context"))

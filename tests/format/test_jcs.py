@@ -109,6 +109,28 @@ def test_deep_nesting_is_a_canonicalization_error_not_a_crash() -> None:
 def test_strict_parser_rejects(text: str | bytes, reason: str) -> None:
     with pytest.raises(InvalidJSONError, match=reason):
         loads(text)
+    with pytest.raises(InvalidJSONError, match=reason):  # the fast parser for canonical text is exactly as strict
+        _jcs.loads_canonical(text.encode() if isinstance(text, str) else text)
+
+
+@pytest.mark.parametrize("text", [b'{"a":1,"a":1}', b'{"b":1,"a":2}', b'{"a":1.0}', b'{"a":"\\ud800"}', b'[9007199254740993]', b'{"a": 1}\n'])
+def test_the_canonical_fast_parser_gives_what_the_strict_parser_gives_or_its_error(text: bytes) -> None:
+    try:
+        expected: Any = loads(text)
+    except InvalidJSONError as refusal:
+        with pytest.raises(InvalidJSONError, match=str(refusal)[:20]):
+            _jcs.loads_canonical(text)
+    else:
+        assert _jcs.loads_canonical(text) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_values)
+@example(1.8446744073709552e19)  # printed as an integer beyond 64 bits: orjson would parse a float, the strict parser an int
+@example({"a": [0.5, -2.5e-7, 1e21]})
+def test_canonical_text_parses_to_the_same_value_by_either_parser(value: Any) -> None:
+    text = canonicalize(value)
+    assert _jcs.loads_canonical(text + b"\n") == loads(text)
 
 
 def test_strict_parser_accepts_ordinary_json() -> None:
