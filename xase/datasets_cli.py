@@ -2,6 +2,7 @@
 
     xase datasets create cardio-2024 --description "..."
     xase datasets upload cardio-2024 records.jsonl            # progress bar on stderr
+    xase datasets index cardio-2024 age patient_id            # filters on these fields read an index
     xase datasets grant cardio-2024 ai-lab --purpose model-training --max-duration 30d
     xase datasets grants cardio-2024
     xase datasets revoke cardio-2024 grant_... --reason "study ended" --by dpo@example.com
@@ -49,6 +50,10 @@ def _upload(client: Client, args: argparse.Namespace) -> None:
     dataset = client.datasets.get(args.dataset)
     summary = dataset.upload(args.file, batch_size=args.batch_size, progress=not args.quiet)
     print(f"{summary.inserted} records stored, {summary.already_stored} already there, in {summary.requests} requests")
+
+
+def _index(client: Client, args: argparse.Namespace) -> None:
+    _show(client.datasets.get(args.dataset).index(args.field))
 
 
 def _grant(client: Client, args: argparse.Namespace) -> None:
@@ -125,6 +130,11 @@ def add_commands(commands: Any) -> None:
     upload.add_argument("--batch-size", type=int, default=10_000, help="records per request (default 10000)")
     upload.add_argument("--quiet", action="store_true", help="no progress bar")
     upload.set_defaults(handler=_run(_upload))
+
+    index = actions.add_parser("index", parents=[connection], help="index fields, so that filters on them read an index")
+    index.add_argument("dataset")
+    index.add_argument("field", nargs="+", help="a field path such as age or lab_results.glucose (at most 8)")
+    index.set_defaults(handler=_run(_index))
 
     grant = actions.add_parser("grant", parents=[connection], help="let another tenant open sessions for these purposes")
     grant.add_argument("dataset")

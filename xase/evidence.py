@@ -18,7 +18,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -215,31 +215,41 @@ def _check_members(subject: str, obj: Any, fields: Sequence[str], seq: int | Non
         raise VerificationError(subject, "format", f"v: expected {FORMAT_VERSION}, got {obj['v']!r}", seq=seq)
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_optional_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+# Section 2's member types, one rule a member: checked in this order, the first one broken is named.
+_RECORD_MEMBER_RULES: tuple[tuple[str, Callable[[Any], bool]], ...] = (
+    ("seq", lambda value: _is_int(value) and value >= 0),
+    ("tenant_id", _is_text),
+    ("transaction_id", _is_text),
+    ("policy_id", _is_text),
+    ("policy_version", _is_optional_text),
+    ("decision_type", _is_optional_text),
+    ("confidence", lambda value: value is None or (_is_number(value) and 0 <= value <= 1)),
+    ("processing_time_ms", lambda value: value is None or (_is_number(value) and value >= 0)),
+    ("prev_hash", _is_hex64),
+    ("input_hash", _is_hex64),
+    ("output_hash", _is_hex64),
+    ("context_hash", _is_hex64),
+    ("commitment", lambda value: value in ("sha256", "hmac-sha256")),
+    ("payload_ref", lambda value: value is None or _is_hex64(value)),
+    ("recorded_at", _is_text),
+)
+
+
 def check_record_body(body: Any) -> None:
     """Section 2 shape: exactly the members, with their types."""
     seq = body.get("seq") if isinstance(body, dict) and _is_int(body.get("seq")) else None
     subject = f"record seq {seq}"
     _check_members(subject, body, RECORD_FIELDS, seq)
-    problems = {
-        "seq": _is_int(body["seq"]) and body["seq"] >= 0,
-        "tenant_id": isinstance(body["tenant_id"], str),
-        "transaction_id": isinstance(body["transaction_id"], str),
-        "policy_id": isinstance(body["policy_id"], str),
-        "policy_version": body["policy_version"] is None or isinstance(body["policy_version"], str),
-        "decision_type": body["decision_type"] is None or isinstance(body["decision_type"], str),
-        "confidence": body["confidence"] is None or (_is_number(body["confidence"]) and 0 <= body["confidence"] <= 1),
-        "processing_time_ms": body["processing_time_ms"] is None
-        or (_is_number(body["processing_time_ms"]) and body["processing_time_ms"] >= 0),
-        "prev_hash": _is_hex64(body["prev_hash"]),
-        "input_hash": _is_hex64(body["input_hash"]),
-        "output_hash": _is_hex64(body["output_hash"]),
-        "context_hash": _is_hex64(body["context_hash"]),
-        "commitment": body["commitment"] in ("sha256", "hmac-sha256"),
-        "payload_ref": body["payload_ref"] is None or _is_hex64(body["payload_ref"]),
-        "recorded_at": isinstance(body["recorded_at"], str),
-    }
-    for member, ok in problems.items():
-        if not ok:
+    for member, valid in _RECORD_MEMBER_RULES:
+        if not valid(body[member]):
             raise VerificationError(subject, "format", f"{member}: invalid value {body[member]!r}", seq=seq)
 
 

@@ -48,6 +48,7 @@ def test_the_holder_workflow_end_to_end(parties: Parties) -> None:
     assert (summary.inserted, summary.already_stored, summary.requests) == (3500, 0, 4)
     assert seen == [(1000, 3500), (2000, 3500), (3000, 3500), (3500, 3500)]
     assert parties.holder.datasets.get("cardio-2024").record_count == 3500
+    assert [entry["field"] for entry in dataset.index(["age"])] == ["age"]
 
     grant = dataset.grant(parties.consumer_tenant, purposes=["model-training"], max_duration="1d")
     offered = parties.consumer.grants()
@@ -131,6 +132,8 @@ def test_the_cli_runs_the_holder_workflow(ledger: LedgerProcess, parties: Partie
     uploaded = _xase(ledger, holder, "datasets", "upload", "cli-data", str(_jsonl(tmp_path / "r.jsonl", _records(120))), "--batch-size", "50")
     assert uploaded.returncode == 0 and "120 records stored, 0 already there, in 3 requests" in uploaded.stdout
     assert "120/120" in uploaded.stderr  # the progress bar
+    indexed = _xase(ledger, holder, "datasets", "index", "cli-data", "age", "patient_id")
+    assert indexed.returncode == 0 and [entry["field"] for entry in json.loads(indexed.stdout)] == ["age", "patient_id"]
     granted = _xase(ledger, holder, "datasets", "grant", "cli-data", parties.consumer_tenant, "--purpose", "research", "--max-duration", "2h")
     grant_id = json.loads(granted.stdout)["id"]
     assert json.loads(_xase(ledger, parties.consumer_key, "grants").stdout)[0]["id"] == grant_id
