@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import requests
 
 from tests.conftest import Api, LedgerProcess, decision
 
@@ -44,3 +49,21 @@ def test_export_writes_a_bundle_the_verifier_accepts(fresh_ledger: LedgerProcess
     assert bundle.read_bytes().count(b"\n") == 1 + 3 + 1 + 1
     assert fresh_ledger.cli("verify", "--tenant", "acme").returncode == 0
     assert fresh_ledger.cli("verify", "--tenant", "nobody", check=False).returncode != 0
+
+
+def test_serve_runs_gunicorn_with_a_worker_per_core_by_default(tmp_path: Path) -> None:
+    ledger = LedgerProcess(tmp_path)
+    port_file = tmp_path / "port"
+    process = subprocess.Popen([sys.executable, "-m", "ledger_service.cli", *ledger.cli_args(), "serve", "--port", "0", "--port-file", str(port_file)],
+                               env=ledger.process_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        for _ in range(300):
+            if port_file.exists() and port_file.read_text():
+                break
+            time.sleep(0.05)
+        ledger.port = int(port_file.read_text())
+        assert requests.get(ledger.base_url + "/health", timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert f"with {min(4, os.cpu_count() or 1)} workers" in output
