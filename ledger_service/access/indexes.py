@@ -13,12 +13,13 @@ proportional to the table, which is why they are declared, never created on firs
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
-from sqlalchemy import JSON, Engine, column, text
+from sqlalchemy import JSON, Connection, Engine, column, text
 
 from ledger_service.db import is_sqlite, read_connection, write_transaction
-from ledger_service.errors import ValidationFailed, over_cap
+from ledger_service.errors import Conflict, ValidationFailed, over_cap
 from ledger_service.query import JsonDocument, parse_path
 
 __all__ = ["MAX_INDEXED_FIELDS", "MAX_FIELDS_PER_CALL", "index_fields"]
@@ -26,6 +27,8 @@ __all__ = ["MAX_INDEXED_FIELDS", "MAX_FIELDS_PER_CALL", "index_fields"]
 MAX_INDEXED_FIELDS = 32
 MAX_FIELDS_PER_CALL = 8
 _PREFIX = "ix_dsr_field_"
+_BUILD_LOCK = 0x58494458  # "XIDX": the PostgreSQL advisory lock held while a field index is built
+_BUILD_WAIT_SECONDS = 60
 
 
 def _name(segments: tuple[str, ...]) -> str:
@@ -39,8 +42,9 @@ def _expression(engine: Engine, segments: tuple[str, ...]) -> str:
 
 
 def _existing(engine: Engine) -> set[str]:
+    """The field indexes built so far (on PostgreSQL only valid ones: a failed CONCURRENTLY build leaves an invalid one)."""
     query = ("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE :prefix" if is_sqlite(engine)
-             else "SELECT indexname FROM pg_indexes WHERE tablename = 'dataset_records' AND indexname LIKE :prefix")  # fmt: skip
+             else "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE :prefix AND i.indisvalid")  # fmt: skip
     with read_connection(engine) as conn:
         return set(conn.execute(text(query), {"prefix": _PREFIX + "%"}).scalars())
 
@@ -58,16 +62,36 @@ def index_fields(engine: Engine, fields: Any) -> list[dict[str, Any]]:
     report = []
     for field, segments in wanted.items():
         name = _name(segments)
-        if name not in existing:
-            _create(engine, name, _expression(engine, segments))
-        report.append({"field": field, "index": name, "created": name not in existing})
+        created = name not in existing and _create(engine, name, _expression(engine, segments))
+        report.append({"field": field, "index": name, "created": created})
     return report
 
 
-def _create(engine: Engine, name: str, expression: str) -> None:
+def _create(engine: Engine, name: str, expression: str) -> bool:
+    """Build the index unless it exists (valid); whether this call built it. Concurrent calls build it once."""
     if is_sqlite(engine):
-        with write_transaction(engine) as conn:
-            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON dataset_records (dataset_id, {expression}, seq)")
-        return
+        with write_transaction(engine) as conn:  # the write lock serializes builders
+            if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).first():
+                return False
+            conn.exec_driver_sql(f"CREATE INDEX {name} ON dataset_records (dataset_id, {expression}, seq)")
+        return True
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # CONCURRENTLY: outside a transaction
-        conn.exec_driver_sql(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON dataset_records (dataset_id, ({expression}), seq)")
+        _take_build_lock(conn)
+        try:
+            if name in _existing(engine):
+                return False
+            conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")  # an invalid leftover of a failed build
+            conn.exec_driver_sql(f"CREATE INDEX CONCURRENTLY {name} ON dataset_records (dataset_id, ({expression}), seq)")
+            return True
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_BUILD_LOCK})")
+
+
+def _take_build_lock(conn: Connection) -> None:
+    """One builder at a time. Polled, never waited for inside a statement: CREATE INDEX CONCURRENTLY waits for
+    every running statement, so a session blocked in pg_advisory_lock would deadlock with the builder."""
+    deadline = time.monotonic() + _BUILD_WAIT_SECONDS
+    while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_BUILD_LOCK})").scalar():
+        if time.monotonic() > deadline:
+            raise Conflict("another index is being built; retry in a moment")
+        time.sleep(0.05)
