@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 from sqlalchemy import text
 
 from ledger_service import __version__
 from ledger_service.errors import Unauthorized
 from ledger_service.evidence import current_ledger
-from ledger_service.web import PREFIX, json_response, reading, state
+from ledger_service.web import PREFIX, bearer_token, json_response, reading, state
 
 blueprint = Blueprint("health", __name__, url_prefix=PREFIX)
 
@@ -35,8 +35,7 @@ def metrics() -> Response:
     then a scraper sends `Authorization: Bearer <token>`. No metric names a tenant."""
     token = state().settings.metrics_token
     if token is not None:
-        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(presented.encode(), token.encode()):
+        if not hmac.compare_digest((bearer_token() or "").encode(), token.encode()):
             raise Unauthorized("GET /metrics needs Authorization: Bearer <XASE_METRICS_TOKEN>")
     body, content_type = state().metrics.exposition()
     return Response(body, mimetype=None, content_type=content_type)

@@ -14,6 +14,7 @@ first (see `use_multiprocess_dir`).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,8 +33,6 @@ def use_multiprocess_dir(directory: Path) -> None:
 
     Must run before prometheus_client is first imported in this process; raises RuntimeError otherwise.
     """
-    import sys
-
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before the multiprocess directory was set: metrics would count per worker")
     directory.mkdir(parents=True, exist_ok=True)

@@ -76,13 +76,17 @@ def reading() -> Iterator[Connection]:
         yield conn
 
 
+def bearer_token() -> Optional[str]:
+    """The token of an `Authorization: Bearer <token>` header, if the request has one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def presented_api_key() -> Optional[str]:
     key = request.headers.get("X-API-Key")
     if key:
         return key.strip()
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return bearer_token()
 
 
 def principal(scope: str) -> auth.Principal:

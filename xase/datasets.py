@@ -50,12 +50,15 @@ class _Line:
     data: bytes
 
 
-def _file_lines(path: Path) -> Iterator[_Line]:
-    """Each non-blank line of a JSON Lines file, checked as strictly as the ledger checks it."""
+def _file_lines(path: Path, check: bool) -> Iterator[_Line]:
+    """Each non-blank line of a JSON Lines file; with `check`, parsed as strictly as the ledger parses it."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             line = line.strip()
             if not line:
+                continue
+            if not check:
+                yield _Line(number, line)
                 continue
             try:
                 parsed = evidence.loads(line)
@@ -165,8 +168,8 @@ class Dataset:
     def _lines(records: RecordsSource) -> tuple[Iterable[_Line], Optional[int]]:
         if isinstance(records, (str, os.PathLike)):
             path = Path(records)
-            checked = sum(1 for _line in _file_lines(path))  # the whole file is checked before anything is sent
-            return _file_lines(path), checked
+            checked = sum(1 for _line in _file_lines(path, check=True))  # the whole file is checked before anything is sent
+            return _file_lines(path, check=False), checked
         if isinstance(records, Mapping):
             raise ValidationError("records: give a list of records (dicts) or a path to a JSON Lines file, not one dict")
         return _record_lines(records), len(records) if isinstance(records, Sequence) else None
@@ -220,12 +223,8 @@ class Dataset:
             params["since"] = since
         if session_id is not None:
             params["session_id"] = session_id
-        while True:
-            page = self._transport.call("GET", self._path("accesses"), params=params)
+        for page in self._transport.pages(self._path("accesses"), params):
             yield from page["accesses"]
-            if not page.get("has_more"):
-                return
-            params["cursor"] = page["next_cursor"]
 
     def __repr__(self) -> str:
         return f"<xase.Dataset {self.id} {self.name!r}>"

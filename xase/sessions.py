@@ -93,12 +93,8 @@ class Session:
             params["fields"] = ",".join(fields)
         if sort is not None:
             params["sort"] = json.dumps(sort)
-        while True:
-            page = self._transport.call("GET", self._path("stream"), params=params)
+        for page in self._transport.pages(self._path("stream"), params):
             yield Batch(page["batch"], **{k: v for k, v in page.items() if k != "batch"})
-            if not page.get("has_more"):
-                return
-            params["cursor"] = page["next_cursor"]
 
     def get_record(self, record_id: str) -> Record:
         return Record(self._transport.call("GET", self._path("records", record_id)))

@@ -13,7 +13,7 @@ import gzip
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Optional, Union, cast
@@ -196,6 +196,16 @@ class Transport:
         except XaseError as failure:
             raise typed_error(failure) from None
         return _json_or_none(response)
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        """Each page of a cursor-paged GET (`has_more`, `next_cursor`), fetched as the caller iterates."""
+        params = dict(params)
+        while True:
+            page = self.call("GET", path, params=params)
+            yield page
+            if not page.get("has_more"):
+                return
+            params["cursor"] = page["next_cursor"]
 
     # ---------------------------------------------------------------- the two sends
 

@@ -32,8 +32,7 @@ from xase._payload import QueuedRecord, wire_item
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
 from xase.spool import Spool
-from xase.transport import RetryableError
-from xase.types import RecordResult
+from xase.transport import Outcome, RetryableError
 
 __all__ = ["FlushMarker", "Worker"]
 
@@ -55,13 +54,10 @@ class FlushMarker:
 class BatchSender(Protocol):
     retries: int
 
-    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]: ...
+    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Outcome]: ...
 
 
 QueueItem = Union[QueuedRecord, FlushMarker]
-Outcome = Union[RecordResult, XaseError]
-
-
 @dataclass
 class _Delivery:
     """A prepared batch: its records, their wire form, and the flush markers released once they are final."""
@@ -109,12 +105,12 @@ def send(sender: BatchSender, delivery: _Delivery) -> None:
         delivery.done.set()
 
 
-def _settled(outcome: Union[RecordResult, XaseError]) -> bool:
+def _settled(outcome: Outcome) -> bool:
     """Final for the spool: recorded, or refused for a reason a retry cannot change."""
     return not isinstance(outcome, XaseError) or outcome.code in ("VALIDATION_ERROR", "IDEMPOTENCY_CONFLICT")
 
 
-def _transient(outcome: Union[RecordResult, XaseError]) -> bool:
+def _transient(outcome: Outcome) -> bool:
     """The ledger could not take it now (unreachable, overloaded, timing out): later it may."""
     return isinstance(outcome, RetryableError) or (isinstance(outcome, XaseError) and outcome.code == "MAX_RETRIES")
 
@@ -174,7 +170,7 @@ class Worker:
                 if self.pause:
                     self.stop.wait(self.pause)
         finally:
-            self.queue.extendleft(reversed(self._land(keep=0)))
+            self._put_back(self._land(keep=0))
             self._senders.close()
 
     def step(self, wait: bool = True, overlap: bool = False) -> None:
@@ -185,21 +181,21 @@ class Worker:
         """
         batch, markers = self._collect(wait)
         delivery = self._prepare(batch, markers)
-        flying = overlap and self._senders is not None and bool(delivery.records)
+        senders = self._senders if overlap and delivery.records else None
         # Settle the oldest deliveries until this one may fly; all of them when it carries only markers,
         # which wait for every record before them.
-        held = self._land(keep=self.config.max_in_flight - 1 if flying else 0)
+        held = self._land(keep=self.config.max_in_flight - 1 if senders is not None else 0)
         if held:  # a delivery was deferred: this batch waits behind it
-            self.queue.extendleft(reversed([*held, *delivery.records, *delivery.markers]))
+            self._put_back([*held, *delivery.records, *delivery.markers])
         elif not delivery.records:
             self._release(delivery.markers)
-        elif flying and self._senders is not None:
+        elif senders is not None:
             self._flying.append(delivery)
-            self._senders.submit(delivery)
+            senders.submit(delivery)
         else:
             send(self.sender, delivery)
             self._flying.append(delivery)
-            self.queue.extendleft(reversed(self._land(keep=0)))
+            self._put_back(self._land(keep=0))
         self.in_flight = sum(len(delivery.records) for delivery in self._flying)
         self._report_drops()
 
@@ -221,6 +217,10 @@ class Worker:
             else:
                 self._release(delivery.markers)
         return held
+
+    def _put_back(self, items: list[QueueItem]) -> None:
+        """At the head of the queue, in order: what must go again before anything queued since."""
+        self.queue.extendleft(reversed(items))
 
     @staticmethod
     def _release(markers: list[FlushMarker]) -> None:
@@ -315,7 +315,7 @@ class Worker:
         self._pace(deferred, outcomes)
         return deferred
 
-    def _pace(self, deferred: list[QueuedRecord], outcomes: list[Union[RecordResult, XaseError]]) -> None:
+    def _pace(self, deferred: list[QueuedRecord], outcomes: list[Outcome]) -> None:
         """After a deferral, pause (doubling up to retry_backoff_max): one warning per outage, one on_error notice per batch."""
         if not deferred:
             if self.pause:
@@ -368,7 +368,7 @@ class Worker:
 
     def drain_inline(self, deadline: float) -> None:
         """Deliver what is queued on the calling thread until `deadline`; used at interpreter exit."""
-        self.queue.extendleft(reversed(self._land(keep=0)))
+        self._put_back(self._land(keep=0))
         while (self.queue or self.backlog) and self.clock() < deadline:
             self.step(wait=False)
             if self.pause:

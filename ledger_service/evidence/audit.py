@@ -31,7 +31,8 @@ def block_view(row: Any) -> dict[str, Any]:
     return {"v": evidence.FORMAT_VERSION, **{column.key: mapping[column.key] for column in BLOCK_COLUMNS}}
 
 
-def _record_row(conn: Connection, tenant_id: str, transaction_id: str) -> Any:
+def record_row(conn: Connection, tenant_id: str, transaction_id: str) -> Any:
+    """The tenant's record with this transaction id, or NotFound."""
     row = conn.execute(select(Record).where(Record.tenant_id == tenant_id, Record.transaction_id == transaction_id)).first()
     if row is None:
         raise NotFound(f"no record with transaction_id {transaction_id!r}")
@@ -48,7 +49,7 @@ def _payload_view(conn: Connection, tenant_id: str, payload_ref: Optional[str]) 
 
 
 def get_record(conn: Connection, tenant_id: str, transaction_id: str) -> dict[str, Any]:
-    row = _record_row(conn, tenant_id, transaction_id)
+    row = record_row(conn, tenant_id, transaction_id)
     return {
         **record_result(row),
         "record": record_body(row),
@@ -85,7 +86,7 @@ def _block_row(conn: Connection, tenant_id: str, block_seq: int) -> Any:
 
 def receipt(conn: Connection, tenant_id: str, transaction_id: str) -> dict[str, Any]:
     """The self-contained receipt of EVIDENCE-FORMAT.md section 5."""
-    row = _record_row(conn, tenant_id, transaction_id)
+    row = record_row(conn, tenant_id, transaction_id)
     block = block_view(_block_row(conn, tenant_id, row.block_seq))
     hashes = conn.execute(
         select(Record.record_hash)

@@ -191,7 +191,7 @@ def append(engine: Engine, signer: Signer, tenant_id: str, items: Sequence[Union
             raise NotFound(f"tenant {tenant_id!r} has no chain")
         priors = _Priors.load(conn, tenant_id, [item for item in items if isinstance(item, RecordInput)])
         recorded_at = now()
-        fresh_ids = _new_transaction_ids(len(items))
+        fresh_ids = _new_transaction_ids(sum(1 for item in items if isinstance(item, RecordInput) and not item.transaction_id))
         seq, prev_hash = head.next_seq, head.head_hash
         rows: list[dict[str, Any]] = []
         payloads: dict[str, bytes] = {}

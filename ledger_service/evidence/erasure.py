@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 
 from ledger_service.db import flush_sqlite_log, read_connection, write_transaction
 from ledger_service.errors import NotFound, ValidationFailed
+from ledger_service.evidence import audit
 from ledger_service.evidence.ledger import Ledger
-from ledger_service.evidence.tables import Payload, Record
+from ledger_service.evidence.tables import Payload
 from xase._text import UNPRINTABLE
 
 __all__ = ["ERASURE_POLICY", "MAX_REASON", "erase_payload"]
@@ -43,12 +44,10 @@ def _reason(value: Any) -> Optional[str]:
 
 def _payload_ref(engine: Engine, tenant_id: str, transaction_id: str) -> str:
     with read_connection(engine) as conn:
-        ref = conn.execute(select(Record.payload_ref).where(Record.tenant_id == tenant_id, Record.transaction_id == transaction_id)).first()
-    if ref is None:
-        raise NotFound(f"no record with transaction_id {transaction_id!r}")
-    if ref.payload_ref is None:
+        payload_ref = audit.record_row(conn, tenant_id, transaction_id).payload_ref
+    if payload_ref is None:
         raise NotFound(f"record {transaction_id!r} has no stored payload (it was recorded without store_payload)")
-    return str(ref.payload_ref)
+    return str(payload_ref)
 
 
 def erase_payload(engine: Engine, ledger: Ledger, tenant_id: str, transaction_id: str, reason: Any = None) -> dict[str, Any]:

@@ -85,7 +85,7 @@ def _kind(value: Any) -> str:
 class JsonDocument:
     """SQL for one JSON column, per dialect. Every predicate is true or false, never NULL: the type test of
     each leaf is total, and the value comparison beside it is left bare, with its JSON path written into
-    the SQL as a literal, so that an expression index on that path (see `index_expression`) can serve it."""
+    the SQL as a literal, so that an expression index built from `value()` for that path can serve it."""
 
     def __init__(self, column: ColumnElement[Any], dialect: str) -> None:
         self.column = column
