@@ -17,10 +17,11 @@ from sqlalchemy import Engine
 
 from ledger_service import auth, tenants
 from ledger_service.config import Settings
-from ledger_service.db import current_revision, make_engine, migrate, read_connection, write_transaction
+from ledger_service.db import current_revision, head_revision, make_engine, migrate, read_connection, write_transaction
 from ledger_service.evidence import audit
 from ledger_service.evidence.chain import register_signer
 from ledger_service.evidence.signing import signer_for
+from xase import _segments
 from xase._text import printable
 
 
@@ -33,15 +34,29 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(overrides)
 
 
+def _open(settings: Settings) -> Engine:
+    return make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
+
+
 def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
+    engine = _open(settings)
     migrate(engine)
+    return engine
+
+
+def _existing_engine(settings: Settings) -> Engine:
+    """For the commands that only read (verify, export): never migrate, since an auditor may point them at a
+    copy or a read-only replica; a schema that is not current is named instead."""
+    engine = _open(settings)
+    revision, head = current_revision(engine), head_revision()
+    if revision != head:
+        raise SystemExit(f"xase-ledger: {engine.url}: schema revision {revision or 'none'}, expected {head}: run `xase-ledger db upgrade` first")
     return engine
 
 
 def _db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, statement_timeout_ms=settings.statement_timeout_ms)
+    engine = _open(settings)
     if args.action == "upgrade":
         migrate(engine, args.revision)
     print(f"{settings.database_url}: schema revision {current_revision(engine) or 'none'}")
@@ -154,11 +169,22 @@ def _tenant_ids(engine: Engine, name: Optional[str]) -> list[str]:
     return [tenant["id"]]
 
 
+PARALLEL_RECORDS = 20_000  # below this, starting processes costs more than it saves
+
+
+def _verify_jobs(engine: Engine, tenant_id: str, asked: Optional[int]) -> int:
+    if asked is not None:
+        return asked
+    with read_connection(engine) as conn:
+        records = audit.stats(conn, tenant_id)["records"]
+    return _segments.default_jobs() if records >= PARALLEL_RECORDS else 1
+
+
 def _verify(args: argparse.Namespace) -> int:
-    engine = _engine(_settings(args))
+    engine = _existing_engine(_settings(args))
     failed = False
     for tenant_id in _tenant_ids(engine, args.tenant):
-        report = audit.verify_chain(engine, tenant_id)
+        report = audit.verify_chain(engine, tenant_id, jobs=_verify_jobs(engine, tenant_id, args.jobs))
         if report["ok"]:
             print(f"{tenant_id}: OK ({report['records']} records, {report['blocks']} blocks)")
         else:
@@ -168,7 +194,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    engine = _engine(_settings(args))
+    engine = _existing_engine(_settings(args))
     (tenant_id,) = _tenant_ids(engine, args.tenant)
     with open(args.output, "wb") as out:
         for line in audit.export_lines(engine, tenant_id):
@@ -206,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="verify whole chains; exit 1 naming the first broken seq")
     verify.add_argument("--tenant", help="tenant id or name (default: every tenant)")
+    verify.add_argument("--jobs", type=_segments.jobs_argument, default=None, metavar="N",
+                        help=f"processes per chain (default: one per core for chains of {PARALLEL_RECORDS:,} records or more)")  # fmt: skip
     verify.set_defaults(handler=_verify)
 
     export = commands.add_parser("export", help="write a tenant's chain as a JSON Lines bundle")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Collection
 from json.encoder import encode_basestring as _quote_string  # C-accelerated in CPython
 from typing import Any, Optional
 
@@ -93,16 +94,21 @@ def loads(data: bytes | str) -> Any:
 
 
 def loads_canonical(data: bytes) -> Any:
-    """`loads`, faster for text that is already canonical JSON (as every line of an export is): canonical JSON
-    has no duplicate keys, so text that orjson parses and that the fast path canonicalizes back to itself
-    needs no other check (that path takes no integral float, the one value orjson parses differently: an
-    integer literal beyond 64 bits). Anything else goes through `loads`, which names its fault."""
+    """`loads`, faster for text that is already canonical JSON (as every line of an export is).
+
+    Text that orjson parses and writes back, keys sorted, byte for byte, has no duplicate key, no escape
+    the strict parser would read differently and no number it would read as another value (an integer
+    beyond 64 bits, which orjson reads as a float, is written back as a float, so it differs). For such
+    text the two parsers give the same value, canonical or not; anything else goes through `loads`,
+    which names its fault."""
     text = data.rstrip(b"\r\n")
     try:
         parsed = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return loads(data)
-    return parsed if _fast_canonical(parsed) == text else loads(data)
+        if orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS) == text:
+            return parsed
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        pass
+    return loads(data)
 
 
 # ---------------------------------------------------------------- serializing
@@ -220,23 +226,37 @@ _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _BEYOND_BMP = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a 4-byte UTF-8 sequence
 _MAX_FAST_DEPTH = 64
 _LEAF_TYPES = frozenset({str, int, bool, type(None)})  # exact types: subclasses go the slow path
+_STR_TYPE = frozenset({str})
+_SCALAR_TYPES = _LEAF_TYPES | {float}
 
 
 def _orjson_writes_jcs(value: Any, depth: int = 0) -> bool:
     """Whether orjson's output for `value` is its JCS form (but for the checks left to orjson and the output)."""
     kind = type(value)
     if kind is dict:
-        if depth > _MAX_FAST_DEPTH:
-            return False
-        for key, item in value.items():
-            if type(key) is not str or (type(item) not in _LEAF_TYPES and not _orjson_writes_jcs(item, depth + 1)):
+        return depth <= _MAX_FAST_DEPTH and _STR_TYPE.issuperset(map(type, value)) and _all_write_jcs(value.values(), depth)
+    if kind is list:
+        return depth <= _MAX_FAST_DEPTH and _all_write_jcs(value, depth)
+    if kind is float:
+        return _plain_float(value)
+    return kind in _LEAF_TYPES
+
+
+def _all_write_jcs(items: Collection[Any], depth: int) -> bool:
+    types = set(map(type, items))  # the common cases are decided without a Python-level loop over every item
+    if types <= _LEAF_TYPES:
+        return True
+    if types <= _SCALAR_TYPES:
+        for item in items:
+            if type(item) is float and not _plain_float(item):
                 return False
         return True
-    if kind is list:
-        return depth <= _MAX_FAST_DEPTH and all(type(item) in _LEAF_TYPES or _orjson_writes_jcs(item, depth + 1) for item in value)
-    if kind is float:
-        return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
-    return kind in _LEAF_TYPES
+    return all(type(item) in _LEAF_TYPES or _orjson_writes_jcs(item, depth + 1) for item in items)
+
+
+def _plain_float(value: float) -> bool:
+    """Whether orjson writes this float as ECMAScript does: not integral, and no exponent in either."""
+    return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
 
 
 def _fast_canonical(value: Any) -> Optional[bytes]:

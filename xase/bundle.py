@@ -12,14 +12,16 @@ truncated file cannot pass for a shorter chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import mmap
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional, Union
 
-from xase import evidence
+from xase import _segments, evidence
 from xase._jcs import loads_canonical
 
-__all__ = ["BundleReport", "header_line", "record_line", "block_line", "end_line", "verify_bundle"]
+__all__ = ["BundleReport", "header_line", "record_line", "block_line", "end_line", "verify_bundle", "verify_bundle_file"]
 
 FORMAT_NAME = "xase-export"
 
@@ -65,14 +67,16 @@ def _header_keys(header: Mapping[str, Any], trusted_keys: Optional[Iterable[evid
     return keys
 
 
-def verify_bundle(lines: Iterable[bytes], trusted_keys: Optional[Iterable[evidence.PublicKeyLike]] = None) -> BundleReport:
-    """Verify a whole exported chain; raises VerificationError naming the first broken seq."""
-    iterator = iter(lines)
-    header = evidence.loads(next(iterator, b"{}"))
-    if header.get("type") != "header" or header.get("format") != FORMAT_NAME or header.get("v") != 1:
+def _header(raw: bytes) -> dict[str, Any]:
+    header = evidence.loads(raw)
+    if not isinstance(header, dict) or header.get("type") != "header" or header.get("format") != FORMAT_NAME or header.get("v") != 1:
         raise evidence.VerificationError("bundle", "format", f"expected a {FORMAT_NAME} v1 header line, got {str(header)[:80]}")
-    verifier = evidence.ChainVerifier(header["tenant_id"], _header_keys(header, trusted_keys))
-    for number, raw in enumerate(iterator, start=2):
+    return header
+
+
+def _feed(verifier: evidence.ChainVerifier, lines: Iterable[bytes], first_number: int) -> bool:
+    """Every line to the verifier: True at a valid end line (what follows it is not read), False when lines run out."""
+    for number, raw in enumerate(lines, start=first_number):
         if not raw.strip():
             continue
         line = loads_canonical(raw)
@@ -86,7 +90,106 @@ def verify_bundle(lines: Iterable[bytes], trusted_keys: Optional[Iterable[eviden
             if (line.get("records"), line.get("blocks")) != (verifier.records, verifier.blocks):
                 expected = f"{line.get('records')} records and {line.get('blocks')} blocks"
                 raise evidence.VerificationError("bundle", "end", f"expected {expected}, got {verifier.records} and {verifier.blocks}")
-            return BundleReport(verifier.tenant_id, verifier.records, verifier.blocks)
+            return True
         else:
             raise evidence.VerificationError("bundle", "format", f"line {number}: unknown line type {kind!r}")
-    raise evidence.VerificationError("bundle", "end", "expected an end line, got end of file (truncated export)")
+    return False
+
+
+def verify_bundle(lines: Iterable[bytes], trusted_keys: Optional[Iterable[evidence.PublicKeyLike]] = None) -> BundleReport:
+    """Verify a whole exported chain; raises VerificationError naming the first broken seq."""
+    iterator = iter(lines)
+    header = _header(next(iterator, b"{}"))
+    verifier = evidence.ChainVerifier(header["tenant_id"], _header_keys(header, trusted_keys))
+    if not _feed(verifier, iterator, first_number=2):
+        raise evidence.VerificationError("bundle", "end", "expected an end line, got end of file (truncated export)")
+    return BundleReport(verifier.tenant_id, verifier.records, verifier.blocks)
+
+
+def verify_bundle_file(
+    path: Union[str, os.PathLike[str]], trusted_keys: Optional[Iterable[evidence.PublicKeyLike]] = None, *, jobs: Optional[int] = None
+) -> BundleReport:
+    """`verify_bundle` of a file, in `jobs` processes (default: one per core for files of PARALLEL_BYTES or more).
+
+    The same report, or the same VerificationError, whatever the number of processes: see xase._segments.
+    """
+    if jobs is None:
+        jobs = _segments.default_jobs() if os.path.getsize(path) >= PARALLEL_BYTES else 1
+    if jobs > 1:
+        report = _verify_in_segments(os.fspath(path), trusted_keys, jobs)
+        if report is not None:
+            return report
+    with open(path, "rb") as lines:
+        return verify_bundle(lines, trusted_keys)
+
+
+# ---------------------------------------------------------------- in segments
+
+PARALLEL_BYTES = 8 * 1024 * 1024  # below this, starting processes costs more than it saves
+_BLOCK_LINE = b'\n{"block":'  # how a block line starts in canonical JSON (keys sorted: "block" < "type")
+
+
+def _verify_in_segments(path: str, trusted_keys: Optional[Iterable[evidence.PublicKeyLike]], jobs: int) -> Optional[BundleReport]:
+    """The report if every segment verifies and joins; None for the sequential pass to decide (and name the break)."""
+    try:
+        with open(path, "rb") as handle:
+            header = _header(handle.readline())
+            body_start = handle.tell()
+        keys = _header_keys(header, trusted_keys)
+        splits = _split_after_blocks(path, body_start, jobs)
+    except (OSError, ValueError, KeyError, TypeError):  # VerificationError and InvalidJSONError are ValueErrors
+        return None
+    if not splits:
+        return None
+    starts = [body_start, *(start for start, _ in splits)]
+    ends: list[Optional[int]] = [*(start for start, _ in splits), None]
+    previous_blocks: list[Optional[int]] = [None, *(block_at for _, block_at in splits)]
+    tenant_id = str(header["tenant_id"])
+    arguments = [(path, tenant_id, keys, start, end, block_at) for start, end, block_at in zip(starts, ends, previous_blocks)]
+    end_state = _segments.joined(_segments.run_segments(_verify_segment, arguments))
+    return None if end_state is None else BundleReport(tenant_id, end_state.next_seq, end_state.blocks)
+
+
+def _split_after_blocks(path: str, body_start: int, jobs: int) -> list[tuple[int, int]]:
+    """Up to jobs - 1 split points, each (where a segment starts, where the block line before it starts)."""
+    splits: list[tuple[int, int]] = []
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        size = len(view)
+        for k in range(1, jobs):
+            found = view.find(_BLOCK_LINE, max(body_start - 1, size * k // jobs))
+            line_end = view.find(b"\n", found + 1) if found >= 0 else -1
+            if line_end < 0:
+                break
+            if not splits or line_end + 1 > splits[-1][0]:
+                splits.append((line_end + 1, found + 1))
+    return splits
+
+
+def _lines_between(handle: BinaryIO, start: int, end: Optional[int]) -> Iterator[bytes]:
+    handle.seek(start)
+    position = start
+    for line in handle:
+        if end is not None and position >= end:
+            return
+        position += len(line)
+        yield line
+
+
+def _verify_segment(
+    path: str, tenant_id: str, keys: dict[str, str], start: int, end: Optional[int], previous_block_at: Optional[int]
+) -> Optional[_segments.Segment]:
+    """One segment in its own process: the states it began and ended at, or None if anything failed."""
+    try:
+        with open(path, "rb") as handle:
+            begin = evidence.GENESIS
+            if previous_block_at is not None:
+                handle.seek(previous_block_at)
+                begin = evidence.ChainState.after_block(loads_canonical(handle.readline())["block"])
+            verifier = evidence.ChainVerifier(tenant_id, keys, begin)
+            ended = _feed(verifier, _lines_between(handle, start, end), first_number=0)
+    except Exception:
+        return None
+    state = verifier.state
+    if state is None or ended != (end is None):  # only the last segment holds the end line
+        return None
+    return _segments.Segment(begin, state)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from xase import datasets_cli, evidence
+from xase._segments import jobs_argument
 from xase._text import printable
-from xase.bundle import verify_bundle
+from xase.bundle import verify_bundle_file
 
 
 def _load_receipt(path: str) -> Any:
@@ -58,8 +59,7 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         if args.file != "-" and _is_bundle(args.file):
             trusted = [Path(p).read_text() for p in args.key] or None
-            with open(args.file, "rb") as bundle:
-                report = verify_bundle(bundle, trusted_keys=trusted)
+            report = verify_bundle_file(args.file, trusted_keys=trusted, jobs=args.jobs)
             print(printable(f"tenant {report.tenant_id}: {report.records} records, {report.blocks} blocks"))
             print("bundle verified")
             return 0
@@ -79,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="verify a receipt (JSON) or an export bundle (JSON Lines) offline")
     verify.add_argument("file", help="receipt.json, bundle.jsonl, or - for a receipt on stdin")
     verify.add_argument("--key", action="append", default=[], metavar="PEM", help="trusted public key (repeatable)")
+    verify.add_argument("--jobs", type=jobs_argument, default=None, metavar="N",
+                        help="processes for a bundle (default: one per core for bundles of 8 MiB or more)")  # fmt: skip
     verify.set_defaults(handler=_verify)
     datasets_cli.add_commands(commands)
     args = parser.parse_args(argv)

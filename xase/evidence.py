@@ -17,8 +17,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,7 +36,9 @@ __all__ = [
     "RECORD_FIELDS",
     "ZERO_HASH",
     "CanonicalizationError",
+    "ChainState",
     "ChainVerifier",
+    "GENESIS",
     "InvalidJSONError",
     "VerificationError",
     "block_hash",
@@ -243,8 +246,41 @@ _RECORD_MEMBER_RULES: tuple[tuple[str, Callable[[Any], bool]], ...] = (
 )
 
 
+_RECORD_MEMBERS = frozenset(RECORD_FIELDS)
+_TEXT_TYPE = frozenset({str})
+_OPTIONAL_TEXT_TYPES = frozenset({str, type(None)})
+_NUMBER_TYPES = frozenset({int, float})
+_HEX64_LIST = re.compile(r"[0-9a-f]{64}(?:,[0-9a-f]{64})*")
+
+
+def _plainly_valid_record_body(body: Any) -> bool:
+    """The members and every rule above at once, for the plain types a parsed or stored body has.
+
+    True only where the rules hold (tests prove it); where it says no, the rules run one by one to
+    name what is wrong. A verifier checks a body per record, so this is the one worth a fast path.
+    """
+    if type(body) is not dict or body.keys() != _RECORD_MEMBERS:
+        return False
+    seq, confidence, elapsed = body["seq"], body["confidence"], body["processing_time_ms"]
+    hashes = [body["prev_hash"], body["input_hash"], body["output_hash"], body["context_hash"]]
+    if body["payload_ref"] is not None:
+        hashes.append(body["payload_ref"])
+    return (
+        type(body["v"]) is int and body["v"] == FORMAT_VERSION
+        and type(seq) is int and seq >= 0
+        and _TEXT_TYPE.issuperset(map(type, (body["tenant_id"], body["transaction_id"], body["policy_id"], body["recorded_at"])))
+        and _OPTIONAL_TEXT_TYPES.issuperset(map(type, (body["policy_version"], body["decision_type"])))
+        and (confidence is None or (type(confidence) in _NUMBER_TYPES and 0 <= confidence <= 1))
+        and (elapsed is None or (type(elapsed) in _NUMBER_TYPES and elapsed >= 0))
+        and (body["commitment"] == "sha256" or body["commitment"] == "hmac-sha256")
+        and _TEXT_TYPE.issuperset(map(type, hashes)) and _HEX64_LIST.fullmatch(",".join(hashes)) is not None
+    )  # fmt: skip
+
+
 def check_record_body(body: Any) -> None:
     """Section 2 shape: exactly the members, with their types."""
+    if _plainly_valid_record_body(body):
+        return
     seq = body.get("seq") if isinstance(body, dict) and _is_int(body.get("seq")) else None
     subject = f"record seq {seq}"
     _check_members(subject, body, RECORD_FIELDS, seq)
@@ -392,43 +428,75 @@ def verify_receipt(
 # ---------------------------------------------------------------- whole chains
 
 
+@dataclass(frozen=True)
+class ChainState:
+    """Where a chain stands after a block: all a verifier needs to go on from there."""
+
+    next_seq: int
+    blocks: int
+    prev_hash: str
+    prev_block_hash: str
+
+    @classmethod
+    def after_block(cls, block: Mapping[str, Any]) -> ChainState:
+        """The state a block claims to leave (unverified: a segment's verifier starts from it, and the
+        verifier of the previous segment must end at exactly it)."""
+        return cls(int(block["last_seq"]) + 1, int(block["block_seq"]) + 1, str(block["head_record_hash"]), str(block["block_hash"]))
+
+
+GENESIS = ChainState(0, 0, ZERO_HASH, ZERO_HASH)
+
+
 class ChainVerifier:
     """Full-chain verification (section 6), fed in order: each block's records, then the block.
 
     Shared by `xase-ledger verify` (fed from the database) and export-bundle
     verification (fed from JSON Lines). Raises VerificationError at the first
     break, with `seq` set to the first record sequence number affected.
+    A verifier may start mid-chain, from the state after a block (`start`):
+    segments of one chain are then verified in parallel and joined by
+    comparing each one's end `state` with the next one's start.
     """
 
-    def __init__(self, tenant_id: str, public_keys: Mapping[str, PublicKeyLike]) -> None:
+    def __init__(self, tenant_id: str, public_keys: Mapping[str, PublicKeyLike], start: ChainState = GENESIS) -> None:
         self.tenant_id = tenant_id
         self._keys = {key_id: load_public_key(key) for key_id, key in public_keys.items()}
-        self.records = 0
-        self.blocks = 0
-        self._next_seq = 0
-        self._prev_hash = ZERO_HASH
-        self._prev_block_hash = ZERO_HASH
+        self.records = start.next_seq
+        self.blocks = start.blocks
+        self._next_seq = start.next_seq
+        self._prev_hash = start.prev_hash
+        self._prev_block_hash = start.prev_block_hash
         self._pending: list[str] = []  # record hashes since the last block
+
+    @property
+    def state(self) -> Optional[ChainState]:
+        """Where the chain stands, or None between blocks (records not yet sealed)."""
+        if self._pending:
+            return None
+        return ChainState(self._next_seq, self.blocks, self._prev_hash, self._prev_block_hash)
 
     def add_record(self, body: Mapping[str, Any], stored_hash: str, context: Any = None) -> None:
         check_record_body(body)
         seq = body["seq"]
-        subject = f"record seq {self._next_seq}"
-        if seq != self._next_seq:
-            raise VerificationError(subject, "seq", f"expected {self._next_seq}, got {seq}", seq=self._next_seq)
-        if body["tenant_id"] != self.tenant_id:
-            raise VerificationError(subject, "tenant_id", f"expected {self.tenant_id}, got {body['tenant_id']}", seq=seq)
-        if body["prev_hash"] != self._prev_hash:
-            raise VerificationError(subject, "prev_hash", f"expected {self._prev_hash}, got {body['prev_hash']}", seq=seq)
+        if seq != self._next_seq or body["tenant_id"] != self.tenant_id or body["prev_hash"] != self._prev_hash:
+            self._raise_broken_link(body)
         actual = record_hash(body)
         if stored_hash != actual:
-            raise VerificationError(subject, "record_hash", f"expected {actual}, got {stored_hash}", seq=seq)
+            raise VerificationError(f"record seq {seq}", "record_hash", f"expected {actual}, got {stored_hash}", seq=seq)
         if context is not None and commitment(context) != body["context_hash"]:
-            raise VerificationError(subject, "context_hash", f"expected {body['context_hash']}, got {commitment(context)}", seq=seq)
+            raise VerificationError(f"record seq {seq}", "context_hash", f"expected {body['context_hash']}, got {commitment(context)}", seq=seq)
         self._pending.append(actual)
         self._prev_hash = actual
         self._next_seq += 1
         self.records += 1
+
+    def _raise_broken_link(self, body: Mapping[str, Any]) -> None:
+        seq, subject = body["seq"], f"record seq {self._next_seq}"
+        if seq != self._next_seq:
+            raise VerificationError(subject, "seq", f"expected {self._next_seq}, got {seq}", seq=self._next_seq)
+        if body["tenant_id"] != self.tenant_id:
+            raise VerificationError(subject, "tenant_id", f"expected {self.tenant_id}, got {body['tenant_id']}", seq=seq)
+        raise VerificationError(subject, "prev_hash", f"expected {self._prev_hash}, got {body['prev_hash']}", seq=seq)
 
     def add_block(self, block: Mapping[str, Any]) -> None:
         check_block_body(block)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from ledger_service.db import current_revision, make_engine, migrate
+from ledger_service.db import MIGRATIONS, current_revision, head_revision, make_engine, migrate
 from ledger_service.schema import metadata
 from tests.conftest import BACKENDS, PostgresDatabase
 
@@ -67,4 +69,21 @@ def test_0003_commits_every_record_uploaded_before_it(empty_database: str) -> No
     with engine.connect() as conn:
         committed = dict(conn.exec_driver_sql("SELECT id, committed_seq FROM datasets").all())
     assert committed == {"ds_full": 2, "ds_empty": -1}
+    engine.dispose()
+
+
+def test_the_head_revision_read_from_file_names_is_alembics() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+@pytest.mark.parametrize("command", [["verify"], ["export", "--tenant", "acme", "-o", "out.jsonl"]])
+def test_read_only_commands_never_migrate_and_name_an_old_schema(empty_database: str, tmp_path: Path, command: list[str]) -> None:
+    engine = make_engine(empty_database)
+    migrate(engine, "0002")
+    done = subprocess.run([sys.executable, "-m", "ledger_service.cli", "--database-url", empty_database, *command],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+    assert done.returncode != 0 and "schema revision 0002, expected 0003: run `xase-ledger db upgrade` first" in done.stderr
+    assert current_revision(engine) == "0002"
     engine.dispose()
