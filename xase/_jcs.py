@@ -259,6 +259,16 @@ def _plain_float(value: float) -> bool:
     return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
 
 
+def orjson_writes_number_as_jcs(value: Any) -> bool:
+    """Whether orjson writes this number (or None) as RFC 8785 does: a plain float, or an integer JSON holds exactly."""
+    kind = type(value)
+    if kind is float:
+        return _plain_float(value)
+    if kind is int:
+        return bool(_INT_MIN <= value <= _INT_MAX)
+    return value is None
+
+
 def _fast_canonical(value: Any) -> Optional[bytes]:
     """The JCS form by orjson, or None where only the slow path can tell (or refuse)."""
     if not _orjson_writes_jcs(value):

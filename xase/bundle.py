@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Optional, Union
 
+import orjson
+
 from xase import _segments, evidence
 from xase._jcs import loads_canonical
 
@@ -52,6 +54,34 @@ def block_line(block: Mapping[str, Any]) -> bytes:
 
 def end_line(records: int, blocks: int) -> bytes:
     return _line({"type": "end", "records": records, "blocks": blocks})
+
+
+class _ParsedContextCommitments:
+    """`evidence.commitment` of the contexts of an export, memoized by their orjson form: most records of a
+    chain carry the same runtime context. For parsed JSON only: there, equal orjson bytes are equal values
+    (no NaN, which orjson would write as null, and no subclasses of the JSON types)."""
+
+    LIMIT = 4096  # distinct contexts remembered; past it, the memo starts over
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, str] = {}
+
+    def __call__(self, context: Any) -> str:
+        try:
+            key = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # beyond orjson (an integer over 64 bits): commitment names the fault
+            return evidence.commitment(context)
+        known = self._known.get(key)
+        if known is None:
+            known = evidence.commitment(context)
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            self._known[key] = known
+        return known
+
+
+def _verifier(tenant_id: str, keys: Mapping[str, evidence.PublicKeyLike], start: evidence.ChainState = evidence.GENESIS) -> evidence.ChainVerifier:
+    return evidence.ChainVerifier(tenant_id, keys, start, context_commitment=_ParsedContextCommitments())
 
 
 def _header_keys(header: Mapping[str, Any], trusted_keys: Optional[Iterable[evidence.PublicKeyLike]]) -> dict[str, str]:
@@ -100,7 +130,7 @@ def verify_bundle(lines: Iterable[bytes], trusted_keys: Optional[Iterable[eviden
     """Verify a whole exported chain; raises VerificationError naming the first broken seq."""
     iterator = iter(lines)
     header = _header(next(iterator, b"{}"))
-    verifier = evidence.ChainVerifier(header["tenant_id"], _header_keys(header, trusted_keys))
+    verifier = _verifier(header["tenant_id"], _header_keys(header, trusted_keys))
     if not _feed(verifier, iterator, first_number=2):
         raise evidence.VerificationError("bundle", "end", "expected an end line, got end of file (truncated export)")
     return BundleReport(verifier.tenant_id, verifier.records, verifier.blocks)
@@ -185,7 +215,7 @@ def _verify_segment(
             if previous_block_at is not None:
                 handle.seek(previous_block_at)
                 begin = evidence.ChainState.after_block(loads_canonical(handle.readline())["block"])
-            verifier = evidence.ChainVerifier(tenant_id, keys, begin)
+            verifier = _verifier(tenant_id, keys, begin)
             ended = _feed(verifier, _lines_between(handle, start, end), first_number=0)
     except Exception:
         return None

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal, Optional, Union
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from xase import _merkle
-from xase._jcs import CanonicalizationError, InvalidJSONError, canonicalize, loads
+from xase._jcs import CanonicalizationError, InvalidJSONError, canonicalize, loads, orjson_writes_number_as_jcs
 
 __all__ = [
     "ALGORITHM",
@@ -112,7 +113,18 @@ def commitment(value: Any, hmac_key: bytes | None = None) -> str:
 
 def record_hash(body: Mapping[str, Any]) -> str:
     """Section 2: hex(H(JCS(record_body)))."""
-    return hashlib.sha256(canonicalize(body)).hexdigest()
+    return hashlib.sha256(_record_jcs(body, _plainly_valid_record_body(body))).hexdigest()
+
+
+def _record_jcs(body: Mapping[str, Any], plainly_valid: bool) -> bytes:
+    """JCS(body). A plainly valid body (see below) has fixed ASCII keys and strings that orjson writes
+    as RFC 8785 does, so only its numbers could come out otherwise: checked here, the rest is orjson's."""
+    if plainly_valid and all(orjson_writes_number_as_jcs(body[member]) for member in ("seq", "confidence", "processing_time_ms")):
+        try:
+            return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # a lone surrogate: canonicalize names it
+            pass
+    return canonicalize(body)
 
 
 def chain_position(seq: int) -> Literal["genesis", "chained"]:
@@ -458,9 +470,19 @@ class ChainVerifier:
     comparing each one's end `state` with the next one's start.
     """
 
-    def __init__(self, tenant_id: str, public_keys: Mapping[str, PublicKeyLike], start: ChainState = GENESIS) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        public_keys: Mapping[str, PublicKeyLike],
+        start: ChainState = GENESIS,
+        *,
+        context_commitment: Callable[[Any], str] = commitment,
+    ) -> None:
+        """`context_commitment`: how a context given to add_record is hashed (a caller that parsed the
+        contexts from JSON may memoize it; see xase.bundle)."""
         self.tenant_id = tenant_id
         self._keys = {key_id: load_public_key(key) for key_id, key in public_keys.items()}
+        self._context_commitment = context_commitment
         self.records = start.next_seq
         self.blocks = start.blocks
         self._next_seq = start.next_seq
@@ -476,15 +498,19 @@ class ChainVerifier:
         return ChainState(self._next_seq, self.blocks, self._prev_hash, self._prev_block_hash)
 
     def add_record(self, body: Mapping[str, Any], stored_hash: str, context: Any = None) -> None:
-        check_record_body(body)
+        plainly_valid = _plainly_valid_record_body(body)
+        if not plainly_valid:
+            check_record_body(body)
         seq = body["seq"]
         if seq != self._next_seq or body["tenant_id"] != self.tenant_id or body["prev_hash"] != self._prev_hash:
             self._raise_broken_link(body)
-        actual = record_hash(body)
+        actual = hashlib.sha256(_record_jcs(body, plainly_valid)).hexdigest()
         if stored_hash != actual:
             raise VerificationError(f"record seq {seq}", "record_hash", f"expected {actual}, got {stored_hash}", seq=seq)
-        if context is not None and commitment(context) != body["context_hash"]:
-            raise VerificationError(f"record seq {seq}", "context_hash", f"expected {body['context_hash']}, got {commitment(context)}", seq=seq)
+        if context is not None:
+            committed = self._context_commitment(context)
+            if committed != body["context_hash"]:
+                raise VerificationError(f"record seq {seq}", "context_hash", f"expected {body['context_hash']}, got {committed}", seq=seq)
         self._pending.append(actual)
         self._prev_hash = actual
         self._next_seq += 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,3 +69,23 @@ def test_the_fast_path_accepts_only_what_the_rules_accept(body: dict[str, Any], 
     if not _rules_accept(changed):
         with pytest.raises(VerificationError):
             check_record_body(changed)
+
+
+any_text = st.text(max_size=12)  # every code point but lone surrogates: control characters, beyond the BMP
+any_numbers = st.none() | st.floats(0, 1) | st.sampled_from([0, 1, 1.0, 0.0, 1e-5, 5e-324, 1e-7])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(valid_bodies, any_text, any_text, st.none() | any_text, any_numbers, st.none() | st.floats(0, 1e15) | st.integers(0, 2**60), st.integers(0, 2**60))
+def test_the_record_hash_of_a_valid_body_equals_the_rfc8785_oracle(
+    body: dict[str, Any], policy: str, recorded_at: str, version: Any, confidence: Any, elapsed: Any, seq: int
+) -> None:
+    body = {**body, "policy_id": policy, "recorded_at": recorded_at, "policy_version": version,
+            "confidence": confidence, "processing_time_ms": elapsed, "seq": seq}  # fmt: skip
+    try:
+        expected = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    except rfc8785.IntegerDomainError:
+        with pytest.raises(evidence.CanonicalizationError):
+            evidence.record_hash(body)
+        return
+    assert evidence.record_hash(body) == expected
