@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ledger_service.access.tables
-import ledger_service.evidence.tables  # noqa: F401  (imported for their tables)
+import ledger_service.evidence.tables
+import ledger_service.knowledge.tables  # noqa: F401  (imported for their tables)
 from ledger_service.tables import Base
 
 metadata = Base.metadata

@@ -89,11 +89,14 @@ def presented_api_key() -> Optional[str]:
     return bearer_token()
 
 
-def principal(scope: str) -> auth.Principal:
-    """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`, 429 after too many 401s."""
+def principal(scope: str, key_header: Optional[str] = None) -> auth.Principal:
+    """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`, 429 after too many 401s.
+
+    The key is read from `key_header` if given (the knowledge admin plane's x-xtrace-key), else from
+    X-API-Key or Authorization: Bearer."""
     try:
         with reading() as conn:
-            caller = auth.authenticate(conn, presented_api_key())
+            caller = auth.authenticate(conn, request.headers.get(key_header) if key_header else presented_api_key())
     except Unauthorized:
         guard = state().failed_authentication
         if guard is not None:  # a valid key is never held back by others' failures from the same address

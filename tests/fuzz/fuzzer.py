@@ -24,7 +24,7 @@ import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional
 from urllib.parse import quote
 
 import requests
@@ -36,9 +36,48 @@ from tests.conftest import Api, LedgerProcess
 __all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
 
 MARKER = "zzbobsecret7f3a"
-SCOPES = ["records:write", "records:read", "payloads:erase", "sessions"]
+SCOPES = ["records:write", "records:read", "payloads:erase", "sessions", "knowledge"]
 PURPOSE = "model_training"
 PUBLIC = ("/health", "/keys", "/metrics")  # answered without a key
+
+
+@dataclass
+class Knowledge:
+    """A tenant's encrypted knowledge base, reached through /xtrace (seed 000)."""
+
+    admin_key: str  # x-xtrace-key
+    key: str  # a data-plane key with every permission on the base
+    key_hash: str
+    kb_id: str
+    context_id: str
+
+    # A context the server accepts (a public n^2, a secret key that is not plaintext); nobody decrypts in the fuzzer.
+    N_SQUARED = (2**127 - 1) ** 2
+    CONTEXT: ClassVar[dict[str, str]] = {"type": "PaillierClient", "sk": "aes-ciphertext", "pk": json.dumps({"n_squared": str(N_SQUARED)}),
+                                          "config": json.dumps({"embed_len": 16, "key_len": 128})}  # fmt: skip
+    CIPHERTEXT = "BQ=="  # base64 of 5, little-endian: below n^2
+
+    @classmethod
+    def build(cls, ledger: LedgerProcess, tenant: str, secret: str) -> Knowledge:
+        admin_key = ledger.new_api_key(tenant, ["admin"])
+        admin = requests.Session()
+        admin.headers.update({"x-xtrace-key": admin_key, "x-xtrace-org-id": tenant})
+        url = xtrace_url(ledger)
+        kb = _ok(admin.post(f"{url}/kbs", json={"name": f"kb-{secrets.token_hex(3)}", "description": secret}, timeout=10))
+        created = _ok(admin.post(f"{url}/keys", json={"name": "fuzz", "description": secret}, timeout=10))
+        key_hash = created["apiKey"]["hash"]
+        _ok(admin.put(f"{url}/keys/{key_hash}/permissions/{kb['id']}", json={"permission": 7}, timeout=10))
+        data = requests.Session()
+        data.headers["x-api-key"] = created["secretKey"]
+        context_id = "ctx-" + secrets.token_hex(4)
+        _ok(data.post(f"{url}/exec_context/{tenant}", json={"data": cls.CONTEXT, "context_id": context_id}, timeout=10))
+        chunks = [{"chunk_content": secret, "index": [cls.CIPHERTEXT], "meta_data": {"tag1": secret, "n": n}, "name": f"{secret}-{n}"} for n in range(3)]
+        _ok(data.post(f"{url}/chunk/{tenant}", json={"kb_id": kb["id"], "chunks": chunks, "context_id": context_id}, timeout=10))
+        return cls(admin_key, created["secretKey"], key_hash, kb["id"], context_id)
+
+
+def xtrace_url(ledger: LedgerProcess) -> str:
+    return f"http://127.0.0.1:{ledger.port}/xtrace/v1"
 
 
 @dataclass
@@ -50,6 +89,7 @@ class Party:
     dataset_name: str
     grant_id: str
     session_id: str
+    knowledge: Knowledge
 
 
 @dataclass
@@ -88,7 +128,8 @@ class World:
         _ok(caller.post(f"/datasets/{dataset['id']}/records", json=[{"record_id": f"{tag}-r{n}", "note": secret} for n in range(3)]))
         grant = _ok(caller.post(f"/datasets/{dataset['id']}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
         session = _ok(caller.post("/sessions", json={"dataset": c_dataset, "purpose": PURPOSE, "duration": "1d"}))
-        return Party(key, tenant, [r["transaction_id"] for r in records], dataset["id"], dataset["name"], grant["id"], session["session_id"])
+        return Party(key, tenant, [r["transaction_id"] for r in records], dataset["id"], dataset["name"], grant["id"], session["session_id"],
+                     Knowledge.build(ledger, tenant, secret))  # fmt: skip
 
     def chain_ids(self, key: str) -> list[str]:
         return [record["transaction_id"] for record in Api(self.ledger, key).all_records()]
@@ -156,7 +197,43 @@ ROUTES = [
     Route("GET", "/health"),
     Route("GET", "/metrics"),
     Route("GET", "/stats"),
+    # Encrypted knowledge bases (seed 000): the data plane, then the admin plane.
+    Route("GET", "/xtrace/v1/chunk/{org_id}"),
+    Route("POST", "/xtrace/v1/chunk/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id, "chunks": [
+        {"chunk_content": "c", "index": [Knowledge.CIPHERTEXT], "meta_data": {"n": 9}, "name": "x"}]}),
+    Route("PUT", "/xtrace/v1/chunk/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                         "chunk_updates": [{"chunk_id": 1, "chunk_content": "c", "index": [Knowledge.CIPHERTEXT]}]}),
+    Route("PATCH", "/xtrace/v1/chunk/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                           "chunk_patches": [{"chunk_id": 2, "meta_data": {"seen": True}}]}),
+    Route("DELETE", "/xtrace/v1/chunk/{org_id}"),
+    Route("POST", "/xtrace/v1/compute_hamming/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                                    "query": [Knowledge.CIPHERTEXT], "meta_filter": '{"n": {"$gte": 0}}', "range": [1, 5]}),
+    Route("POST", "/xtrace/v1/chunk/meta/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                               "meta_filter": '{"n": 1}', "projection": ["chunk_id", "tag1"]}),
+    Route("POST", "/xtrace/v1/chunk/meta/page/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                                    "meta_filter": {"n": {"$lt": 5}}, "limit": 2, "offset": 0, "sort_by": "n"}),
+    Route("DELETE", "/xtrace/v1/chunk/by-meta/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                                    "meta_filter": {"n": 0}, "dry_run": True}),
+    Route("PATCH", "/xtrace/v1/chunk/by-meta/{org_id}", lambda w: {"kb_id": w.a.knowledge.kb_id, "context_id": w.a.knowledge.context_id,
+                                                                   "meta_filter": {"n": 0}, "patch": {"seen": True}, "dry_run": False}),
+    Route("POST", "/xtrace/v1/exec_context/{org_id}", lambda w: {"data": Knowledge.CONTEXT, "context_id": "ctx-" + secrets.token_hex(3)}),
+    Route("GET", "/xtrace/v1/exec_context/{org_id}"),
+    Route("GET", "/xtrace/v1/exec_context/{org_id}/{context_id}"),
+    Route("DELETE", "/xtrace/v1/exec_context/{org_id}/{context_id}"),
+    Route("GET", "/xtrace/v1/exec_context/{org_id}/{kb_id}/context"),
+    Route("GET", "/xtrace/v1/exec_context/{org_id}/{context_id}/kb"),
+    Route("POST", "/xtrace/v1/exec_context/{org_id}/{kb_id}/bind/{context_id}"),
+    Route("GET", "/xtrace/v1/kbs"),
+    Route("POST", "/xtrace/v1/kbs", lambda w: {"name": "kb-" + secrets.token_hex(4), "description": "d"}),
+    Route("GET", "/xtrace/v1/kbs/{kb_id}"),
+    Route("DELETE", "/xtrace/v1/kbs/{kb_id}"),
+    Route("GET", "/xtrace/v1/keys"),
+    Route("POST", "/xtrace/v1/keys", lambda w: {"name": "k", "description": "d"}),
+    Route("GET", "/xtrace/v1/keys/{key_hash}/permissions"),
+    Route("PUT", "/xtrace/v1/keys/{key_hash}/permissions/{kb_id}", lambda w: {"permission": 1}),
+    Route("PATCH", "/xtrace/v1/keys/{key_hash}/status/revoke"),
 ]  # fmt: skip
+XTRACE_ADMIN = ("/xtrace/v1/kbs", "/xtrace/v1/keys")  # authenticated by x-xtrace-key and x-xtrace-org-id
 
 # The classes of input the adversarial review of issue 12 found 500s with, so that every run draws them.
 _ODD_NUMBERS = st.sampled_from([2**53 + 1, -(2**53) - 1, 2**63, -(2**63) - 1, 2**64, 10**30, 1e308, -1e308, 1.7976931348623157e308,
@@ -232,6 +309,10 @@ def _ids(world: World) -> dict[str, tuple[list[str], list[str]]]:
         "tenant": ([a.tenant], [b.tenant]),
         "key_id": ([], []),  # never a real key: the fuzzer must not revoke its own world
         "block_seq": (["0", "1"], []),
+        "org_id": ([a.tenant], [b.tenant]),
+        "kb_id": ([a.knowledge.kb_id], [b.knowledge.kb_id]),
+        "context_id": ([a.knowledge.context_id], [b.knowledge.context_id]),
+        "key_hash": ([], [b.knowledge.key_hash]),  # never its own: the fuzzer must not revoke its own world
     }
 
 
@@ -245,7 +326,8 @@ _PARAM_VALUES = st.one_of(
     st.text(_URL_SAFE, max_size=20), _QUERY_JSON,
     st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN", "\u0661", "\u00b2", "\u0664\u0662", "\uff11", "2026-13-45T00:00:00Z"]),
 )  # fmt: skip
-_PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts"]
+_PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts",
+                "kb_id", "chunk_ids", "projection"]
 
 
 @st.composite
@@ -343,11 +425,19 @@ class Fuzzer:
         world, report = self.world, self.report
         keys = {"a": world.a.key, "none": None, "garbage": "xase_pk_" + "0" * 40, "revoked": world.revoked_key}
         headers = dict(shot.headers)
+        base = world.ledger.base_url
         if shot.path.startswith("/admin"):
             headers["X-Admin-Key"] = world.ledger.admin_key if shot.auth == "a" else "wrong-admin-key"
-        elif keys[shot.auth]:
+        elif shot.path.startswith(XTRACE_ADMIN):
+            base, keys["a"] = f"http://127.0.0.1:{world.ledger.port}", world.a.knowledge.admin_key
+            headers["X-Xtrace-Org-Id"] = world.a.tenant
+            if keys[shot.auth]:
+                headers["X-Xtrace-Key"] = keys[shot.auth]  # type: ignore[assignment]
+        elif shot.path.startswith("/xtrace"):
+            base, keys["a"] = f"http://127.0.0.1:{world.ledger.port}", world.a.knowledge.key
+        if not shot.path.startswith(("/admin", *XTRACE_ADMIN)) and keys[shot.auth]:
             headers["X-API-Key"] = keys[shot.auth]  # type: ignore[assignment]
-        response = self.http.request(shot.method, world.ledger.base_url + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
+        response = self.http.request(shot.method, base + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
         report.requests += 1
         report.statuses[response.status_code] += 1
         where = f"{shot.method} {shot.path[:120]} [{shot.auth}] -> {response.status_code}"
@@ -362,10 +452,10 @@ class Fuzzer:
             report.violations.append(f"{where}: a revoked key was not refused")
         if shot.foreign and shot.auth == "a" and (response.status_code < 400 or response.status_code in (403, 410)):
             report.violations.append(f"{where}: tenant B's id was not simply not found")
+        if response.status_code < 300 and "X-Evidence-Id" in response.headers:  # reads (records, knowledge) name their evidence in a header
+            report.acknowledged.add(response.headers["X-Evidence-Id"])
         if response.status_code < 300 and response.headers.get("Content-Type", "").startswith("application/json"):
             _collect_ids(response.json(), report.acknowledged)
-            if "X-Evidence-Id" in response.headers:  # a record read names its evidence in a header
-                report.acknowledged.add(response.headers["X-Evidence-Id"])
             report.revokes += shot.path.endswith("/revoke")
 
     def finish(self, b_chain_before: list[str], a_chain_before: list[str]) -> FuzzReport:

@@ -1,0 +1,96 @@
+"""The server's own Hamming arithmetic, without the client: a textbook Paillier key in the test checks it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import random
+
+import pytest
+
+from ledger_service.errors import ValidationFailed
+from ledger_service.knowledge import homomorphic
+
+# A small textbook Paillier key (g = n + 1): the test's own, to decrypt what the server combines.
+P, Q = 1_000_000_007, 998_244_353
+N = P * Q
+N2 = N * N
+LAMBDA = math.lcm(P - 1, Q - 1)
+MU = pow(LAMBDA, -1, N)
+SLOTS = 16  # 2-bit slots: 32 bits of plaintext, far below n
+
+
+def _encrypt(message: int, rng: random.Random) -> int:
+    r = rng.randrange(1, N)
+    return (pow(N + 1, message, N2) * pow(r, N, N2)) % N2
+
+
+def _decrypt(cipher: int) -> int:
+    return ((pow(cipher, LAMBDA, N2) - 1) // N * MU) % N
+
+
+def _pack(bits: list[int]) -> int:
+    """Each bit b in a 2-bit slot "0b", as the client packs an embedding."""
+    return int("".join("0" + str(bit) for bit in bits), 2)
+
+
+def _context_data(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {"type": "PaillierClient", "sk": "gAAAAB-aes-ciphertext", "pk": json.dumps({"g": str(N + 1), "n": str(N), "n_squared": str(N2)}),
+                               "config": json.dumps({"embed_len": SLOTS, "key_len": 64}), "key_provider": "passphrase", "wrapped_key": "eA=="}  # fmt: skip
+    data.update(changes)
+    return data
+
+
+def _b64(number: int) -> str:
+    return base64.b64encode(number.to_bytes((number.bit_length() + 7) // 8, "little")).decode()
+
+
+def test_combined_ciphertexts_decrypt_to_slots_whose_low_bits_are_the_xor() -> None:
+    rng = random.Random(5)
+    context = homomorphic.parse_context(_context_data())
+    for _ in range(50):
+        a, b = [rng.randint(0, 1) for _ in range(SLOTS)], [rng.randint(0, 1) for _ in range(SLOTS)]
+        query = homomorphic.decode_vector([_b64(_encrypt(_pack(a), rng))], context, "query")
+        stored = homomorphic.decode_vector([_b64(_encrypt(_pack(b), rng))], context, "index")
+        (combined,) = homomorphic.combine(homomorphic.query_numbers(query), stored, context)
+        assert len(combined) == context.width
+        plain = _decrypt(int.from_bytes(combined, "little"))
+        slots = [(plain >> (2 * (SLOTS - 1 - i))) & 0b11 for i in range(SLOTS)]
+        assert slots == [x + y for x, y in zip(a, b)]
+        assert sum(slot & 1 for slot in slots) == sum(x != y for x, y in zip(a, b))
+
+
+def test_stored_vectors_round_trip_as_the_client_encodes_them() -> None:
+    context = homomorphic.parse_context(_context_data())
+    item = _b64(_encrypt(12345, random.Random(1)))
+    (raw,) = homomorphic.decode_vector([item], context, "index")
+    assert homomorphic.unpack_vector(homomorphic.pack_vector([raw])) == [raw]
+    assert homomorphic.encode_ciphertext(raw) == item
+
+
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        ({"sk": json.dumps({"phi": "1", "inv": "2"})}, "plaintext"),
+        ({"sk": None}, "plaintext"),
+        ({"type": "GoldwasserMicaliClient"}, "data.type"),
+        ({"pk": "not json"}, "data.pk"),
+        ({"pk": json.dumps({"n_squared": "-5"})}, "data.pk"),
+        ({"pk": json.dumps({"n_squared": True})}, "data.pk"),
+        ({"pk": json.dumps({"n_squared": "1" * 6000})}, "data.pk"),
+        ({"pk": json.dumps({"n_squared": "9" * 5000})}, "data.pk"),
+        ({"pk": "{\"n_squared\": " + "9" * 5000 + "}"}, "data.pk"),
+        ({"config": json.dumps({"embed_len": "x"})}, "data.config"),
+    ],
+)
+def test_a_context_the_server_cannot_use_safely_is_refused(changes: dict[str, object], named: str) -> None:
+    with pytest.raises(ValidationFailed, match=named):
+        homomorphic.parse_context(_context_data(**changes))
+
+
+@pytest.mark.parametrize("items", [[], "x", [_b64(N2)], [_b64(N2 + 5)], ["!!!"], [7], [_b64(5)] * (homomorphic.MAX_CIPHERTEXTS + 1)])
+def test_vectors_outside_the_key_are_refused(items: object) -> None:
+    context = homomorphic.parse_context(_context_data())
+    with pytest.raises(ValidationFailed, match="query"):
+        homomorphic.decode_vector(items, context, "query")
