@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import LedgerProcess
+from tests.conftest import BACKENDS, LedgerProcess
 
 xtrace = pytest.importorskip("xtrace_sdk.integrations.xtrace", reason="xtrace-ai-sdk 0.1.1 (a dev dependency, Python 3.11+) is not installed")
 
@@ -65,9 +65,9 @@ def new_org(ledger: LedgerProcess) -> Org:
     return Org(ledger, name, ledger.new_api_key(name, scopes=["admin"]))
 
 
-@pytest.fixture(scope="module")
-def knowledge_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerProcess]:
-    ledger = LedgerProcess(tmp_path_factory.mktemp("knowledge")).start()
+@pytest.fixture(scope="module", params=BACKENDS)
+def knowledge_ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerProcess]:
+    ledger = LedgerProcess(tmp_path_factory.mktemp("knowledge"), backend=request.param).start()
     yield ledger
     ledger.destroy()
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ from xtrace_sdk.x_vec.retrievers.retriever import Retriever
 from xtrace_sdk.x_vec.utils.execution_context import ExecutionContext
 
 EMBED = 32
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _vectors(count: int, seed: int) -> list[list[float]]:
@@ -303,3 +308,11 @@ def test_a_decision_can_cite_what_it_retrieved(org: Org) -> None:
     assert record["context"]["retrieval"] == evidence_id
     stored = requests.get(f"{org.ledger.base_url}/records/{evidence_id}", headers={"X-API-Key": secret}, timeout=10).json()
     assert stored["payload"]["output"]["chunk_ids"] == [2, 4] and stored["payload"]["input"]["kb_id"] == kb_id
+
+
+def test_the_example_runs_as_written(org: Org) -> None:
+    env = {**os.environ, "XTRACE_ADMIN_KEY": org.admin_key, "XTRACE_ORG_ID": org.name, "XTRACE_URL": org.url, "XASE_BASE_URL": org.ledger.base_url}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "knowledge_base.py")], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "retrieved: Debt-to-income above 0.45 is high risk." in done.stdout
+    assert done.stdout.count("receipt verified:") == 2 and "(xase.retrieval)" in done.stdout
