@@ -14,17 +14,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gmpy2
-import msgpack
 
 from ledger_service.errors import ValidationFailed
 
 __all__ = ["SCHEMES", "MAX_KEY_BITS", "MAX_CIPHERTEXTS", "PublicContext", "parse_context", "decode_vector", "pack_vector",
-           "unpack_vector", "encode_ciphertext", "query_numbers", "combine"]  # fmt: skip
+           "unpack_vector", "encode_ciphertext", "query_numbers", "distances"]  # fmt: skip
 
 SCHEMES = {"PaillierClient": "paillier", "PaillierLookupClient": "paillier_lookup"}
 MAX_KEY_BITS = 8192  # the public modulus n; n^2 has twice as many bits
@@ -105,11 +104,14 @@ def decode_vector(items: Any, context: PublicContext, field: str) -> list[bytes]
 
 
 def pack_vector(ciphertexts: Sequence[bytes]) -> bytes:
-    return bytes(msgpack.packb(list(ciphertexts), use_bin_type=True))
+    """Stored form of a vector: its ciphertexts' width (2 bytes, big-endian), then the ciphertexts, each that wide."""
+    width = len(ciphertexts[0])
+    return width.to_bytes(2, "big") + b"".join(ciphertexts)
 
 
 def unpack_vector(blob: bytes) -> list[bytes]:
-    return list(msgpack.unpackb(blob, raw=False))
+    width = int.from_bytes(blob[:2], "big")
+    return [blob[start : start + width] for start in range(2, len(blob), width)]
 
 
 def encode_ciphertext(ciphertext: bytes) -> str:
@@ -122,7 +124,23 @@ def query_numbers(query: Sequence[bytes]) -> list[Any]:
     return [gmpy2.mpz.from_bytes(ciphertext, "little") for ciphertext in query]
 
 
-def combine(numbers: Sequence[Any], stored: Sequence[bytes], context: PublicContext) -> list[bytes]:
-    """E(query + stored), chunk by chunk, each `context.width` bytes little-endian: the encoding the client decodes."""
+def distances(numbers: Sequence[Any], rows: Iterable[tuple[int, bytes]], context: PublicContext) -> Iterator[tuple[list[bytes], int]]:
+    """(E(query + stored), chunk_id) for each (chunk_id, stored vector): the encoding the client decodes, each
+    ciphertext `context.width` bytes little-endian. The hot loop of a search: one multiply-mod per ciphertext."""
     n_squared, width, from_bytes = context.n_squared, context.width, gmpy2.mpz.from_bytes
-    return [(number * from_bytes(ciphertext, "little") % n_squared).to_bytes(width, "little") for number, ciphertext in zip(numbers, stored)]
+    if len(numbers) == 1:  # the common case (embed_len <= key_len): the stored vector is one ciphertext
+        (number,) = numbers
+        for chunk_id, blob in rows:
+            if len(blob) != width + 2:
+                raise _mismatch(chunk_id, unpack_vector(blob), numbers)
+            yield [(number * from_bytes(blob[2:], "little") % n_squared).to_bytes(width, "little")], chunk_id
+        return
+    for chunk_id, blob in rows:
+        stored = unpack_vector(blob)
+        if len(stored) != len(numbers):
+            raise _mismatch(chunk_id, stored, numbers)
+        yield [(number * from_bytes(ciphertext, "little") % n_squared).to_bytes(width, "little") for number, ciphertext in zip(numbers, stored)], chunk_id
+
+
+def _mismatch(chunk_id: int, stored: Sequence[bytes], numbers: Sequence[Any]) -> ValidationFailed:
+    return ValidationFailed(f"query: {len(numbers)} ciphertexts of this context's width, but chunk {chunk_id} holds {len(stored)}", {"field": "query"})

@@ -2,7 +2,7 @@
 
     python scripts/bench/knowledge.py [--chunks 100000] [--key-len 1024] [--embed-len 512]
 
-One ledger process (the development server, SQLite) on a loopback port. Chunks carry a
+One ledger process (gunicorn, one worker; SQLite) on a loopback port. Chunks carry a
 Paillier ciphertext as the client sends it (key_len 1024, embed_len 512: one 2048-bit
 ciphertext each); the server cannot tell random integers below n^2 from real ones, so they
 are drawn at random. Times: inserting in the client's batches of 500 (each a signed evidence
@@ -25,7 +25,7 @@ import msgpack
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ledger import running_ledger  # noqa: E402
+from _ledger import running_ledger
 
 BATCH = 500
 
@@ -49,7 +49,7 @@ def main() -> int:
     context = {"type": "PaillierClient", "sk": "aes-ciphertext-of-the-secret-key", "pk": json.dumps({"n_squared": str(n_squared)}),
                "config": json.dumps({"embed_len": args.embed_len, "key_len": args.key_len})}  # fmt: skip
     vectors = [[secrets.randbelow(n_squared) for _ in range(ciphertexts_per_vector)] for _ in range(min(args.chunks, 5000))]
-    with running_ledger(scopes=["admin"]) as ledger:
+    with running_ledger(scopes=["admin"], workers=1) as ledger:  # gunicorn, one worker process
         root = ledger.base_url.split("/api/")[0] + "/xtrace/v1"
         admin = requests.Session()
         admin.headers.update({"x-xtrace-key": ledger.api_key, "x-xtrace-org-id": "bench"})

@@ -46,19 +46,38 @@ def _b64(number: int) -> str:
     return base64.b64encode(number.to_bytes((number.bit_length() + 7) // 8, "little")).decode()
 
 
-def test_combined_ciphertexts_decrypt_to_slots_whose_low_bits_are_the_xor() -> None:
-    rng = random.Random(5)
+def _slots(cipher: bytes) -> list[int]:
+    plain = _decrypt(int.from_bytes(cipher, "little"))
+    return [(plain >> (2 * (SLOTS - 1 - i))) & 0b11 for i in range(SLOTS)]
+
+
+@pytest.mark.parametrize("chunks_per_vector", [1, 3])
+def test_distances_decrypt_to_slots_whose_low_bits_are_the_xor(chunks_per_vector: int) -> None:
+    rng = random.Random(chunks_per_vector)
     context = homomorphic.parse_context(_context_data())
-    for _ in range(50):
-        a, b = [rng.randint(0, 1) for _ in range(SLOTS)], [rng.randint(0, 1) for _ in range(SLOTS)]
-        query = homomorphic.decode_vector([_b64(_encrypt(_pack(a), rng))], context, "query")
-        stored = homomorphic.decode_vector([_b64(_encrypt(_pack(b), rng))], context, "index")
-        (combined,) = homomorphic.combine(homomorphic.query_numbers(query), stored, context)
-        assert len(combined) == context.width
-        plain = _decrypt(int.from_bytes(combined, "little"))
-        slots = [(plain >> (2 * (SLOTS - 1 - i))) & 0b11 for i in range(SLOTS)]
-        assert slots == [x + y for x, y in zip(a, b)]
-        assert sum(slot & 1 for slot in slots) == sum(x != y for x, y in zip(a, b))
+    rows, bits = [], []
+    query_bits = [[rng.randint(0, 1) for _ in range(SLOTS)] for _ in range(chunks_per_vector)]
+    query = homomorphic.decode_vector([_b64(_encrypt(_pack(b), rng)) for b in query_bits], context, "query")
+    for chunk_id in range(1, 21):
+        stored_bits = [[rng.randint(0, 1) for _ in range(SLOTS)] for _ in range(chunks_per_vector)]
+        stored = homomorphic.decode_vector([_b64(_encrypt(_pack(b), rng)) for b in stored_bits], context, "index")
+        rows.append((chunk_id, homomorphic.pack_vector(stored)))
+        bits.append(stored_bits)
+    answers = list(homomorphic.distances(homomorphic.query_numbers(query), rows, context))
+    assert [chunk_id for _, chunk_id in answers] == list(range(1, 21))
+    for (ciphertexts, _), stored_bits in zip(answers, bits):
+        assert all(len(c) == context.width for c in ciphertexts)
+        for cipher, a, b in zip(ciphertexts, query_bits, stored_bits):
+            slots = _slots(cipher)
+            assert slots == [x + y for x, y in zip(a, b)]
+            assert sum(slot & 1 for slot in slots) == sum(x != y for x, y in zip(a, b))
+
+
+def test_a_query_of_another_length_than_a_stored_vector_is_a_400() -> None:
+    context = homomorphic.parse_context(_context_data())
+    stored = homomorphic.decode_vector([_b64(5), _b64(7)], context, "index")
+    with pytest.raises(ValidationFailed, match="chunk 9 holds 2"):
+        list(homomorphic.distances(homomorphic.query_numbers(stored[:1]), [(9, homomorphic.pack_vector(stored))], context))
 
 
 def test_stored_vectors_round_trip_as_the_client_encodes_them() -> None:

@@ -316,3 +316,11 @@ def test_the_example_runs_as_written(org: Org) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "retrieved: Debt-to-income above 0.45 is high risk." in done.stdout
     assert done.stdout.count("receipt verified:") == 2 and "(xase.retrieval)" in done.stdout
+
+
+@pytest.mark.parametrize("forged", [{"transaction_id": "ret_" + "0" * 24}, {"policy_id": "xase.retrieval"}])
+def test_clients_cannot_write_retrieval_evidence(org: Org, forged: dict[str, str]) -> None:
+    secret, _ = org.new_key()
+    record = {"policy_id": "p", "input": {}, "output": {}, **forged}
+    response = requests.post(f"{org.ledger.base_url}/records", json=record, headers={"X-API-Key": secret}, timeout=10)
+    assert response.status_code == 400, response.text
