@@ -3,9 +3,10 @@
     python scripts/bench/knowledge.py [--chunks 100000] [--key-len 1024] [--embed-len 512]
 
 One ledger process (gunicorn, one worker; SQLite) on a loopback port. Chunks carry a
-Paillier ciphertext as the client sends it (key_len 1024, embed_len 512: one 2048-bit
-ciphertext each); the server cannot tell random integers below n^2 from real ones, so they
-are drawn at random. Times: inserting in the client's batches of 500 (each a signed evidence
+Paillier ciphertext as the client sends it: xtrace-ai-sdk draws two primes of key_len bits,
+so n has 2 * key_len bits and a ciphertext (below n^2) 4 * key_len; embed_len 512 packs into
+one ciphertext. The server cannot tell random integers below n^2 from real ones, so they are
+drawn at random. Times: inserting in the client's batches of 500 (each a signed evidence
 record too), then one compute_hamming over every chunk, answered in msgpack. Baseline, same
 run: the same products with Python ints instead of gmpy2, in this process, with no database
 or HTTP at all.
@@ -44,8 +45,8 @@ def main() -> int:
     parser.add_argument("--key-len", type=int, default=1024)
     parser.add_argument("--embed-len", type=int, default=512)
     args = parser.parse_args()
-    n_squared = _random_modulus(2 * args.key_len)
-    ciphertexts_per_vector = max(1, (2 * args.embed_len + 2 * args.key_len - 1) // (2 * args.key_len))
+    n_squared = _random_modulus(4 * args.key_len)
+    ciphertexts_per_vector = max(1, (2 * args.embed_len + 2 * args.key_len - 1) // (2 * args.key_len))  # chunks of 2 * key_len bits
     context = {"type": "PaillierClient", "sk": "aes-ciphertext-of-the-secret-key", "pk": json.dumps({"n_squared": str(n_squared)}),
                "config": json.dumps({"embed_len": args.embed_len, "key_len": args.key_len})}  # fmt: skip
     vectors = [[secrets.randbelow(n_squared) for _ in range(ciphertexts_per_vector)] for _ in range(min(args.chunks, 5000))]
@@ -82,7 +83,7 @@ def main() -> int:
         stored = vectors[n % len(vectors)]
         [(q * s % n_squared).to_bytes((n_squared.bit_length() + 7) // 8, "little") for q, s in zip(numbers, stored)]
     naive = time.perf_counter() - start
-    print(f"{args.chunks} chunks, key_len {args.key_len}, embed_len {args.embed_len}: {ciphertexts_per_vector} ciphertext(s) of {2 * args.key_len} bits each")
+    print(f"{args.chunks} chunks, key_len {args.key_len}, embed_len {args.embed_len}: {ciphertexts_per_vector} ciphertext(s) of {4 * args.key_len} bits each")
     print(f"insert, batches of {BATCH} over HTTP, each with its evidence record: {inserting:.2f} s = {args.chunks / inserting:,.0f} chunks/s")
     print(f"compute_hamming over every chunk, HTTP round trip, msgpack answer of {len(response.content) / 1e6:.1f} MB: "
           f"{hamming:.2f} s = {args.chunks / hamming:,.0f} distances/s (best of 3)")  # fmt: skip

@@ -1,0 +1,166 @@
+"""xase.knowledge and the published xtrace-ai-sdk 0.1.1 read each other's contexts, ciphertexts and bases, both ways."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+import requests
+
+from tests.knowledge.conftest import Org, run
+from xase import evidence
+from xase.knowledge import AESCipher, DataLoader, ExecutionContext, KnowledgeError, PassphraseKeyProvider, Retriever, XTraceIntegration, paillier
+
+pytest.importorskip("xtrace_sdk")
+from xtrace_sdk.integrations.xtrace import XTraceIntegration as TheirIntegration
+from xtrace_sdk.x_vec.crypto.encryption.aes import AESClient
+from xtrace_sdk.x_vec.crypto.key_provider import PassphraseKeyProvider as TheirPassphrase
+from xtrace_sdk.x_vec.data_loaders.loader import DataLoader as TheirLoader
+from xtrace_sdk.x_vec.retrievers.retriever import Retriever as TheirRetriever
+from xtrace_sdk.x_vec.utils.execution_context import ExecutionContext as TheirContext
+
+EMBED = 32
+PASSPHRASE = "correct horse battery"
+SCHEMES = ["paillier", "paillier_lookup"]
+
+
+def _vectors(count: int, seed: int) -> list[list[float]]:
+    rng = random.Random(seed)
+    return [[rng.choice([-1.0, 1.0]) for _ in range(EMBED)] for _ in range(count)]
+
+
+def _hamming(a: list[float], b: list[float]) -> int:
+    return sum((x > 0) != (y > 0) for x, y in zip(a, b))
+
+
+# ---------------------------------------------------------------- without a server
+
+
+def test_aes_tokens_and_passphrase_keys_are_the_published_ones() -> None:
+    ours, theirs = PassphraseKeyProvider(PASSPHRASE), TheirPassphrase(PASSPHRASE)
+    assert ours.get_key() == theirs.get_key() and ours.wrap_key() == theirs.wrap_key()
+    salted = PassphraseKeyProvider(PASSPHRASE, salt=b"another salt")
+    assert salted.get_key() == TheirPassphrase(PASSPHRASE, salt=b"another salt").get_key()
+    assert AESClient(ours.get_key()).decrypt(AESCipher(ours.get_key()).encrypt("émoji 🙂 text")) == "émoji 🙂 text"
+    assert AESCipher(ours.get_key()).decrypt(AESClient(theirs.get_key()).encrypt("from them")) == "from them"
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_contexts_load_in_either_client_with_the_same_id(scheme: str) -> None:
+    ours = ExecutionContext.create(PASSPHRASE, scheme, EMBED, 128)
+    theirs_of_ours = TheirContext._from_serialized_exec_context(ours.to_dict_enc(), passphrase=PASSPHRASE)
+    assert theirs_of_ours.hash() == ours.id
+    theirs = TheirContext.create(passphrase=PASSPHRASE, homomorphic_client_type=scheme, embedding_length=EMBED, key_len=128)
+    assert ExecutionContext.from_dict(theirs.to_dict_enc(), passphrase=PASSPHRASE).id == theirs.id
+    rng = random.Random(1)
+    a, b = [rng.randint(0, 1) for _ in range(EMBED)], [rng.randint(0, 1) for _ in range(EMBED)]
+    summed = [x * y % ours.keys.n_squared for x, y in zip(ours.keys.encrypt_vector(a), theirs_of_ours.homomorphic.encrypt_vec_one(b))]
+    expected = sum(x != y for x, y in zip(a, b))
+    assert ours.keys.decode_hamming(summed) == theirs_of_ours.homomorphic.decode_hamming_client_one([int(c) for c in summed]) == expected
+
+
+@pytest.mark.parametrize("bits, key_len", [(8, 16), (40, 16), (33, 16)])
+def test_packing_spans_chunks_as_the_published_client_packs(bits: int, key_len: int) -> None:
+    rng = random.Random(bits)
+    vector = [rng.randint(0, 1) for _ in range(bits)]
+    chunks = paillier.pack(vector, key_len)
+    slots = "".join("0" + str(bit) for bit in vector)
+    assert chunks == [int(slots[i : i + 2 * key_len], 2) for i in range(0, len(slots), 2 * key_len)][: paillier.chunk_count(bits, key_len)]
+    assert paillier.hamming(chunks) == sum(vector)
+
+
+# ---------------------------------------------------------------- both ways through a real ledger
+
+
+def _ours(org: Org, key: str) -> XTraceIntegration:
+    return XTraceIntegration(org_id=org.name, api_key=key, api_url=org.url)
+
+
+def _theirs(org: Org, key: str) -> Any:
+    return TheirIntegration(org_id=org.name, api_key=key, api_url=org.url, admin_api_url=org.url)
+
+
+def _chunks(count: int) -> list[dict[str, Any]]:
+    return [{"chunk_content": f"document {n}", "name": f"doc-{n}", "meta_data": {"tag1": "even" if n % 2 == 0 else "odd"}} for n in range(count)]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_base_written_by_xase_is_searched_and_decrypted_by_the_published_client(org: Org, scheme: str) -> None:
+    kb_id = org.new_kb()
+    secret, _ = org.new_key(kb_id, 7)
+    vectors, query = _vectors(16, seed=2), _vectors(1, seed=3)[0]
+    context = ExecutionContext.create(PASSPHRASE, scheme, EMBED, 128)
+
+    async def write() -> None:
+        async with _ours(org, secret) as client:
+            await context.save_to_remote(client)
+            loader = DataLoader(context, client)
+            index, db = await loader.load_data_from_memory(_chunks(16), vectors)
+            await loader.dump_db(db, index, kb_id)
+
+    async def read() -> tuple[Any, Any, list[dict[str, Any]]]:
+        async with _theirs(org, secret) as client:
+            loaded = await TheirContext.load_from_remote(passphrase=PASSPHRASE, context_id=context.id, integration=client)
+            retriever = TheirRetriever(loaded, client)
+            ids, scores = await retriever.nn_search_for_ids(query, k=3, kb_id=kb_id, include_scores=True)
+            return ids, scores, await retriever.retrieve_and_decrypt(ids, kb_id)
+
+    run(write())
+    ids, scores, documents = run(read())
+    assert list(scores) == [_hamming(query, v) for v in vectors]
+    assert [d["chunk_content"] for d in documents] == [f"document {i - 1}" for i in ids]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_base_written_by_the_published_client_is_searched_and_decrypted_by_xase(org: Org, scheme: str) -> None:
+    kb_id = org.new_kb()
+    secret, _ = org.new_key(kb_id, 7)
+    vectors, query = _vectors(16, seed=4), _vectors(1, seed=5)[0]
+    context = TheirContext.create(passphrase=PASSPHRASE, homomorphic_client_type=scheme, embedding_length=EMBED, key_len=128)
+
+    async def write() -> None:
+        async with _theirs(org, secret) as client:
+            await context.save_to_remote(client)
+            loader = TheirLoader(context, client)
+            index, db = await loader.load_data_from_memory(_chunks(16), vectors, disable_progress=True)
+            await loader.dump_db(db, index, kb_id)
+
+    async def read() -> tuple[Any, Any, list[dict[str, Any]], list[str]]:
+        async with _ours(org, secret) as client:
+            loaded = await ExecutionContext.load_from_remote(passphrase=PASSPHRASE, context_id=context.id, integration=client)
+            retriever = Retriever(loaded, client)
+            ids, scores = await retriever.nn_search_for_ids(query, k=3, kb_id=kb_id, include_scores=True)
+            documents = await retriever.retrieve_and_decrypt(ids, kb_id)
+            return ids, scores, documents, retriever.evidence_ids
+
+    run(write())
+    ids, scores, documents, evidence_ids = run(read())
+    plain = [_hamming(query, v) for v in vectors]
+    assert scores == plain and sorted(plain[i - 1] for i in ids) == sorted(plain)[:3]
+    assert [d["chunk_content"] for d in documents] == [f"document {i - 1}" for i in ids]
+    assert len(evidence_ids) == 2  # the search and the fetch
+    for evidence_id in evidence_ids:
+        receipt = requests.get(f"{org.ledger.base_url}/receipts/{evidence_id}", headers={"X-API-Key": secret}, timeout=10).json()
+        evidence.verify_receipt(receipt)
+        assert receipt["record"]["policy_id"] == "xase.retrieval"
+
+
+def test_failures_are_knowledge_errors_with_the_status(org: Org) -> None:
+    kb_id = org.new_kb()
+    reader, _ = org.new_key(kb_id, 1)
+
+    async def attempts() -> list[KnowledgeError]:
+        errors = []
+        async with _ours(org, reader) as client:
+            for call in (client.delete_chunks([1], kb_id), client.get_kb(kb_id), client.get_serialized_exec_context("missing")):
+                try:
+                    await call
+                except KnowledgeError as error:
+                    errors.append(error)
+        return errors
+
+    forbidden, no_admin_key, missing = run(attempts())
+    assert (forbidden.status, forbidden.code) == (403, "FORBIDDEN")
+    assert no_admin_key.code == "VALIDATION_ERROR" and "admin_key" in no_admin_key.message
+    assert (missing.status, missing.code) == (404, "NOT_FOUND")
