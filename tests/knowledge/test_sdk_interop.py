@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
+import os
 import random
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +18,17 @@ import requests
 
 from tests.knowledge.conftest import Org, run
 from xase import evidence
-from xase.knowledge import AESCipher, DataLoader, ExecutionContext, KnowledgeError, PassphraseKeyProvider, Retriever, XTraceIntegration, paillier
+from xase.knowledge import (
+    AESCipher,
+    AWSKMSKeyProvider,
+    DataLoader,
+    ExecutionContext,
+    KnowledgeError,
+    PassphraseKeyProvider,
+    Retriever,
+    XTraceIntegration,
+    paillier,
+)
 
 pytest.importorskip("xtrace_sdk")
 from xtrace_sdk.integrations.xtrace import XTraceIntegration as TheirIntegration
@@ -21,6 +39,7 @@ from xtrace_sdk.x_vec.retrievers.retriever import Retriever as TheirRetriever
 from xtrace_sdk.x_vec.utils.execution_context import ExecutionContext as TheirContext
 
 EMBED = 32
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PASSPHRASE = "correct horse battery"
 SCHEMES = ["paillier", "paillier_lookup"]
 
@@ -164,3 +183,81 @@ def test_failures_are_knowledge_errors_with_the_status(org: Org) -> None:
     assert (forbidden.status, forbidden.code) == (403, "FORBIDDEN")
     assert no_admin_key.code == "VALIDATION_ERROR" and "admin_key" in no_admin_key.message
     assert (missing.status, missing.code) == (404, "NOT_FOUND")
+
+
+def test_the_sdk_example_runs_as_written(org: Org) -> None:
+    env = {**os.environ, "XTRACE_ADMIN_KEY": org.admin_key, "XTRACE_ORG_ID": org.name, "XTRACE_URL": org.url, "XASE_BASE_URL": org.ledger.base_url}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "knowledge_sdk.py")], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "retrieved: Debt-to-income above 0.45 is high risk." in done.stdout
+    assert done.stdout.count("receipt verified:") == 3 and done.stdout.count("(xase.retrieval)") == 2
+
+
+@pytest.fixture
+def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    moto = pytest.importorskip("moto", reason="moto is not installed")
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with moto.mock_aws():
+        client = boto3.client("kms")
+        yield client, client.create_key(KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]["KeyId"]
+
+
+def test_a_context_under_an_aws_kms_key_loads_in_either_client(kms: tuple[Any, str]) -> None:
+    from xtrace_sdk.x_vec.crypto.key_provider import AWSKMSKeyProvider as TheirKMS
+
+    client, key_id = kms
+    provider = AWSKMSKeyProvider.create(client, key_id)
+    ours = ExecutionContext.create(homomorphic_client_type="paillier", embedding_length=EMBED, key_len=128, key_provider=provider)
+    stored = ours.to_dict_enc()
+    assert stored["key_provider"] == "aws_kms" and "phi" not in stored["sk"]
+    unwrapped = TheirKMS.from_wrapped(base64.b64decode(stored["wrapped_key"]), kms_client=client, key_id=key_id)
+    theirs = TheirContext._from_serialized_exec_context(stored, key_provider=unwrapped)
+    assert theirs.hash() == ours.id
+    assert ExecutionContext.from_dict(stored, kms_client=client, kms_key_id=key_id).id == ours.id
+    with pytest.raises(ValueError, match="kms_client"):
+        ExecutionContext.from_dict(stored)
+
+
+def test_redirects_are_never_followed_with_the_key() -> None:
+    """A server that redirects elsewhere gets an error back, and the key never reaches the other host."""
+    seen: list[str] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(str(self.headers.get("x-api-key")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    elsewhere = http.server.HTTPServer(("127.0.0.1", 0), Elsewhere)
+
+    class Redirecting(Elsewhere):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{elsewhere.server_port}/steal")
+            self.end_headers()
+
+    redirecting = http.server.HTTPServer(("127.0.0.1", 0), Redirecting)
+    for server in (elsewhere, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = XTraceIntegration(org_id="acme", api_key="xase_pk_secret", api_url=f"http://127.0.0.1:{redirecting.server_port}/xtrace", max_retries=1)
+
+        async def attempt() -> KnowledgeError:
+            async with client:
+                try:
+                    await client.list_exec_contexts()
+                except KnowledgeError as error:
+                    return error
+            raise AssertionError("a redirect was followed")
+
+        error = run(attempt())
+        assert (error.code, error.status) == ("UNEXPECTED_REDIRECT", 302) and seen == []
+    finally:
+        for server in (elsewhere, redirecting):
+            server.shutdown()
