@@ -55,12 +55,15 @@ class ExecutionContext:
         return context
 
     def embed_len(self) -> int:
+        """Dimension of the binary embeddings this context encrypts."""
         return self.keys.embed_len
 
     def key_len(self) -> int:
+        """Bits of each of the modulus' two primes."""
         return self.keys.key_len
 
     def type_name(self) -> str:
+        """The published client's name of the scheme (PaillierClient, PaillierLookupClient)."""
         return paillier.SCHEMES[self.keys.scheme]
 
     def to_dict_plain(self) -> dict[str, str]:
@@ -103,10 +106,12 @@ class ExecutionContext:
         return cls(paillier.load(data["type"], data["pk"], secret, data["config"]), provider, context_id)
 
     def save_to_disk(self, path: Union[str, Path]) -> None:
+        """Write the stored form (secret key encrypted) to a file."""
         Path(path).write_text(json.dumps(self.to_dict_enc()))
 
     @classmethod
     def load_from_disk(cls, passphrase: Optional[str] = None, path: Union[str, Path] = "", key_provider: Optional[KeyProvider] = None) -> ExecutionContext:
+        """A context from a file that `save_to_disk` (of either client) wrote."""
         return cls.from_dict(json.loads(Path(path).read_text()), passphrase=passphrase, key_provider=key_provider)
 
     async def save_to_remote(self, integration: XTraceIntegration) -> str:
@@ -117,6 +122,7 @@ class ExecutionContext:
     async def load_from_remote(
         cls, passphrase: Optional[str] = None, context_id: str = "", integration: Optional[XTraceIntegration] = None, key_provider: Optional[KeyProvider] = None
     ) -> ExecutionContext:
+        """Fetch the stored form from the server and decrypt its secret key here."""
         if integration is None:
             raise ValueError("integration is required")
         data = await integration.get_serialized_exec_context(context_id)

@@ -88,6 +88,7 @@ class XTraceIntegration:
         return self.session
 
     async def close(self) -> None:
+        """Close the session and its connections."""
         if self.session is not None and not self.session.closed:
             await self.session.close()
         self.session, self._loop = None, None
@@ -174,9 +175,11 @@ class XTraceIntegration:
         return [await self.insert_chunks(kb_id, batch, context_id) for batch in batches]
 
     async def insert_chunks(self, kb_id: str, chunks: list[dict[str, Any]], context_id: str) -> dict[str, Any]:
+        """Insert one prepared batch of chunks; the server's answer (chunk_ids, evidence_id)."""
         return dict(await self._request("POST", self._data("chunk"), json={"kb_id": kb_id, "chunks": chunks, "context_id": context_id}))
 
     async def update_chunks(self, index_updates: list[list[Any]], chunk_updates: list[dict[str, Any]], context_id: str, kb_id: str) -> list[dict[str, Any]]:
+        """Replace chunks (each with its chunk_id) and their vectors, in batches; one answer per batch."""
         results = []
         for batch in self._preprocess_chunks(chunk_updates, index_updates, update=True):
             body = {"kb_id": kb_id, "chunk_updates": batch, "context_id": context_id}
@@ -184,10 +187,12 @@ class XTraceIntegration:
         return results
 
     async def delete_chunks(self, chunk_ids: list[int], kb_id: str) -> dict[str, Any]:
+        """Delete chunks by id."""
         params = [("kb_id", kb_id), *(("chunk_ids", str(i)) for i in chunk_ids)]
         return dict(await self._request("DELETE", self._data("chunk"), params=params))
 
     async def patch_chunks(self, kb_id: str, context_id: str, chunk_patches: list[dict[str, Any]]) -> dict[str, Any]:
+        """Partial updates: name, chunk_content, meta_data keys (merged)."""
         return dict(await self._request("PATCH", self._data("chunk"), json={"kb_id": kb_id, "context_id": context_id, "chunk_patches": chunk_patches}))
 
     # ---------------------------------------------------------------- searches
@@ -208,6 +213,7 @@ class XTraceIntegration:
 
     async def meta_search(self, kb_id: str, meta_filter: Union[str, dict[str, Any]], context_id: str, return_content: bool = False,
                           projection: Optional[list[str]] = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Every chunk whose metadata matches the filter (a MongoDB-style object or its JSON)."""
         body: dict[str, Any] = {"kb_id": kb_id, "context_id": context_id,
                                 "meta_filter": json.dumps(meta_filter) if isinstance(meta_filter, (dict, list)) else meta_filter}  # fmt: skip
         if projection is not None:
@@ -219,6 +225,7 @@ class XTraceIntegration:
     async def meta_search_paginated(self, kb_id: str, context_id: str, meta_filter: Union[str, dict[str, Any], None] = None,
                                     projection: Optional[list[str]] = None, limit: Optional[int] = None, offset: int = 0,
                                     sort_order: str = "desc", sort_by: str = "chunk_id", return_content: bool = False) -> dict[str, Any]:  # fmt: skip
+        """One page of a metadata search: results, total, offset, limit, has_more."""
         body: dict[str, Any] = {"kb_id": kb_id, "context_id": context_id, "offset": offset, "sort_order": sort_order, "sort_by": sort_by}
         if meta_filter is not None:
             body["meta_filter"] = json.loads(meta_filter) if isinstance(meta_filter, str) else meta_filter
@@ -231,12 +238,14 @@ class XTraceIntegration:
         return dict(await self._request("POST", f"{self.api_url}/v1/chunk/meta/page/{self.org_id}", json=body))
 
     async def delete_chunks_by_meta(self, kb_id: str, context_id: str, meta_filter: Union[str, dict[str, Any]], dry_run: bool = False) -> dict[str, Any]:
+        """Delete the chunks matching a non-empty filter; dry_run only counts them (would_delete_count)."""
         body = {"kb_id": kb_id, "context_id": context_id, "meta_filter": json.loads(meta_filter) if isinstance(meta_filter, str) else meta_filter,
                 "dry_run": dry_run}  # fmt: skip
         return dict(await self._request("DELETE", f"{self.api_url}/v1/chunk/by-meta/{self.org_id}", json=body))
 
     async def patch_chunks_by_meta(self, kb_id: str, context_id: str, meta_filter: Union[str, dict[str, Any]], patch: dict[str, Any],
                                    dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Merge `patch` into the metadata of the chunks matching a filter; dry_run only counts them."""
         body = {"kb_id": kb_id, "context_id": context_id, "meta_filter": json.loads(meta_filter) if isinstance(meta_filter, str) else meta_filter,
                 "patch": patch, "dry_run": dry_run}  # fmt: skip
         return dict(await self._request("PATCH", f"{self.api_url}/v1/chunk/by-meta/{self.org_id}", json=body))
@@ -244,16 +253,20 @@ class XTraceIntegration:
     # ---------------------------------------------------------------- execution contexts and bindings
 
     async def store_exec_context(self, exec_context_dict: dict[str, Any], context_id: str) -> str:
+        """Store an execution context's encrypted form; the id the server confirms."""
         answer = await self._request("POST", self._data("exec_context"), json={"data": exec_context_dict, "context_id": context_id})
         return str(answer["context_id"])
 
     async def get_serialized_exec_context(self, context_id: str) -> dict[str, Any]:
+        """An execution context's stored form (its secret key still encrypted)."""
         return dict(await self._request("GET", f"{self._data('exec_context')}/{context_id}"))
 
     async def list_exec_contexts(self) -> list[str]:
+        """The ids of the organisation's execution contexts."""
         return list((await self._request("GET", self._data("exec_context")))["contexts"])
 
     async def delete_exec_context(self, context_id: str) -> bool:
+        """Delete an execution context no chunk is encrypted under; True."""
         await self._request("DELETE", f"{self._data('exec_context')}/{context_id}")
         return True
 
@@ -265,12 +278,14 @@ class XTraceIntegration:
             return None
 
     async def get_kbs_for_ctx(self, ctx_id: str) -> Optional[list[str]]:
+        """The bases bound to a context; None if the lookup fails."""
         try:
             return list((await self._request("GET", f"{self._data('exec_context')}/{ctx_id}/kb")).get("kb_ids") or [])
         except KnowledgeError:
             return None
 
     async def register_kb_binding(self, kb_id: str, ctx_id: str) -> bool:
+        """Bind a base to a context; False if the server refused."""
         try:
             await self._request("POST", f"{self._data('exec_context')}/{kb_id}/bind/{ctx_id}")
         except KnowledgeError:
@@ -283,18 +298,23 @@ class XTraceIntegration:
         return f"{self.admin_api_url}/v1/{path}"
 
     async def list_kbs(self) -> list[dict[str, Any]]:
+        """Every knowledge base of the organisation (admin)."""
         return list(await self._request("GET", self._admin("kbs"), admin=True))
 
     async def get_kb(self, kb_id: str) -> dict[str, Any]:
+        """One knowledge base: id, name, description, numberOfVectors, createdAt, updatedAt (admin)."""
         return dict(await self._request("GET", self._admin(f"kbs/{kb_id}"), admin=True))
 
     async def create_kb(self, name: str, description: str = "") -> dict[str, Any]:
+        """A new knowledge base (admin)."""
         return dict(await self._request("POST", self._admin("kbs"), admin=True, json={"name": name, "description": description}))
 
     async def delete_kb(self, kb_id: str) -> None:
+        """Delete a base, its chunks, bindings and permissions; its evidence stays in the chain (admin)."""
         await self._request("DELETE", self._admin(f"kbs/{kb_id}"), admin=True)
 
     async def list_api_keys(self) -> list[dict[str, Any]]:
+        """The organisation's knowledge keys: hash, firstN, name, description, status (admin)."""
         return list(await self._request("GET", self._admin("keys"), admin=True))
 
     async def create_api_key(self, name: str, description: str = "") -> dict[str, Any]:
@@ -302,9 +322,11 @@ class XTraceIntegration:
         return dict(await self._request("POST", self._admin("keys"), admin=True, json={"name": name, "description": description}))
 
     async def revoke_api_key(self, key_hash: str) -> None:
+        """Revoke a key: it is refused (401) from then on (admin)."""
         await self._request("PATCH", self._admin(f"keys/{key_hash}/status/revoke"), admin=True)
 
     async def get_key_permissions(self, key_hash: str) -> list[dict[str, Any]]:
+        """A key's permission per base (admin)."""
         return list(await self._request("GET", self._admin(f"keys/{key_hash}/permissions"), admin=True))
 
     async def set_key_permission(self, key_hash: str, kb_id: str, permission: int) -> dict[str, Any]:

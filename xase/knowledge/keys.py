@@ -17,6 +17,8 @@ DEFAULT_SALT = b"xtrace-aes-gcm-v1"
 
 
 class KeyProvider(Protocol):
+    """What supplies an execution context's AES key, and how it is stored."""
+
     def get_key(self) -> bytes:
         """The 256-bit AES key."""
         ...
@@ -26,7 +28,7 @@ class KeyProvider(Protocol):
         ...
 
     def provider_id(self) -> str:
-        """"passphrase" or "aws_kms", as stored in the context."""
+        """The provider's name in the stored context: passphrase or aws_kms."""
         ...
 
 
@@ -39,15 +41,19 @@ class PassphraseKeyProvider:
 
     @classmethod
     def from_wrapped(cls, wrapped: bytes, *, passphrase: str) -> PassphraseKeyProvider:
+        """The provider again, from what `wrap_key` stored."""
         return cls(passphrase, salt=wrapped)
 
     def get_key(self) -> bytes:
+        """The 256-bit AES key."""
         return self._key
 
     def wrap_key(self) -> bytes:
+        """What is stored beside the context to recover the key."""
         return self._salt
 
     def provider_id(self) -> str:
+        """The provider's name in the stored context."""
         return "passphrase"
 
 
@@ -59,19 +65,24 @@ class AWSKMSKeyProvider:
 
     @classmethod
     def create(cls, kms_client: Any, key_id: str) -> AWSKMSKeyProvider:
+        """A fresh data key from KMS GenerateDataKey."""
         generated = kms_client.generate_data_key(KeyId=key_id, KeySpec="AES_256")
         return cls(kms_client, key_id, generated["Plaintext"], generated["CiphertextBlob"])
 
     @classmethod
     def from_wrapped(cls, wrapped: bytes, *, kms_client: Any, key_id: str) -> AWSKMSKeyProvider:
+        """The provider again, from what `wrap_key` stored."""
         unwrapped = kms_client.decrypt(CiphertextBlob=wrapped, KeyId=key_id)
         return cls(kms_client, key_id, unwrapped["Plaintext"], wrapped)
 
     def get_key(self) -> bytes:
+        """The 256-bit AES key."""
         return bytes(self._key)
 
     def wrap_key(self) -> bytes:
+        """What is stored beside the context to recover the key."""
         return bytes(self._wrapped)
 
     def provider_id(self) -> str:
+        """The provider's name in the stored context."""
         return "aws_kms"

@@ -56,19 +56,24 @@ class DataLoader:
         return index, encrypted
 
     async def load_data_from_memory_batch(self, chunks: Sequence[dict[str, Any]], vectors: Sequence[Any], disable_progress: bool = False) -> Encrypted:
+        """Same as `load_data_from_memory` (the published name for batch encryption)."""
         return await self.load_data_from_memory(chunks, vectors, disable_progress)
 
     async def dump_db(self, db: list[dict[str, Any]], index: list[list[Any]], kb_id: str, concurrent: bool = False) -> list[dict[str, Any]]:
+        """Upload an encrypted collection under this context; one answer per batch."""
         return await self.integration.store_db(db, index, kb_id, context_id=self.execution_context.id, concurrent=concurrent)
 
     async def upsert_one(self, chunk: dict[str, Any], vector: Any, kb_id: str) -> list[dict[str, Any]]:
+        """Encrypt and upload one chunk."""
         index, db = await self.load_data_from_memory([chunk], [vector], disable_progress=True)
         return await self.integration.store_db(db, index, kb_id, context_id=self.execution_context.id)
 
     async def delete_chunks(self, chunk_ids: list[int], kb_id: str) -> dict[str, Any]:
+        """Delete chunks by id."""
         return await self.integration.delete_chunks(chunk_ids, kb_id)
 
     async def update_chunks(self, chunk_updates: list[dict[str, Any]], vectors: list[Any], kb_id: str) -> list[dict[str, Any]]:
+        """Re-encrypt and replace chunks (each with its chunk_id)."""
         index, db = await self.load_data_from_memory(chunk_updates, vectors, disable_progress=True)
         return await self.integration.update_chunks(index, db, context_id=self.execution_context.id, kb_id=kb_id)
 
@@ -104,6 +109,7 @@ class Retriever:
         return (ids, scores) if include_scores else ids
 
     async def retrieve_and_decrypt(self, chunk_ids: list[int], kb_id: str, projection: Optional[list[str]] = None) -> list[dict[str, Any]]:
+        """Fetch chunks by id and decrypt their contents: [{chunk_content, meta_data}]."""
         found = await self.integration.get_chunk_by_id(chunk_ids, kb_id, projection=projection or DEFAULT_PROJECTION)
         if self.integration.last_evidence_id:
             self.evidence_ids.append(self.integration.last_evidence_id)
@@ -111,4 +117,5 @@ class Retriever:
 
     @staticmethod
     def format_context(contexts: list[Any]) -> str:
+        """Numbered lines, for a prompt."""
         return "".join(f"{i}. {value}\n" for i, value in enumerate(contexts))

@@ -28,6 +28,7 @@ MSG_BITS = 8  # the lookup scheme's message window, which its config records as 
 
 
 def chunk_count(embed_len: int, key_len: int) -> int:
+    """Ciphertexts per embedding: 1 when embed_len <= key_len, else enough chunks of 2 * key_len bits."""
     chunk_len = 2 * key_len
     return 1 if embed_len <= key_len else -(-2 * embed_len // chunk_len)
 
@@ -72,22 +73,26 @@ class Keys:
     # ---------------------------------------------------------------- the published string forms
 
     def stringify_pk(self) -> str:
+        """The public key as the published client writes it."""
         if self.scheme == "paillier":
             return json.dumps({"g": str(self.g), "n": str(self.n), "n_squared": str(self.n_squared)})
         return json.dumps({"g": int(self.g), "n": int(self.n), "n_squared": int(self.n_squared), "g_n": int(self.g_n)})
 
     def stringify_sk(self) -> str:
+        """The secret key as the published client writes it (encrypt it before it leaves the process)."""
         if self.scheme == "paillier":
             return json.dumps({"phi": str(self.secret["phi"]), "inv": str(self.secret["inv"])})
         return json.dumps({name: int(self.secret[name]) for name in ("phi", "a", "g_a_inv")})
 
     def stringify_config(self) -> str:
+        """The scheme's configuration as the published client writes it."""
         if self.scheme == "paillier":
             return json.dumps({"embed_len": self.embed_len, "key_len": self.key_len})
         return json.dumps({"message_chunks": self.message_chunks, "alpha_len": self.alpha_len, "embed_len": self.embed_len, "key_len": self.key_len})
 
     @property
     def message_chunks(self) -> int:
+        """The lookup scheme's number of message windows."""
         return (2 * self.key_len + MSG_BITS - 1) // MSG_BITS
 
     # ---------------------------------------------------------------- encryption
@@ -99,6 +104,7 @@ class Keys:
                 return r
 
     def encrypt_number(self, message: int) -> Any:
+        """E(message): a fresh randomized ciphertext below n^2."""
         if not 0 <= message < self.n:
             raise ValueError("plaintext must be within [0, n)")
         if self.scheme == "paillier":  # g = n + 1: g^m = 1 + m n (mod n^2)
@@ -133,6 +139,7 @@ class Keys:
         return self._tables[key]
 
     def decrypt_number(self, ciphertext: Union[int, bytes, Any]) -> Any:
+        """The plaintext of a ciphertext (an int, or little-endian bytes as the server sends them)."""
         c = gmpy2.mpz(int.from_bytes(ciphertext, "little") if isinstance(ciphertext, bytes) else ciphertext)
         if not 0 <= c < self.n_squared:
             raise ValueError("ciphertext must be within [0, n^2)")
@@ -152,11 +159,13 @@ class Keys:
         return low + p_squared * ((high - low) * p_squared_inverse % q_squared)
 
     def encrypt_vector(self, bits: list[int]) -> list[Any]:
+        """The ciphertexts of a binary embedding of embed_len bits."""
         if len(bits) != self.embed_len:
             raise ValueError(f"embedding length {len(bits)} does not match embed_len {self.embed_len}")
         return [self.encrypt_number(chunk) for chunk in pack(bits, self.key_len)]
 
     def decode_hamming(self, ciphertexts: list[Union[int, bytes]]) -> int:
+        """The Hamming distance a server's answer for one chunk encodes."""
         return hamming([int(self.decrypt_number(c)) for c in ciphertexts])
 
 
@@ -171,6 +180,7 @@ def _prime(bits: int) -> Any:
 
 
 def generate(scheme: str, embed_len: int, key_len: int, alpha_len: int = DEFAULT_ALPHA_LEN) -> Keys:
+    """A fresh key pair of `scheme`: paillier or paillier_lookup."""
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {sorted(SCHEMES)}")
     if embed_len >= key_len:
