@@ -26,7 +26,7 @@ def _commitment_or_error(commit: Any, value: Any) -> Any:
         return type(error)
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(json_values, min_size=1, max_size=6))
 def test_memoized_commitments_of_parsed_contexts_equal_the_commitment(values: list[Any]) -> None:
     memo = bundle._ParsedContextCommitments()
