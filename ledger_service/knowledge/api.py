@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import msgpack
 from flask import Blueprint, Response, request
 
 from ledger_service import auth
 from ledger_service.db import write_transaction
-from ledger_service.errors import NotFound, ValidationFailed, over_cap
+from ledger_service.errors import NotFound, ValidationFailed
 from ledger_service.evidence import current_ledger
 from ledger_service.knowledge import bases, chunks, homomorphic, retrievals
 from ledger_service.knowledge.bases import DELETE, READ, WRITE
@@ -123,19 +122,17 @@ def compute_hamming(org_id: str) -> Response:
         kb = bases.require(conn, caller, body.get("kb_id"), READ)
         context = bases.public_context(conn, caller.tenant_id, context_id)
         query = homomorphic.decode_vector(body.get("query"), context, "query")
-        answer = []
-        for distance in chunks.hamming(conn, kb, context_id, context, query, filter_, id_range):
-            answer.append(distance)
-            if len(answer) > MAX_DISTANCES:
-                raise over_cap("compute_hamming", "chunks (narrow with meta_filter or range)", MAX_DISTANCES)
-    ids = [chunk_id for _, chunk_id in answer]
+        rows = chunks.stored_vectors(conn, kb, context_id, filter_, id_range, MAX_DISTANCES)
+    numbers = homomorphic.query_numbers(query)
+    homomorphic.check_widths(numbers, rows, context)
     request_ = {"query_sha256": chunks.query_hash(query), "meta_filter": filter_, "range": body.get("range")}
-    evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, ids)
+    evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, [chunk_id for chunk_id, _ in rows])
     headers = {retrievals.EVIDENCE_HEADER: evidence_id}
     if request.accept_mimetypes.best_match(["application/x-msgpack", "application/json"]) == "application/json":
-        payload = [[[int.from_bytes(c, "little") for c in ciphertexts], chunk_id] for ciphertexts, chunk_id in answer]
+        payload = [[[int.from_bytes(c, "little") for c in ciphertexts], chunk_id] for ciphertexts, chunk_id in homomorphic.distances(numbers, rows, context)]
         return json_response(payload, headers=headers)
-    return Response(msgpack.packb(answer, use_bin_type=True), mimetype="application/x-msgpack", headers=headers)
+    # Streamed: nothing in it can fail any more (widths checked, evidence committed), and the client reads while we compute.
+    return Response(homomorphic.stream_msgpack(numbers, rows, context), mimetype="application/x-msgpack", headers=headers)
 
 
 @blueprint.post("/chunk/meta/<org_id>")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional, cast
 
 from sqlalchemy import Connection, Select, Table, delete, func, insert, select, update
@@ -22,7 +22,7 @@ from ledger_service.query import compile_filter, parse_path, sort_expression
 from xase import evidence
 
 __all__ = ["FIELDS", "MAX_CHUNKS", "MAX_IDS", "MAX_RESULTS", "insert_chunks", "update_chunks", "patch_chunks", "delete_chunks",
-           "get_chunks", "meta_filter", "search", "search_page", "matching_ids", "delete_matching", "patch_matching", "hamming",
+           "get_chunks", "meta_filter", "search", "search_page", "matching_ids", "delete_matching", "patch_matching", "stored_vectors",
            "range_filter", "query_hash", "chunk_ids_argument"]  # fmt: skip
 
 FIELDS = ("chunk_id", "name", "chunk_content", "meta_data", "index", "context_id", "created_at", "updated_at")
@@ -320,15 +320,17 @@ def range_filter(value: Any) -> Optional[tuple[int, int]]:
     return value[0], value[1]
 
 
-def hamming(conn: Connection, kb: Any, context_id: str, context: homomorphic.PublicContext, query: list[bytes], filter_: Any,
-            id_range: Optional[tuple[int, int]]) -> Iterator[tuple[list[bytes], int]]:  # fmt: skip
-    """(E(query + chunk), chunk_id) for every chunk of the base encrypted under the context that the filters admit."""
+def stored_vectors(conn: Connection, kb: Any, context_id: str, filter_: Any, id_range: Optional[tuple[int, int]], limit: int) -> list[tuple[int, bytes]]:
+    """(chunk_id, stored vector) of every chunk of the base encrypted under the context that the filters admit;
+    more than `limit` is a 400."""
     statement = _matching(conn, kb, context_id, filter_, [Chunk.chunk_id, Chunk.vector])
     if id_range is not None:
         statement = statement.where(Chunk.chunk_id.between(*id_range))
-    result = conn.execution_options(yield_per=5000).execute(statement.order_by(Chunk.chunk_id))
-    rows = itertools.chain.from_iterable(result.partitions())  # fetched in thousands, not row by row
-    return homomorphic.distances(homomorphic.query_numbers(query), rows, context)
+    result = conn.execution_options(yield_per=5000).execute(statement.order_by(Chunk.chunk_id).limit(limit + 1))
+    rows = [(chunk_id, bytes(vector)) for chunk_id, vector in itertools.chain.from_iterable(result.partitions())]  # fetched in thousands
+    if len(rows) > limit:
+        raise over_cap("compute_hamming", "chunks (narrow with meta_filter or range)", limit)
+    return rows
 
 
 def query_hash(query: Sequence[bytes]) -> str:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import gmpy2
+import msgpack
 
 from ledger_service.errors import ValidationFailed
 
 __all__ = ["SCHEMES", "MAX_KEY_BITS", "MAX_CIPHERTEXTS", "PublicContext", "parse_context", "decode_vector", "pack_vector",
-           "unpack_vector", "encode_ciphertext", "query_numbers", "distances"]  # fmt: skip
+           "unpack_vector", "encode_ciphertext", "query_numbers", "distances", "check_widths", "stream_msgpack"]  # fmt: skip
 
 SCHEMES = {"PaillierClient": "paillier", "PaillierLookupClient": "paillier_lookup"}
 MAX_KEY_BITS = 8192  # the public modulus n; n^2 has twice as many bits
@@ -140,6 +141,28 @@ def distances(numbers: Sequence[Any], rows: Iterable[tuple[int, bytes]], context
         if len(stored) != len(numbers):
             raise _mismatch(chunk_id, stored, numbers)
         yield [(number * from_bytes(ciphertext, "little") % n_squared).to_bytes(width, "little") for number, ciphertext in zip(numbers, stored)], chunk_id
+
+
+def check_widths(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], context: PublicContext) -> None:
+    """Every stored vector holds as many ciphertexts of this context's width as the query: checked before an
+    answer starts streaming, when a 400 can still be sent."""
+    expected = 2 + context.width * len(numbers)
+    for chunk_id, blob in rows:
+        if len(blob) != expected:
+            raise _mismatch(chunk_id, unpack_vector(blob), numbers)
+
+
+def stream_msgpack(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], context: PublicContext, batch: int = 2000) -> Iterator[bytes]:
+    """The msgpack answer, [[ciphertexts, chunk_id], ...], produced while it is sent: computing overlaps the transfer."""
+    packer = msgpack.Packer(use_bin_type=True)
+    yield packer.pack_array_header(len(rows))
+    pending: list[bytes] = []
+    for ciphertexts, chunk_id in distances(numbers, rows, context):
+        pending.append(packer.pack([ciphertexts, chunk_id]))
+        if len(pending) == batch:
+            yield b"".join(pending)
+            pending = []
+    yield b"".join(pending)
 
 
 def _mismatch(chunk_id: int, stored: Sequence[bytes], numbers: Sequence[Any]) -> ValidationFailed:

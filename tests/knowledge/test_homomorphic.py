@@ -113,3 +113,17 @@ def test_vectors_outside_the_key_are_refused(items: object) -> None:
     context = homomorphic.parse_context(_context_data())
     with pytest.raises(ValidationFailed, match="query"):
         homomorphic.decode_vector(items, context, "query")
+
+
+def test_the_streamed_answer_is_the_distances_and_widths_are_checked_before_it_starts() -> None:
+    import msgpack
+
+    context = homomorphic.parse_context(_context_data())
+    rng = random.Random(3)
+    rows = [(n, homomorphic.pack_vector(homomorphic.decode_vector([_b64(_encrypt(n, rng))], context, "index"))) for n in range(1, 4500)]
+    numbers = homomorphic.query_numbers(homomorphic.decode_vector([_b64(_encrypt(7, rng))], context, "query"))
+    streamed = msgpack.unpackb(b"".join(homomorphic.stream_msgpack(numbers, rows, context)), raw=False)
+    assert streamed == [[ciphertexts, chunk_id] for ciphertexts, chunk_id in homomorphic.distances(numbers, rows, context)]
+    homomorphic.check_widths(numbers, rows, context)
+    with pytest.raises(ValidationFailed, match="chunk 9 holds 2"):
+        homomorphic.check_widths(numbers, [*rows, (9, homomorphic.pack_vector([rows[0][1][2:], rows[1][1][2:]]))], context)
