@@ -261,3 +261,25 @@ def test_redirects_are_never_followed_with_the_key() -> None:
     finally:
         for server in (elsewhere, redirecting):
             server.shutdown()
+
+
+def test_parallel_decoding_gives_the_same_distances(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xase.knowledge import loader
+
+    kb_id = org.new_kb()
+    secret, _ = org.new_key(kb_id, 7)
+    vectors, query = _vectors(12, seed=6), _vectors(1, seed=7)[0]
+    context = ExecutionContext.create(PASSPHRASE, "paillier_lookup", EMBED, 128)
+    monkeypatch.setattr(loader, "PARALLEL_ANSWERS", 1)
+
+    async def scenario() -> tuple[Any, Any]:
+        async with _ours(org, secret) as client:
+            await context.save_to_remote(client)
+            index, db = await DataLoader(context, client).load_data_from_memory(_chunks(12), vectors)
+            await DataLoader(context, client).dump_db(db, index, kb_id)
+            one = await Retriever(context, client).nn_search_for_ids(query, k=4, kb_id=kb_id, include_scores=True)
+            many = await Retriever(context, client, parallel=True).nn_search_for_ids(query, k=4, kb_id=kb_id, include_scores=True)
+            return one, many
+
+    one, many = run(scenario())
+    assert one == many and list(one[1]) == [_hamming(query, v) for v in vectors]

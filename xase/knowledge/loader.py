@@ -6,16 +6,22 @@ binarized by sign (x > 0 is 1) before encryption, as the published client does.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Optional, Union
 
+from xase.knowledge import paillier
 from xase.knowledge.context import ExecutionContext
 from xase.knowledge.integration import XTraceIntegration
 
 __all__ = ["DataLoader", "Retriever", "binarize"]
 
 Encrypted = tuple[list[list[Any]], list[dict[str, Any]]]  # (encrypted index, encrypted chunks)
+PARALLEL_ANSWERS = 5000  # below this, starting processes costs more than it saves
 DEFAULT_PROJECTION = ["chunk_id", "chunk_content", "tag1", "tag2", "tag3", "tag4", "tag5", "facets"]
 
 
@@ -78,6 +84,17 @@ class DataLoader:
         return await self.integration.update_chunks(index, db, context_id=self.execution_context.id, kb_id=kb_id)
 
 
+_WORKER_KEYS: list[paillier.Keys] = []
+
+
+def _load_keys(scheme: str, pk: str, sk: str, config: str) -> None:
+    _WORKER_KEYS[:] = [paillier.load(paillier.SCHEMES[scheme], pk, sk, config)]
+
+
+def _decode_share(answers: list[list[Any]]) -> list[int]:
+    return [_WORKER_KEYS[0].decode_hamming(ciphertexts) for ciphertexts in answers]
+
+
 class Retriever:
     """Nearest neighbours by encrypted Hamming distance, then the chunks decrypted.
 
@@ -88,7 +105,7 @@ class Retriever:
     def __init__(self, execution_context: ExecutionContext, integration: XTraceIntegration, parallel: bool = False) -> None:
         self.execution_context = execution_context
         self.integration = integration
-        self.parallel = parallel  # accepted for the published signature; decoding is one gmpy2 powmod a chunk
+        self.parallel = parallel  # decode large answers in a process per core
         self.evidence_ids: list[str] = []
 
     async def nn_search_for_ids(self, query_vector: Any, k: int = 3, kb_id: str = "", meta_filter: Optional[dict[str, Any]] = None,
@@ -103,10 +120,28 @@ class Retriever:
         query = context.keys.encrypt_vector(binarize(query_vector))
         answer = await self.integration.compute_hamming_distances(query, context.id, kb_id, meta_filter=meta_filter, range=range_filter)
         self.evidence_ids = [self.integration.last_evidence_id] if self.integration.last_evidence_id else []
-        scores = [context.keys.decode_hamming(ciphertexts) for _, ciphertexts in answer]
+        scores = await self._decode([ciphertexts for _, ciphertexts in answer])
         nearest = sorted(range(len(answer)), key=lambda i: (scores[i], i))[:k]
         ids = [answer[i][0] for i in nearest]
         return (ids, scores) if include_scores else ids
+
+    async def _decode(self, answers: list[list[Any]]) -> list[int]:
+        """Every distance, decrypted: in this process, or with `parallel` (and PARALLEL_ANSWERS or more) in a
+        process per core, each decoding a contiguous share (the key pair travels once per process)."""
+        keys = self.execution_context.keys
+        jobs = os.cpu_count() or 1
+        if not self.parallel or len(answers) < PARALLEL_ANSWERS or jobs < 2:
+            return [keys.decode_hamming(ciphertexts) for ciphertexts in answers]
+        state = (keys.scheme, keys.stringify_pk(), keys.stringify_sk(), keys.stringify_config())
+        shares = [answers[i::jobs] for i in range(jobs)]
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs an event loop
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_load_keys, initargs=state) as pool:
+            decoded = await asyncio.gather(*(loop.run_in_executor(pool, _decode_share, share) for share in shares))
+        scores = [0] * len(answers)
+        for i, share in enumerate(decoded):
+            scores[i::jobs] = share
+        return scores
 
     async def retrieve_and_decrypt(self, chunk_ids: list[int], kb_id: str, projection: Optional[list[str]] = None) -> list[dict[str, Any]]:
         """Fetch chunks by id and decrypt their contents: [{chunk_content, meta_data}]."""
