@@ -67,8 +67,8 @@ def _write(caller: auth.Principal, body: dict[str, Any], items_field: str, actio
         else:
             ids = chunks.update_chunks(conn, kb, context_id, context, body.get(items_field))
     evidence_id = _evidence(caller, action, kb.id, context_id, {"chunks": len(ids)}, ids)
-    return _answer({"success": True, f"{action}d_count" if action == "update" else "inserted_count": len(ids), "chunk_ids": ids,
-                    "evidence_id": evidence_id}, evidence_id)  # fmt: skip
+    counted = {"insert": "inserted_count", "update": "updated_count"}[action]
+    return _answer({"success": True, counted: len(ids), "chunk_ids": ids, "evidence_id": evidence_id}, evidence_id)
 
 
 @blueprint.post("/chunk/<org_id>")
