@@ -21,7 +21,7 @@ from ledger_service.web import json_object, json_response, principal, reading, s
 
 blueprint = Blueprint("knowledge", __name__, url_prefix="/xtrace/v1")
 
-MAX_DISTANCES = 200_000  # chunks one compute_hamming may answer; narrow with meta_filter or range
+MAX_DISTANCES = 100_000  # chunks one compute_hamming may answer (held in memory while it streams: ~50 MB at key_len 1024)
 
 
 def _caller(org_id: str) -> auth.Principal:
