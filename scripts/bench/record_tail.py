@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sdk_overhead import DEAD_URL, INPUT, OUTPUT, _summary, _timed
+from sdk_overhead import _summary, _timed, bench_client, recorder
 
 
 def main() -> int:
@@ -26,14 +26,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=100_000)
     args = parser.parse_args()
     logging.getLogger("xase").setLevel(logging.CRITICAL)
-    from xase import XaseClient
-
-    client = XaseClient(api_key="xase_pk_bench", base_url=DEAD_URL + "/api/xase/v1", queue_max_size=1_000_000, atexit_timeout=0,
-                        max_retries=1)  # fmt: skip
-
-    def record(n: int) -> object:
-        return client.record({"policy": "credit_policy_v4", "input": INPUT, "output": OUTPUT, "confidence": 0.94,
-                              "transaction_id": f"loan_{n}"})  # fmt: skip
+    client = bench_client()
+    record = recorder(client)
 
     _timed(record, 2000)
     collected = gc.get_stats()

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 DEAD_URL = "http://127.0.0.1:9"
 
@@ -40,6 +41,24 @@ def _segment() -> object:
 
     logging.getLogger("segment").setLevel(logging.CRITICAL)
     return Client("bench-write-key", host=DEAD_URL, max_queue_size=1_000_000, upload_interval=0.2, max_retries=1)
+
+
+def bench_client(**options: Any) -> Any:
+    """A fire-and-forget XaseClient as in production, pointed at an unreachable port, its queue never full."""
+    from xase import XaseClient
+
+    return XaseClient(api_key="xase_pk_bench", base_url=DEAD_URL + "/api/xase/v1", queue_max_size=1_000_000, atexit_timeout=0,
+                      max_retries=1, **options)  # fmt: skip
+
+
+def recorder(client: Any) -> Callable[[int], object]:
+    """record(n): one decision with the bench's input, transaction id loan_n."""
+
+    def record(n: int) -> object:
+        return client.record({"policy": "credit_policy_v4", "input": INPUT, "output": OUTPUT, "confidence": 0.94,
+                              "transaction_id": f"loan_{n}"})  # fmt: skip
+
+    return record
 
 
 def _timed(call: Callable[[int], object], calls: int) -> list[int]:
@@ -65,28 +84,18 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=100_000)
     args = parser.parse_args()
     logging.getLogger("xase").setLevel(logging.CRITICAL)
-    from xase import XaseClient
-
-    xase = XaseClient(api_key="xase_pk_bench", base_url=DEAD_URL + "/api/xase/v1", queue_max_size=1_000_000, atexit_timeout=0,
-                      max_retries=1)  # fmt: skip
+    xase = bench_client()
     segment = _segment()
     print(f"input payload: {len(json.dumps(INPUT))} bytes of JSON")
-
-    def record(n: int) -> object:
-        return xase.record({"policy": "credit_policy_v4", "input": INPUT, "output": OUTPUT, "confidence": 0.94,
-                            "transaction_id": f"loan_{n}"})  # fmt: skip
+    record = recorder(xase)
 
     def track(n: int) -> object:
         return segment.track(user_id="u_4829", event="credit_policy_v4", properties={"input": INPUT, "output": OUTPUT},  # type: ignore[attr-defined]
                              context={"confidence": 0.94}, message_id=f"loan_{n}")  # fmt: skip
 
     with tempfile.TemporaryDirectory(prefix="xase-spool-") as spool_path:
-        spooled = XaseClient(api_key="xase_pk_bench", base_url=DEAD_URL + "/api/xase/v1", queue_max_size=1_000_000, atexit_timeout=0,
-                             max_retries=1, spool_path=spool_path, spool_fsync="batch")  # fmt: skip
-
-        def record_spooled(n: int) -> object:
-            return spooled.record({"policy": "credit_policy_v4", "input": INPUT, "output": OUTPUT, "confidence": 0.94,
-                                   "transaction_id": f"loan_{n}"})  # fmt: skip
+        spooled = bench_client(spool_path=spool_path, spool_fsync="batch")
+        record_spooled = recorder(spooled)
 
         for warm in (record, track, record_spooled):
             _timed(warm, 2000)
