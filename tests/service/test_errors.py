@@ -155,3 +155,11 @@ def test_rate_limit_is_429_with_retry_after_per_key(throttled_ledger: LedgerProc
     assert second.post("/records", json=decision(1)).status_code == 201  # another key has its own budget
     assert first.get("/stats").status_code == 429
     assert requests.get(throttled_ledger.base_url + "/health", timeout=5).status_code == 200
+
+
+def test_the_knowledge_admin_plane_is_throttled_per_key_not_per_address(throttled_ledger: LedgerProcess) -> None:
+    root = f"http://127.0.0.1:{throttled_ledger.port}/xtrace/v1"
+    first, second = (throttled_ledger.new_api_key(tenant, scopes=["admin"]) for tenant in ("org-one", "org-two"))
+    statuses = [requests.get(f"{root}/kbs", headers={"x-xtrace-key": first, "x-xtrace-org-id": "org-one"}, timeout=5).status_code for _ in range(7)]
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
+    assert requests.get(f"{root}/kbs", headers={"x-xtrace-key": second, "x-xtrace-org-id": "org-two"}, timeout=5).status_code == 200
