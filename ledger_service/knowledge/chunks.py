@@ -70,15 +70,21 @@ def _chunk_values(item: Any, field: str, context: homomorphic.PublicContext, *, 
     unknown = sorted(set(item) - allowed)
     if unknown:
         raise ValidationFailed(f"{field}: unknown fields {unknown}", {"field": field, "fields": unknown})
-    content = item.get("chunk_content")
-    if not isinstance(content, str):
-        raise _invalid("chunk_content: expected the AES ciphertext as text", field)
-    name = item.get("name", "")
-    if not isinstance(name, str) or len(name) > MAX_NAME:
-        raise _invalid(f"name: expected a string of at most {MAX_NAME} characters", field)
     vector = homomorphic.decode_vector(item.get("index"), context, f"{field}.index")
-    return {"content": content, "name": name, "meta_data": _meta(item.get("meta_data"), f"{field}.meta_data"),
-            "vector": homomorphic.pack_vector(vector)}  # fmt: skip
+    return {"content": _content(item.get("chunk_content"), field), "name": _name(item.get("name", ""), field),
+            "meta_data": _meta(item.get("meta_data"), f"{field}.meta_data"), "vector": homomorphic.pack_vector(vector)}  # fmt: skip
+
+
+def _content(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid("chunk_content: expected the AES ciphertext as text", field)
+    return value
+
+
+def _name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_NAME:
+        raise _invalid(f"name: expected a string of at most {MAX_NAME} characters", field)
+    return value
 
 
 def _chunk_id(value: Any, field: str) -> int:
@@ -141,10 +147,10 @@ def patch_chunks(conn: Connection, kb: Any, items: Any) -> list[int]:
         if not isinstance(item, dict) or not set(item) <= {"chunk_id", "name", "chunk_content", "meta_data"}:
             raise _invalid("expected chunk_id and any of name, chunk_content, meta_data", field)
         ids.append(_chunk_id(item.get("chunk_id"), f"{field}.chunk_id"))
-        if "name" in item and (not isinstance(item["name"], str) or len(item["name"]) > MAX_NAME):
-            raise _invalid(f"name: expected a string of at most {MAX_NAME} characters", field)
-        if "chunk_content" in item and not isinstance(item["chunk_content"], str):
-            raise _invalid("chunk_content: expected text", field)
+        if "name" in item:
+            _name(item["name"], field)
+        if "chunk_content" in item:
+            _content(item["chunk_content"], field)
         if "meta_data" in item and not isinstance(item["meta_data"], dict):
             raise _invalid("meta_data: expected an object", field)
         changes.append(item)
