@@ -44,7 +44,7 @@ def default_jobs() -> int:
 
 def jobs_argument(text: str) -> int:
     """argparse type of a --jobs option: a whole number of processes, at least 1."""
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:  # int() would also take "²" or Arabic-Indic digits
         raise argparse.ArgumentTypeError(f"expected a number of processes (1 or more), got {text!r}")
     return int(text)
 
