@@ -4,7 +4,7 @@ Method for method the names, parameters, defaults and return types of seed 000 (
 xtrace-ai-sdk 0.1.1 client), with what a production client adds: retries with tenacity on 5xx
 answers and connection errors, a bounded timeout per request, redirects never followed (keys are
 never resent elsewhere), errors as `KnowledgeError` (an XaseError with the HTTP `.status`), and
-`last_evidence_id`: the ledger's evidence of the latest retrieval or change (the X-Evidence-Id header).
+`last_evidence_id`: the ledger's evidence of the latest answer (its X-Evidence-Id header; None when it had none).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class XTraceIntegration:
                     raise KnowledgeError("UNEXPECTED_REDIRECT", f"{method} {url} answered a redirect, not followed (it would resend the key)", response.status)
                 if response.status >= 400:
                     raise _error(method, url, response.status, body)
-                self.last_evidence_id = response.headers.get("X-Evidence-Id", self.last_evidence_id)
+                self.last_evidence_id = response.headers.get("X-Evidence-Id")  # never an earlier answer's
                 if "application/x-msgpack" in response.headers.get("Content-Type", ""):
                     return msgpack.unpackb(body, raw=False)
                 return json.loads(body) if body else None
