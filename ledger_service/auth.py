@@ -30,7 +30,7 @@ __all__ = [
     "create_api_key",
 ]
 
-SCOPES = frozenset({"records:write", "records:read", "payloads:erase", "sessions", "knowledge", "admin"})
+SCOPES = frozenset({"records:write", "records:read", "payloads:erase", "sessions", "knowledge", "contexts", "admin"})
 DEFAULT_SCOPES = ("records:write", "records:read")
 KEY_PREFIX = "xase_pk_"
 ADMIN_KEY_PREFIX = "xase_admin_"

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine
 
-from ledger_service import auth, tenants
+from ledger_service import auth, contexts, tenants
 from ledger_service.config import Settings
 from ledger_service.db import current_revision, head_revision, make_engine, migrate, read_connection, write_transaction
 from ledger_service.evidence import audit
@@ -190,7 +190,21 @@ def _verify(args: argparse.Namespace) -> int:
         else:
             failed = True
             print(printable(f"{tenant_id}: BROKEN at seq {report['first_broken_seq']}: {report['error']['message']}"))
+        failed = not _verify_contexts(engine, tenant_id) or failed
     return 1 if failed else 0
+
+
+def _verify_contexts(engine: Engine, tenant_id: str) -> bool:
+    """The tenant's agent context store against itself and its sealed heads; silent when it has none."""
+    report = contexts.verify_tenant(engine, tenant_id)
+    if report.ok and report.turns == 0 and report.contexts == 0:
+        return True
+    if report.ok:
+        print(f"{tenant_id}: contexts OK ({report.turns} turns, {report.blobs} blobs, {report.contexts} contexts, "
+              f"{report.sealed_heads} sealed heads, {report.decisions} decisions)")  # fmt: skip
+        return True
+    print(printable(f"{tenant_id}: contexts BROKEN: {report.error}"))
+    return False
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -19,6 +19,14 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 def _hosts(raw: Optional[str]) -> tuple[str, ...]:
     return tuple(host.strip().lower() for host in (raw or "").split(",") if host.strip())
 
@@ -49,6 +57,13 @@ class Settings:
     group_commit: bool = True  # XASE_GROUP_COMMIT: concurrent appends per tenant share a block
     statement_timeout_ms: int = 10_000  # XASE_STATEMENT_TIMEOUT_MS: the longest a client-shaped query (filter, pipeline) may run
     metrics_token: Optional[str] = None  # XASE_METRICS_TOKEN: when set, GET /metrics needs "Authorization: Bearer <token>"
+    # The agent context store (/cxdb). XASE_CXDB_ALLOWED_ORIGINS: CORS origins, comma-separated, "*" any (the seed's
+    # development setting); none by default. XASE_CXDB_RATE_LIMIT: its own limit per key (the seed's gateway: "1000 per minute").
+    cxdb_allowed_origins: tuple[str, ...] = ()
+    cxdb_rate_limit: str = ""
+    cxdb_seal_interval: float = 60.0  # XASE_CXDB_SEAL_INTERVAL: seconds between seals of moved heads; 0 disables
+    cxdb_max_turn_bytes: int = 1024 * 1024  # XASE_CXDB_MAX_TURN_BYTES: a turn's encoded payload
+    cxdb_compress_min_bytes: int = 1024  # XASE_CXDB_COMPRESS_MIN_BYTES: payloads this large or larger are zstd-compressed
 
     @classmethod
     def from_env(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
@@ -72,6 +87,11 @@ class Settings:
             "group_commit": env.get("XASE_GROUP_COMMIT", "1").lower() not in ("0", "false", "no", "off"),
             "statement_timeout_ms": _int("XASE_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
             "metrics_token": env.get("XASE_METRICS_TOKEN") or None,
+            "cxdb_allowed_origins": tuple(origin.strip() for origin in env.get("XASE_CXDB_ALLOWED_ORIGINS", "").split(",") if origin.strip()),
+            "cxdb_rate_limit": env.get("XASE_CXDB_RATE_LIMIT", cls.cxdb_rate_limit),
+            "cxdb_seal_interval": _float("XASE_CXDB_SEAL_INTERVAL", cls.cxdb_seal_interval),
+            "cxdb_max_turn_bytes": _int("XASE_CXDB_MAX_TURN_BYTES", cls.cxdb_max_turn_bytes),
+            "cxdb_compress_min_bytes": _int("XASE_CXDB_COMPRESS_MIN_BYTES", cls.cxdb_compress_min_bytes),
         }
         values.update(overrides or {})
         return cls(**values).validated()
@@ -85,6 +105,10 @@ class Settings:
             raise ValueError(f"max_request_bytes must be at least 1024, got {self.max_request_bytes}")
         if self.statement_timeout_ms < 1:
             raise ValueError(f"statement_timeout_ms must be positive, got {self.statement_timeout_ms}")
+        if not (0 <= self.cxdb_seal_interval < float("inf")):
+            raise ValueError(f"XASE_CXDB_SEAL_INTERVAL must be a number of seconds >= 0, got {self.cxdb_seal_interval}")
+        if self.cxdb_max_turn_bytes < 1 or self.cxdb_compress_min_bytes < 0:
+            raise ValueError("XASE_CXDB_MAX_TURN_BYTES must be positive and XASE_CXDB_COMPRESS_MIN_BYTES not negative")
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
         return self

@@ -21,6 +21,9 @@ __all__ = [
     "AccessRevoked",
     "SessionClosed",
     "TooManyFailures",
+    "Unprocessable",
+    "PreconditionFailed",
+    "FailedDependency",
     "over_cap",
 ]
 
@@ -61,6 +64,27 @@ class NotFound(LedgerError):
 class Conflict(LedgerError):
     code = "CONFLICT"
     status = 409
+
+
+class Unprocessable(LedgerError):
+    """Well-formed JSON whose content cannot be used (seed 003: invalid turn data, a malformed registry bundle)."""
+
+    code = "UNPROCESSABLE_ENTITY"
+    status = 422
+
+
+class PreconditionFailed(LedgerError):
+    """Seed 003: the request needs a type registry and none was published."""
+
+    code = "PRECONDITION_FAILED"
+    status = 412
+
+
+class FailedDependency(LedgerError):
+    """Seed 003: the request needs a type descriptor the registry does not have."""
+
+    code = "FAILED_DEPENDENCY"
+    status = 424
 
 
 class IdempotencyConflict(LedgerError):

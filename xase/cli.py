@@ -1,4 +1,5 @@
-"""`xase verify RECEIPT.json [--key PEM]`: check a receipt or an export bundle offline.
+"""`xase verify RECEIPT.json [--key PEM] [--context C.json [--turns T.json]]`: check a receipt or an export bundle
+offline; with --turns, also the agent context history the decision was made on (xase.contexts.history).
 `xase datasets ...` and `xase grants ...`: governed data access from the shell (datasets_cli.py).
 
 Everything printed from a receipt or bundle is escaped first: a field carrying
@@ -17,6 +18,7 @@ from xase import datasets_cli, evidence
 from xase._segments import jobs_argument
 from xase._text import printable
 from xase.bundle import verify_bundle_file
+from xase.contexts import history
 
 
 def _load_receipt(path: str) -> Any:
@@ -39,11 +41,24 @@ def _summary(receipt: dict[str, Any]) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
+def _load_json(path: str) -> Any:
+    return evidence.loads(Path(path).read_bytes())
+
+
 def _verify_receipt_file(args: argparse.Namespace) -> int:
     receipt = _load_receipt(args.file)
     trusted = [Path(p).read_text() for p in args.key] or None
-    evidence.verify_receipt(receipt, trusted_keys=trusted)
+    context = _load_json(args.context) if args.context else None
+    evidence.verify_receipt(receipt, trusted_keys=trusted, context=context)
     print(_summary(receipt))
+    if context is not None:
+        print("context         matches the record's context_hash")
+    if args.turns:
+        if context is None:
+            raise ValueError("--turns needs --context: the decision's context names the turn its history must reach")
+        turns = _load_json(args.turns)
+        head = history.verify_decision_context(context, turns["turns"] if isinstance(turns, dict) else turns)
+        print(printable(f"agent context   turn {head['turn_id']} at depth {head['depth']}: its whole history verified"))
     if trusted is None:
         print("note: no --key given; the receipt's own public key was used (integrity, not origin)")
     print("receipt verified")
@@ -79,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="verify a receipt (JSON) or an export bundle (JSON Lines) offline")
     verify.add_argument("file", help="receipt.json, bundle.jsonl, or - for a receipt on stdin")
     verify.add_argument("--key", action="append", default=[], metavar="PEM", help="trusted public key (repeatable)")
+    verify.add_argument("--context", metavar="JSON", help="the decision's context as recorded: checked against the receipt's context_hash")
+    verify.add_argument("--turns", metavar="JSON", help="the agent context history the context names (Client.history()): "
+                                                        "every turn's bytes and hash, up to the committed turn hash")  # fmt: skip
     verify.add_argument("--jobs", type=jobs_argument, default=None, metavar="N",
                         help="processes for a bundle (default: one per core for bundles of 8 MiB or more)")  # fmt: skip
     verify.set_defaults(handler=_verify)

@@ -26,6 +26,11 @@ ERROR_CODES = frozenset(
         "SESSION_CLOSED",
         "ACCESS_REVOKED",
         "UNEXPECTED_REDIRECT",
+        # the agent context store's (seed 003)
+        "BAD_REQUEST",
+        "PRECONDITION_FAILED",
+        "UNPROCESSABLE_ENTITY",
+        "FAILED_DEPENDENCY",
     }
 )
 

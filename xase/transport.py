@@ -142,7 +142,7 @@ class Transport:
             raise RetryableError("NETWORK_ERROR", f"timed out after {self._config.timeout}s: {exc}") from None
         except requests.RequestException as exc:
             raise RetryableError("NETWORK_ERROR", f"could not reach the ledger at {self._url}: {exc}") from None
-        if 300 <= response.status_code < 400:
+        if 300 <= response.status_code < 400 and response.status_code != 304:  # 304 Not Modified is an answer, not a redirect
             location = response.headers.get("Location", "?")
             raise XaseError("UNEXPECTED_REDIRECT", f"the ledger answered {response.status_code} to {location}; the SDK does not follow redirects "
                                                    "(they would carry the API key): set base_url to the final address", response.status_code,
@@ -196,6 +196,13 @@ class Transport:
         except XaseError as failure:
             raise typed_error(failure) from None
         return _json_or_none(response)
+
+    def response(self, method: str, path: str, params: Optional[dict[str, Any]] = None, headers: Optional[dict[str, str]] = None) -> requests.Response:
+        """One API call with the retry policy; the response itself, for binary bodies, headers and 304s."""
+        try:
+            return self._retrying()(self._request, method, path, None, headers, params, None)
+        except XaseError as failure:
+            raise typed_error(failure) from None
 
     def pages(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
         """Each page of a cursor-paged GET (`has_more`, `next_cursor`), fetched as the caller iterates."""

@@ -340,3 +340,17 @@ def stats(conn: Connection, tenant_id: str) -> dict[str, Any]:
     latest = conn.execute(select(Block.sealed_at).where(Block.tenant_id == tenant_id).order_by(Block.block_seq.desc()).limit(1)).scalar()
     return {"tenant_id": tenant_id, "records": head.next_seq, "blocks": head.next_block_seq,
             "head_record_hash": head.head_hash, "last_sealed_at": latest}  # fmt: skip
+
+
+def contexts_naming(conn: Connection, tenant_id: str, member: str) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
+    """(seq, policy_id, transaction_id, context) of each record whose stored context has `member` at its top
+    level, in chain order: how another subsystem finds the records that commit to its objects."""
+    query = (select(Record.seq, Record.policy_id, Record.transaction_id, Record.context_json)
+             .where(Record.tenant_id == tenant_id, Record.context_json.contains(f'"{member}"')).order_by(Record.seq))  # fmt: skip
+    for row in conn.execute(query):
+        try:
+            context = json.loads(row.context_json)
+        except ValueError:
+            continue  # not JSON any more: verify_chain reports it by seq
+        if isinstance(context, dict) and member in context:
+            yield row.seq, row.policy_id, row.transaction_id, context

@@ -36,9 +36,9 @@ from tests.conftest import Api, LedgerProcess
 __all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
 
 MARKER = "zzbobsecret7f3a"
-SCOPES = ["records:write", "records:read", "payloads:erase", "sessions", "knowledge"]
+SCOPES = ["records:write", "records:read", "payloads:erase", "sessions", "knowledge", "contexts"]
 PURPOSE = "model_training"
-PUBLIC = ("/health", "/keys", "/metrics")  # answered without a key
+PUBLIC = ("/health", "/keys", "/metrics", "/cxdb/health")  # answered without a key
 
 
 @dataclass
@@ -76,6 +76,40 @@ class Knowledge:
         return cls(admin_key, created["secretKey"], key_hash, kb["id"], context_id)
 
 
+@dataclass
+class AgentContexts:
+    """A tenant's agent context store, reached through /cxdb (seed 003): a context with turns and a registry bundle.
+    Context and turn ids are per tenant (B's "1" is A's "1"), so only blob hashes can name B's things."""
+
+    context_id: str
+    turn_id: str
+    content_hash: str
+    bundle_id: str
+
+    TYPE_ID = "com.fuzz.Message"
+
+    @classmethod
+    def turn(cls) -> dict[str, Any]:
+        return {"type_id": cls.TYPE_ID, "type_version": 1, "data": {"role": "user", "text": "hello"}}
+
+    @classmethod
+    def bundle(cls, bundle_id: str, doc: str = "") -> dict[str, Any]:
+        fields = {"1": {"name": "role", "type": "string"}, "2": {"name": "text", "type": "string", "optional": True, "doc": doc or "d"}}
+        return {"registry_version": 1, "bundle_id": bundle_id, "types": {cls.TYPE_ID: {"versions": {"1": {"fields": fields}}}}}
+
+    @classmethod
+    def build(cls, ledger: LedgerProcess, key: str, secret: str) -> AgentContexts:
+        store = requests.Session()
+        store.headers["X-API-Key"] = key
+        url = f"http://127.0.0.1:{ledger.port}/cxdb/v1"
+        bundle_id = "bundle-" + secrets.token_hex(4)
+        assert store.put(f"{url}/registry/bundles/{bundle_id}", json=cls.bundle(bundle_id, secret), timeout=10).status_code == 201
+        context = _ok(store.post(f"{url}/contexts/create", json={"base_turn_id": "0"}, timeout=10))
+        turn = {**cls.turn(), "data": {"role": "user", "text": secret}}
+        answer = _ok(store.post(f"{url}/contexts/{context['context_id']}/append", json=turn, timeout=10))
+        return cls(context["context_id"], answer["turn_id"], answer["content_hash"], bundle_id)
+
+
 def xtrace_url(ledger: LedgerProcess) -> str:
     return f"http://127.0.0.1:{ledger.port}/xtrace/v1"
 
@@ -90,6 +124,7 @@ class Party:
     grant_id: str
     session_id: str
     knowledge: Knowledge
+    contexts: AgentContexts
 
 
 @dataclass
@@ -129,7 +164,7 @@ class World:
         grant = _ok(caller.post(f"/datasets/{dataset['id']}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
         session = _ok(caller.post("/sessions", json={"dataset": c_dataset, "purpose": PURPOSE, "duration": "1d"}))
         return Party(key, tenant, [r["transaction_id"] for r in records], dataset["id"], dataset["name"], grant["id"], session["session_id"],
-                     Knowledge.build(ledger, tenant, secret))  # fmt: skip
+                     Knowledge.build(ledger, tenant, secret), AgentContexts.build(ledger, key, secret))  # fmt: skip
 
     def chain_ids(self, key: str) -> list[str]:
         return [record["transaction_id"] for record in Api(self.ledger, key).all_records()]
@@ -232,6 +267,24 @@ ROUTES = [
     Route("GET", "/xtrace/v1/keys/{key_hash}/permissions"),
     Route("PUT", "/xtrace/v1/keys/{key_hash}/permissions/{kb_id}", lambda w: {"permission": 1}),
     Route("PATCH", "/xtrace/v1/keys/{key_hash}/status/revoke"),
+    # The agent context store (seed 003).
+    Route("GET", "/cxdb/health"),
+    Route("GET", "/cxdb/v1/stats"),
+    Route("GET", "/cxdb/v1/contexts"),
+    Route("GET", "/cxdb/v1/contexts/{context_id}"),
+    Route("GET", "/cxdb/v1/contexts/{context_id}/children"),
+    Route("POST", "/cxdb/v1/contexts/create", lambda w: {"base_turn_id": "0"}),
+    Route("POST", "/cxdb/v1/contexts", lambda w: {"base_turn_id": "0", "tag": "fuzz"}),
+    Route("POST", "/cxdb/v1/contexts/fork", lambda w: {"base_turn_id": w.a.contexts.turn_id}),
+    Route("GET", "/cxdb/v1/contexts/{context_id}/turns"),
+    Route("POST", "/cxdb/v1/contexts/{context_id}/append", lambda w: AgentContexts.turn()),
+    Route("POST", "/cxdb/v1/contexts/{context_id}/turns", lambda w: {**AgentContexts.turn(), "idempotency_key": "k" + secrets.token_hex(3)}),
+    Route("POST", "/cxdb/v1/contexts/{context_id}/append_batch", lambda w: {"turns": [AgentContexts.turn(), AgentContexts.turn()]}),
+    Route("GET", "/cxdb/v1/blobs/{content_hash}"),
+    Route("PUT", "/cxdb/v1/registry/bundles/{bundle_id}", lambda w: AgentContexts.bundle(w.a.contexts.bundle_id)),
+    Route("GET", "/cxdb/v1/registry/bundles/{bundle_id}"),
+    Route("GET", "/cxdb/v1/registry/types/{type_id}/versions/{type_version}"),
+    Route("GET", "/cxdb/v1/registry/types"),
 ]  # fmt: skip
 XTRACE_ADMIN = ("/xtrace/v1/kbs", "/xtrace/v1/keys")  # authenticated by x-xtrace-key and x-xtrace-org-id
 
@@ -297,9 +350,12 @@ class Shot:
     foreign: bool
 
 
-def _ids(world: World) -> dict[str, tuple[list[str], list[str]]]:
-    """For each placeholder: (ids of the caller's world, ids of tenant B)."""
+def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
+    """For each placeholder of `template`: (ids of the caller's world, ids of tenant B)."""
     a, b = world.a, world.b
+    if template.startswith("/cxdb"):  # per-tenant decimal ids: B's would be A's own; bundle ids are names A may create
+        return {"context_id": ([a.contexts.context_id, "0"], []), "content_hash": ([a.contexts.content_hash], [b.contexts.content_hash]),
+                "bundle_id": ([a.contexts.bundle_id], []), "type_id": ([AgentContexts.TYPE_ID], []), "type_version": (["1", "0"], [])}  # fmt: skip
     return {
         "transaction_id": (a.transaction_ids, b.transaction_ids),
         "dataset_ref": ([a.dataset_id, a.dataset_name, world.c_dataset], [b.dataset_id, b.dataset_name]),
@@ -327,13 +383,14 @@ _PARAM_VALUES = st.one_of(
     st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN", "\u0661", "\u00b2", "\u0664\u0662", "\uff11", "2026-13-45T00:00:00Z"]),
 )  # fmt: skip
 _PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts",
-                "kb_id", "chunk_ids", "projection"]
+                "kb_id", "chunk_ids", "projection", "view", "type_hint_mode", "as_type_id", "as_type_version", "before_turn_id", "from_turn_id",
+                "include_unknown", "bytes_render", "enum_render", "recursive", "tag", "include_lineage"]  # fmt: skip
 
 
 @st.composite
 def shots(draw: st.DrawFn, world: World) -> Shot:
     route = draw(st.sampled_from(ROUTES))
-    ids, foreign, path = _ids(world), False, route.template
+    ids, foreign, path = _ids(world, route.template), False, route.template
     for name in re.findall(r"{(\w+)}", route.template):
         own, theirs = ids[name]
         choice = draw(st.sampled_from(["own"] * 3 * bool(own) + ["theirs"] * 2 * bool(theirs) + ["garbage"]))
@@ -435,6 +492,8 @@ class Fuzzer:
                 headers["X-Xtrace-Key"] = keys[shot.auth]  # type: ignore[assignment]
         elif shot.path.startswith("/xtrace"):
             base, keys["a"] = f"http://127.0.0.1:{world.ledger.port}", world.a.knowledge.key
+        elif shot.path.startswith("/cxdb"):
+            base = f"http://127.0.0.1:{world.ledger.port}"
         if not shot.path.startswith(("/admin", *XTRACE_ADMIN)) and keys[shot.auth]:
             headers["X-API-Key"] = keys[shot.auth]  # type: ignore[assignment]
         response = self.http.request(shot.method, base + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
@@ -460,11 +519,16 @@ class Fuzzer:
 
     def finish(self, b_chain_before: list[str], a_chain_before: list[str]) -> FuzzReport:
         world, report = self.world, self.report
-        report.b_chain_changed = world.chain_ids(world.b.key) != b_chain_before
-        new_in_a = set(world.chain_ids(world.a.key)) - set(a_chain_before)
+        report.b_chain_changed = _without_seals(world.chain_ids(world.b.key)) != _without_seals(b_chain_before)
+        new_in_a = set(_without_seals(world.chain_ids(world.a.key))) - set(a_chain_before)
         report.a_unacknowledged = sorted(new_in_a - report.acknowledged)
         report.chains_verify = all(world.verifies(key) for key in (world.a.key, world.b.key, world.c_key))
         return report
+
+
+def _without_seals(transaction_ids: list[str]) -> list[str]:
+    """A chain's records but the ledger's periodic seals of the tenant's own context heads (written by no request)."""
+    return [transaction_id for transaction_id in transaction_ids if not transaction_id.startswith("cxs_")]
 
 
 def _is_error_body(response: requests.Response) -> bool:

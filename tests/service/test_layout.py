@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "ledger_service"
 SHARED = {"config", "db", "errors", "auth", "tables", "web", "metrics"}
 COMPOSITION = {"app", "cli", "serving", "health", "admin_api", "tenants", "schema"}
-SUBSYSTEMS = {"evidence", "access", "knowledge"}
+SUBSYSTEMS = {"evidence", "access", "knowledge", "contexts"}
 
 
 def _modules() -> dict[str, Path]:

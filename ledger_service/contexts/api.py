@@ -1,0 +1,344 @@
+"""The agent context store's HTTP API (seed 003), under /cxdb: contexts, turns, blobs, registry, stats, health.
+
+Authenticated by Xase API keys with the `contexts` scope; everything a key sees is its tenant's. Errors
+carry the seed's codes (BAD_REQUEST, NOT_FOUND, CONFLICT, PRECONDITION_FAILED, UNPROCESSABLE_ENTITY,
+FAILED_DEPENDENCY) in the error body every Xase endpoint uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any, Optional
+
+from flask import Blueprint, Response, g, request
+
+from ledger_service import auth
+from ledger_service.contexts import codec, registry, sealing, store
+from ledger_service.contexts.registry import Descriptor, Registry
+from ledger_service.db import write_transaction
+from ledger_service.errors import FailedDependency, LedgerError, NotFound, PreconditionFailed, ValidationFailed, over_cap
+from ledger_service.web import int_arg, json_body, json_object, json_response, principal, reading, state
+from xase._version import __version__
+
+blueprint = Blueprint("contexts", __name__, url_prefix="/cxdb")
+
+MAX_TURNS_PAGE = 1_024
+MAX_CONTEXTS_PAGE = 1_000
+MAX_CHILDREN_PAGE = 10_000
+_STARTED = time.monotonic()
+_SEED_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 409: "CONFLICT", 412: "PRECONDITION_FAILED", 422: "UNPROCESSABLE_ENTITY", 424: "FAILED_DEPENDENCY"}
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_HEX64 = frozenset("0123456789abcdef")
+
+
+@blueprint.errorhandler(LedgerError)
+def _seed_error(error: LedgerError) -> Response:
+    """The Xase error body, with the seed's code for the statuses the seed names."""
+    code = _SEED_CODES.get(error.status, error.code) if error.code not in ("IDEMPOTENCY_CONFLICT",) else "CONFLICT"
+    body = {"code": code, "type": code.lower(), "message": error.message, "details": error.details, "request_id": getattr(g, "request_id", None)}
+    retry_after = getattr(error, "retry_after", None)
+    return json_response({"error": body}, error.status, {"Retry-After": str(retry_after)} if retry_after else None)
+
+
+@blueprint.before_request
+def _start_sealer() -> None:
+    sealing.ensure_sealer()
+
+
+@blueprint.after_request
+def _cors(response: Response) -> Response:
+    allowed = state().settings.cxdb_allowed_origins
+    origin = request.headers.get("Origin")
+    if not allowed or not origin:
+        return response
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
+    else:
+        return response
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, X-API-Key, Content-Type, If-None-Match"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After, X-Request-Id"
+    return response
+
+
+def _caller() -> auth.Principal:
+    return principal("contexts")
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValidationFailed(f"{name}: expected true or false, got {raw!r}"[:200], {"field": name})
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    raw = request.args.get(name, choices[0])
+    if raw not in choices:
+        raise ValidationFailed(f"{name}: expected one of {list(choices)}, got {raw!r}"[:200], {"field": name})
+    return raw
+
+
+def _limits() -> store.AppendLimits:
+    settings = state().settings
+    return store.AppendLimits(settings.cxdb_max_turn_bytes, settings.cxdb_compress_min_bytes)
+
+
+# ---------------------------------------------------------------- health and stats
+
+
+@blueprint.get("/health")
+def health() -> Response:
+    return json_response({"status": "ok", "version": __version__, "uptime_seconds": int(time.monotonic() - _STARTED)})
+
+
+@blueprint.get("/v1/stats")
+def stats() -> Response:
+    caller = _caller()
+    with reading() as conn:
+        return json_response(store.stats(conn, caller.tenant_id))
+
+
+# ---------------------------------------------------------------- contexts
+
+
+def _context_views(conn: Any, tenant_id: str, rows: list[Any], provenance: bool, lineage: bool) -> list[dict[str, Any]]:
+    kids = store.child_ids(conn, tenant_id, [row.context_id for row in rows]) if lineage else {}
+    return [store.context_view(row, provenance, lineage, kids.get(row.context_id)) for row in rows]
+
+
+@blueprint.get("/v1/contexts")
+def list_contexts() -> Response:
+    caller = _caller()
+    limit = int_arg("limit", 100, 1, MAX_CONTEXTS_PAGE)
+    tag = store.check_tag(request.args.get("tag"))
+    provenance, lineage = _flag("include_provenance", False), _flag("include_lineage", False)
+    with reading() as conn:
+        rows, total = store.list_contexts(conn, caller.tenant_id, limit, tag)
+        return json_response({"contexts": _context_views(conn, caller.tenant_id, rows, provenance, lineage), "total": total})
+
+
+@blueprint.get("/v1/contexts/<context_id>")
+def get_context(context_id: str) -> Response:
+    caller = _caller()
+    number = store.parse_id(context_id, "context_id", zero=False)
+    provenance, lineage = _flag("include_provenance", True), _flag("include_lineage", True)
+    with reading() as conn:
+        row = store.get_context(conn, caller.tenant_id, number)
+        return json_response(_context_views(conn, caller.tenant_id, [row], provenance, lineage)[0])
+
+
+@blueprint.get("/v1/contexts/<context_id>/children")
+def children(context_id: str) -> Response:
+    caller = _caller()
+    number = store.parse_id(context_id, "context_id", zero=False)
+    recursive, limit = _flag("recursive", False), int_arg("limit", 256, 1, MAX_CHILDREN_PAGE)
+    provenance, lineage = _flag("include_provenance", True), _flag("include_lineage", True)
+    with reading() as conn:
+        rows = store.children(conn, caller.tenant_id, number, recursive, limit)
+        return json_response({"context_id": context_id, "children": _context_views(conn, caller.tenant_id, rows, provenance, lineage)})
+
+
+def _create(required_base: bool) -> Response:
+    caller = _caller()
+    body = json_object("base_turn_id", "tag", required=required_base)
+    if required_base and "base_turn_id" not in body:
+        raise ValidationFailed("base_turn_id is required", {"field": "base_turn_id"})
+    base = store.parse_id(body.get("base_turn_id", "0"), "base_turn_id")
+    tag = store.check_tag(body.get("tag"))
+    with write_transaction(state().engine) as conn:
+        row = store.create_context(conn, caller, base, tag)
+    return json_response({"context_id": str(row.context_id), "head_turn_id": str(row.head_turn_id), "head_depth": row.head_depth,
+                          "head_turn_hash": row.head_turn_hash}, 201)  # fmt: skip
+
+
+@blueprint.post("/v1/contexts/create")
+@blueprint.post("/v1/contexts")
+def create_context() -> Response:
+    return _create(required_base=False)
+
+
+@blueprint.post("/v1/contexts/fork")
+def fork_context() -> Response:
+    return _create(required_base=True)
+
+
+# ---------------------------------------------------------------- turns
+
+_TURN_FIELDS = ("type_id", "type_version", "data", "payload", "parent_turn_id", "idempotency_key")
+
+
+def _append(context_id: str, inputs: list[store.TurnInput]) -> tuple[list[dict[str, Any]], int]:
+    caller = _caller()
+    number = store.parse_id(context_id, "context_id", zero=False)
+    with write_transaction(state().engine) as conn:
+        answers, replayed = store.append(conn, caller.tenant_id, number, inputs, _limits())
+    return answers, 200 if replayed else 201
+
+
+@blueprint.post("/v1/contexts/<context_id>/append")
+@blueprint.post("/v1/contexts/<context_id>/turns")
+def append_turn(context_id: str) -> Response:
+    _caller()  # authenticate before reading the body
+    (answer,), status = _append(context_id, [store.parse_turn(json_object(*_TURN_FIELDS))])
+    return json_response(answer, status)
+
+
+@blueprint.post("/v1/contexts/<context_id>/append_batch")
+def append_turns(context_id: str) -> Response:
+    """Xase's batch form: `{"turns": [...]}`, each turn appended on the previous, all or none."""
+    _caller()
+    items = json_object("turns").get("turns")
+    if not isinstance(items, list) or not items:
+        raise ValidationFailed("turns: expected a non-empty array", {"field": "turns"})
+    if len(items) > store.MAX_APPEND_TURNS:
+        raise over_cap("turns per append", "MAX_APPEND_TURNS", store.MAX_APPEND_TURNS)
+    inputs = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - set(_TURN_FIELDS):
+            raise ValidationFailed(f"turns[{index}]: expected a turn object with members among {list(_TURN_FIELDS)}", {"index": index})
+        inputs.append(store.parse_turn(item))
+    answers, status = _append(context_id, inputs)
+    return json_response({"context_id": context_id, "turns": answers}, status)
+
+
+def _descriptor_for(row: Any, mode: str, explicit: Optional[Descriptor], types: Registry) -> Optional[Descriptor]:
+    if mode == "explicit":
+        return explicit
+    return types.descriptor(row.type_id, row.type_version if mode == "inherit" else None)
+
+
+def _turn_view(row: Any, view: str, mode: str, explicit: Optional[Descriptor], types: Registry, options: codec.RenderOptions) -> dict[str, Any]:
+    turn: dict[str, Any] = {"turn_id": str(row.turn_id), "parent_turn_id": str(row.parent_turn_id), "depth": row.depth,
+                            "declared_type": {"type_id": row.type_id, "type_version": row.type_version}, "turn_hash": row.turn_hash}  # fmt: skip
+    payload = codec.decompress(row.compression, row.data, row.uncompressed_len) if row.data is not None else None
+    if view in ("typed", "both"):
+        descriptor = _descriptor_for(row, mode, explicit, types)
+        turn["decoded_as"] = {"type_id": descriptor.type_id, "type_version": descriptor.type_version} if descriptor else None
+        turn["data"] = codec.project(payload, descriptor, types, options) if payload is not None else None
+    if view in ("raw", "both"):
+        encoded = base64.b64encode(payload).decode("ascii") if payload is not None else None
+        turn.update({"content_hash_b3": row.content_hash, "encoding": row.encoding, "compression": row.compression,
+                     "uncompressed_len": row.uncompressed_len, "bytes_b64": encoded})  # fmt: skip
+    return turn
+
+
+def _explicit_type(types: Registry, mode: str) -> Optional[Descriptor]:
+    as_type_id, as_version = request.args.get("as_type_id"), request.args.get("as_type_version")
+    if mode != "explicit":
+        if as_type_id is not None or as_version is not None:
+            raise ValidationFailed("as_type_id and as_type_version require type_hint_mode=explicit", {"field": "type_hint_mode"})
+        if mode == "latest" and not types.has_bundles():
+            raise PreconditionFailed("type_hint_mode=latest needs a type registry: publish a bundle first")
+        return None
+    if as_type_id is None or as_version is None:
+        raise ValidationFailed("type_hint_mode=explicit requires as_type_id and as_type_version", {"field": "as_type_id"})
+    version = int_arg("as_type_version", 0, 0, 2**32 - 1)
+    if not types.has_bundles():
+        raise PreconditionFailed("type_hint_mode=explicit needs a type registry: publish a bundle first")
+    descriptor = types.descriptor(as_type_id, version)
+    if descriptor is None:
+        raise FailedDependency(f"no descriptor for {as_type_id} version {version}", {"type_id": as_type_id, "type_version": version})
+    return descriptor
+
+
+def _optional_id(name: str) -> Optional[int]:
+    raw = request.args.get(name)
+    return None if raw is None else store.parse_id(raw, name)
+
+
+@blueprint.get("/v1/contexts/<context_id>/turns")
+def get_turns(context_id: str) -> Response:
+    caller = _caller()
+    number = store.parse_id(context_id, "context_id", zero=False)
+    limit = int_arg("limit", 64, 1, MAX_TURNS_PAGE)
+    before_id, from_id = _optional_id("before_turn_id"), _optional_id("from_turn_id")
+    if before_id is not None and from_id is not None:
+        raise ValidationFailed("before_turn_id and from_turn_id exclude each other", {"field": "from_turn_id"})
+    view = _choice("view", ("typed", "raw", "both"))
+    mode = _choice("type_hint_mode", ("inherit", "latest", "explicit"))
+    options = codec.RenderOptions(_flag("include_unknown", False), *(_choice(name, choices) for name, choices in codec.RENDER_CHOICES.items()))
+    with reading() as conn:
+        context = store.get_context(conn, caller.tenant_id, number)
+        types = Registry(conn, caller.tenant_id)
+        explicit = _explicit_type(types, mode)
+        rows = store.page(conn, caller.tenant_id, context, limit, before_id, from_id)
+        turns = [_turn_view(row, view, mode, explicit, types, options) for row in rows]
+        counters = store.counters(conn, caller.tenant_id)
+    oldest = rows[0] if rows else None
+    meta = {"context_id": str(context.context_id), "head_turn_id": str(context.head_turn_id), "head_depth": context.head_depth,
+            "head_turn_hash": context.head_turn_hash, "registry_bundle_id": counters.registry_bundle_id if counters else None}  # fmt: skip
+    next_before = str(oldest.turn_id) if oldest is not None and oldest.parent_turn_id != 0 else None
+    return json_response({"meta": meta, "turns": turns, "next_before_turn_id": next_before})
+
+
+# ---------------------------------------------------------------- blobs
+
+
+@blueprint.get("/v1/blobs/<content_hash>")
+def get_blob(content_hash: str) -> Response:
+    caller = _caller()
+    if len(content_hash) != 64 or not set(content_hash) <= _HEX64:
+        raise ValidationFailed("content_hash: expected 64 lowercase hex characters (BLAKE3)", {"field": "content_hash"})
+    with reading() as conn:
+        data = store.get_blob(conn, caller.tenant_id, content_hash)
+    return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": "private, max-age=31536000, immutable"})
+
+
+# ---------------------------------------------------------------- registry
+
+
+@blueprint.put("/v1/registry/bundles/<bundle_id>")
+def put_bundle(bundle_id: str) -> Response:
+    caller = _caller()
+    body = json_body()
+    with write_transaction(state().engine) as conn:
+        created = registry.publish(conn, caller.tenant_id, bundle_id, body)
+        _, etag = registry.get_bundle(conn, caller.tenant_id, bundle_id)
+    if not created:
+        return Response(status=204, headers={"ETag": f'"{etag}"'})
+    return json_response({"bundle_id": bundle_id, "etag": etag}, 201, {"ETag": f'"{etag}"'})
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in tags or f'"{etag}"' in tags
+
+
+@blueprint.get("/v1/registry/bundles/<bundle_id>")
+def get_bundle(bundle_id: str) -> Response:
+    caller = _caller()
+    with reading() as conn:
+        body, etag = registry.get_bundle(conn, caller.tenant_id, bundle_id)
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=31536000"}  # bundles are immutable
+    if _etag_matches(request.headers.get("If-None-Match", ""), etag):
+        return Response(status=304, headers=headers)
+    return Response(body.encode("utf-8"), mimetype="application/json", headers=headers)
+
+
+@blueprint.get("/v1/registry/types/<type_id>/versions/<type_version>")
+def get_type_version(type_id: str, type_version: str) -> Response:
+    caller = _caller()
+    version = store.parse_id(type_version, "type_version")
+    with reading() as conn:
+        descriptor = Registry(conn, caller.tenant_id).descriptor(type_id, version) if version <= 2**32 - 1 else None
+    if descriptor is None:
+        raise NotFound(f"Type {type_id} version {type_version} not found", {"type_id": type_id, "type_version": type_version})
+    return json_response(descriptor.as_json())
+
+
+@blueprint.get("/v1/registry/types")
+def list_types() -> Response:
+    caller = _caller()
+    with reading() as conn:
+        return json_response({"types": registry.latest_types(conn, caller.tenant_id)})

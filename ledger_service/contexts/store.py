@@ -1,0 +1,319 @@
+"""Contexts, turns and blobs: create, fork, append, walk a history, stats.
+
+Every write first locks the tenant's counters row, so one tenant's writes are serialized (ids are
+contiguous, a head moves by one writer at a time) and never wait on another tenant's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ledger_service.auth import Principal, now
+from ledger_service.contexts import codec
+from ledger_service.contexts.registry import Registry
+from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
+from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, over_cap
+from xase._text import UNPRINTABLE
+from xase.contexts import history
+from xase.evidence import ZERO_HASH
+
+__all__ = ["TurnInput", "lock_counters", "parse_id", "parse_turn", "create_context", "append", "get_context", "list_contexts",
+           "children", "walk", "get_blob", "stats", "MAX_APPEND_TURNS"]  # fmt: skip
+
+MAX_APPEND_TURNS = 1_000  # turns per append request (the batch form)
+MAX_ID = 2**63 - 1
+MAX_TYPE_ID = 256
+MAX_IDEMPOTENCY_KEY = 128
+MAX_TAG = 200
+MAX_LISTED_CHILDREN = 100  # child ids a lineage block lists (child_count counts them all)
+
+
+def parse_id(value: Any, what: str, *, zero: bool = True) -> int:
+    """A decimal-string id (as the seed writes them; a JSON integer is taken too); 400 otherwise."""
+    text_value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text_value, str) or not (text_value.isascii() and text_value.isdigit()) or len(text_value) > 19 or int(text_value) > MAX_ID:
+        raise ValidationFailed(f"{what}: expected a decimal id, got {value!r}"[:200], {"field": what})
+    number = int(text_value)
+    if number == 0 and not zero:
+        raise NotFound(f"{what} 0 does not exist", {what: "0"})
+    return number
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    type_id: str
+    type_version: int
+    data: dict[str, Any]
+    parent_turn_id: Optional[int]
+    idempotency_key: Optional[str]
+
+
+def parse_turn(body: dict[str, Any]) -> TurnInput:
+    """One append's body (seed 003): 422 for a missing or invalid type or data, 400 for a malformed id or key."""
+    type_id, version = body.get("type_id"), body.get("type_version")
+    if not isinstance(type_id, str) or not type_id or len(type_id) > MAX_TYPE_ID or UNPRINTABLE.search(type_id):
+        raise Unprocessable(f"type_id: expected a printable string of 1 to {MAX_TYPE_ID} characters", {"field": "type_id"})
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= 2**32 - 1:
+        raise Unprocessable("type_version: expected an integer in [0, 4294967295]", {"field": "type_version"})
+    if "data" in body and "payload" in body and body["data"] != body["payload"]:
+        raise Unprocessable("data and payload are aliases: send one of them", {"field": "data"})
+    data = body["data"] if "data" in body else body.get("payload")
+    if not isinstance(data, dict):
+        raise Unprocessable("data (or payload): expected a JSON object", {"field": "data"})
+    parent = body.get("parent_turn_id")
+    key = body.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY or UNPRINTABLE.search(key)):
+        raise ValidationFailed(f"idempotency_key: expected a printable string of 1 to {MAX_IDEMPOTENCY_KEY} characters", {"field": "idempotency_key"})
+    return TurnInput(type_id, version, data, None if parent is None else parse_id(parent, "parent_turn_id"), key)
+
+
+def check_tag(tag: Any) -> Optional[str]:
+    if tag is not None and (not isinstance(tag, str) or not tag or len(tag) > MAX_TAG or UNPRINTABLE.search(tag)):
+        raise ValidationFailed(f"tag: expected a printable string of 1 to {MAX_TAG} characters", {"field": "tag"})
+    return tag
+
+
+# ---------------------------------------------------------------- the tenant's lock and counters
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def lock_counters(conn: Connection, tenant_id: str) -> Row[Any]:
+    """The tenant's counters row, created on first use, locked until the transaction ends."""
+    conn.execute(_insert(conn, ContextCounters).values(tenant_id=tenant_id, next_context_id=1, next_turn_id=1, blobs=0, storage_bytes=0)
+                 .on_conflict_do_nothing(index_elements=["tenant_id"]))  # fmt: skip
+    return conn.execute(select(ContextCounters).where(ContextCounters.tenant_id == tenant_id).with_for_update()).one()
+
+
+def counters(conn: Connection, tenant_id: str) -> Optional[Row[Any]]:
+    return conn.execute(select(ContextCounters).where(ContextCounters.tenant_id == tenant_id)).first()
+
+
+# ---------------------------------------------------------------- contexts
+
+
+def _turn(conn: Connection, tenant_id: str, turn_id: int) -> Row[Any]:
+    row = conn.execute(select(Turn).where(Turn.tenant_id == tenant_id, Turn.turn_id == turn_id)).first()
+    if row is None:
+        raise NotFound(f"Turn {turn_id} not found", {"turn_id": str(turn_id)})
+    return row
+
+
+def get_context(conn: Connection, tenant_id: str, context_id: int) -> Row[Any]:
+    row = conn.execute(select(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)).first()
+    if row is None:
+        raise NotFound(f"Context {context_id} not found", {"context_id": str(context_id)})
+    return row
+
+
+def create_context(conn: Connection, caller: Principal, base_turn_id: int, tag: Optional[str]) -> Row[Any]:
+    """A new context whose head is `base_turn_id` (0: empty); it shares that turn's history (a fork)."""
+    tenant_id = caller.tenant_id
+    context_id = lock_counters(conn, tenant_id).next_context_id
+    head_depth, head_hash, parent_context, root_context = 0, ZERO_HASH, None, context_id
+    if base_turn_id:
+        base = _turn(conn, tenant_id, base_turn_id)
+        head_depth, head_hash, parent_context = base.depth, base.turn_hash, base.context_id
+        root_context = get_context(conn, tenant_id, base.context_id).root_context_id
+    conn.execute(insert(AgentContext), [{
+        "tenant_id": tenant_id, "context_id": context_id, "head_turn_id": base_turn_id, "head_depth": head_depth, "head_turn_hash": head_hash,
+        "base_turn_id": base_turn_id, "parent_context_id": parent_context, "root_context_id": root_context, "client_tag": tag,
+        "created_by": caller.key_id, "created_at": now(), "sealed_turn_id": 0,
+    }])  # fmt: skip
+    conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(next_context_id=context_id + 1))
+    return get_context(conn, tenant_id, context_id)
+
+
+def list_contexts(conn: Connection, tenant_id: str, limit: int, tag: Optional[str]) -> tuple[list[Row[Any]], int]:
+    """The newest contexts first, and how many there are in all (with the tag, if given)."""
+    where = [AgentContext.tenant_id == tenant_id] + ([AgentContext.client_tag == tag] if tag is not None else [])
+    rows = list(conn.execute(select(AgentContext).where(*where).order_by(AgentContext.context_id.desc()).limit(limit)))
+    total = conn.execute(select(func.count()).select_from(AgentContext).where(*where)).scalar_one()
+    return rows, int(total)
+
+
+def child_ids(conn: Connection, tenant_id: str, parents: Sequence[int]) -> dict[int, list[int]]:
+    """Each parent's direct children's ids, in creation order."""
+    found: dict[int, list[int]] = {parent: [] for parent in parents}
+    if parents:
+        query = (select(AgentContext.parent_context_id, AgentContext.context_id)
+                 .where(AgentContext.tenant_id == tenant_id, AgentContext.parent_context_id.in_(list(parents))).order_by(AgentContext.context_id))  # fmt: skip
+        for row in conn.execute(query):
+            found[int(row.parent_context_id)].append(row.context_id)
+    return found
+
+
+def children(conn: Connection, tenant_id: str, context_id: int, recursive: bool, limit: int) -> list[Row[Any]]:
+    """The direct children (or all descendants, breadth first) of a context, at most `limit`."""
+    get_context(conn, tenant_id, context_id)
+    found: list[int] = []
+    frontier = [context_id]
+    while frontier and len(found) < limit:
+        level = [child for ids in child_ids(conn, tenant_id, frontier).values() for child in ids]
+        found.extend(level[: limit - len(found)])
+        frontier = level if recursive else []
+    if not found:
+        return []
+    rows = conn.execute(select(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id.in_(found))).all()
+    order = {context: index for index, context in enumerate(found)}
+    return sorted(rows, key=lambda row: order[row.context_id])
+
+
+def context_view(row: Row[Any], provenance: bool = False, lineage: bool = False, kids: Optional[list[int]] = None) -> dict[str, Any]:
+    view: dict[str, Any] = {"context_id": str(row.context_id), "head_turn_id": str(row.head_turn_id), "head_depth": row.head_depth,
+                            "head_turn_hash": row.head_turn_hash, "created_at": row.created_at}  # fmt: skip
+    if provenance:
+        view["provenance"] = {"client_tag": row.client_tag, "created_by_key_id": row.created_by, "base_turn_id": str(row.base_turn_id),
+                              "created_at": row.created_at}  # fmt: skip
+    if lineage:
+        listed = kids or []
+        view["lineage"] = {
+            "parent_context_id": None if row.parent_context_id is None else str(row.parent_context_id),
+            "root_context_id": str(row.root_context_id),
+            "forked_from_turn_id": str(row.base_turn_id) if row.parent_context_id is not None else None,
+            "children": [str(child) for child in listed[:MAX_LISTED_CHILDREN]],
+            "child_count": len(listed),
+        }
+    return view
+
+
+# ---------------------------------------------------------------- turns
+
+
+def _existing_turn(conn: Connection, tenant_id: str, context_id: int, key: str) -> Optional[Row[Any]]:
+    return conn.execute(select(Turn).where(Turn.tenant_id == tenant_id, Turn.context_id == context_id, Turn.idempotency_key == key)).first()
+
+
+def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, bytes], threshold: int) -> None:
+    """Store the payloads the tenant does not hold yet (dedup), and count them into its totals."""
+    if not payloads:
+        return
+    held = set(conn.execute(select(Blob.content_hash).where(Blob.tenant_id == tenant_id, Blob.content_hash.in_(list(payloads)))).scalars())
+    created = now()
+    rows: list[dict[str, Any]] = []
+    for content_hash, payload in payloads.items():
+        if content_hash not in held:
+            compression, stored = codec.compress(payload, threshold)
+            rows.append({"tenant_id": tenant_id, "content_hash": content_hash, "compression": compression, "uncompressed_len": len(payload),
+                         "data": stored, "created_at": created})  # fmt: skip
+    if rows:
+        conn.execute(insert(Blob), rows)
+        conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(
+            blobs=ContextCounters.blobs + len(rows), storage_bytes=ContextCounters.storage_bytes + sum(len(row["data"]) for row in rows)))
+
+
+def _turn_answer(context_id: int, row: dict[str, Any] | Row[Any]) -> dict[str, Any]:
+    get = row.__getitem__ if isinstance(row, dict) else row._mapping.__getitem__
+    return {"context_id": str(context_id), "turn_id": str(get("turn_id")), "parent_turn_id": str(get("parent_turn_id")), "depth": get("depth"),
+            "content_hash": get("content_hash"), "turn_hash": get("turn_hash")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AppendLimits:
+    max_turn_bytes: int
+    compress_min_bytes: int
+
+
+def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[TurnInput], limits: AppendLimits) -> tuple[list[dict[str, Any]], bool]:
+    """Append turns, each on the previous, to a context's head; their answers, and whether all were replays
+    of earlier appends with the same idempotency keys."""
+    keys = [item.idempotency_key for item in inputs if item.idempotency_key is not None]
+    if len(keys) != len(set(keys)):
+        raise ValidationFailed("idempotency_key: the same key twice in one append", {"field": "idempotency_key"})
+    next_turn_id = lock_counters(conn, tenant_id).next_turn_id
+    context = get_context(conn, tenant_id, context_id)
+    head_id, depth, head_hash = context.head_turn_id, context.head_depth, context.head_turn_hash
+    registry = Registry(conn, tenant_id)
+    answers: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    payloads: dict[str, bytes] = {}
+    replays = 0
+    created = now()
+    for item in inputs:
+        payload = codec.encode(item.data, registry.descriptor(item.type_id, item.type_version), registry)
+        if len(payload) > limits.max_turn_bytes:
+            raise over_cap("turn payload bytes", "XASE_CXDB_MAX_TURN_BYTES", limits.max_turn_bytes)
+        content_hash = history.content_hash(payload)
+        earlier = _existing_turn(conn, tenant_id, context_id, item.idempotency_key) if item.idempotency_key else None
+        if earlier is not None:
+            if (earlier.type_id, earlier.type_version, earlier.content_hash) != (item.type_id, item.type_version, content_hash):
+                raise Conflict("idempotency_key was used for a different turn", {"idempotency_key": item.idempotency_key, "turn_id": str(earlier.turn_id)})
+            answers.append(_turn_answer(context_id, earlier))
+            replays += 1
+            continue
+        if item.parent_turn_id is not None and item.parent_turn_id != head_id:
+            raise Conflict(f"parent_turn_id {item.parent_turn_id} is not the head of context {context_id}",
+                           {"parent_turn_id": str(item.parent_turn_id), "head_turn_id": str(head_id)})  # fmt: skip
+        depth += 1
+        head_hash = history.turn_hash(head_hash if depth > 1 else None, depth, item.type_id, item.type_version, content_hash)
+        row = {"tenant_id": tenant_id, "turn_id": next_turn_id, "parent_turn_id": head_id, "context_id": context_id, "depth": depth,
+               "type_id": item.type_id, "type_version": item.type_version, "encoding": history.ENCODING_MSGPACK, "content_hash": content_hash,
+               "turn_hash": head_hash, "idempotency_key": item.idempotency_key, "created_at": created}  # fmt: skip
+        rows.append(row)
+        payloads[content_hash] = payload
+        answers.append(_turn_answer(context_id, row))
+        head_id, next_turn_id = next_turn_id, next_turn_id + 1
+    if rows:
+        _store_blobs(conn, tenant_id, payloads, limits.compress_min_bytes)
+        conn.execute(insert(Turn), rows)
+        conn.execute(update(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)
+                     .values(head_turn_id=head_id, head_depth=depth, head_turn_hash=head_hash))  # fmt: skip
+        conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(next_turn_id=next_turn_id))
+    return answers, replays == len(inputs)
+
+
+_WALK = text("""
+WITH RECURSIVE walk(turn_id, n) AS (
+    SELECT CAST(:start AS BIGINT), 1
+    UNION ALL
+    SELECT t.parent_turn_id, walk.n + 1 FROM walk JOIN cxdb_turns t ON t.tenant_id = :tenant AND t.turn_id = walk.turn_id
+    WHERE walk.n < :count AND t.parent_turn_id <> 0
+)
+SELECT t.turn_id, t.parent_turn_id, t.depth, t.type_id, t.type_version, t.encoding, t.content_hash, t.turn_hash, t.created_at,
+       b.compression, b.uncompressed_len, b.data
+FROM walk JOIN cxdb_turns t ON t.tenant_id = :tenant AND t.turn_id = walk.turn_id
+LEFT JOIN cxdb_blobs b ON b.tenant_id = :tenant AND b.content_hash = t.content_hash
+ORDER BY t.depth
+""").bindparams(bindparam("start"), bindparam("tenant"), bindparam("count"))
+
+
+def walk(conn: Connection, tenant_id: str, start_turn_id: int, count: int) -> list[Row[Any]]:
+    """`count` turns from `start_turn_id` towards the root, oldest first, each with its blob: one query at any depth."""
+    if start_turn_id == 0 or count <= 0:
+        return []
+    return list(conn.execute(_WALK, {"start": start_turn_id, "tenant": tenant_id, "count": count}))
+
+
+def page(conn: Connection, tenant_id: str, context: Row[Any], limit: int, before_turn_id: Optional[int], from_turn_id: Optional[int] = None) -> list[Row[Any]]:
+    """A page of history, oldest first: the `limit` turns from the context's head, from `from_turn_id` (that
+    turn and older), or below `before_turn_id` (older than that turn)."""
+    if from_turn_id is not None:
+        return walk(conn, tenant_id, _turn(conn, tenant_id, from_turn_id).turn_id if from_turn_id else 0, limit)
+    if before_turn_id is None:
+        return walk(conn, tenant_id, context.head_turn_id, limit)
+    if before_turn_id == 0:
+        return []
+    return walk(conn, tenant_id, _turn(conn, tenant_id, before_turn_id).parent_turn_id, limit)
+
+
+def get_blob(conn: Connection, tenant_id: str, content_hash: str) -> bytes:
+    row = conn.execute(select(Blob).where(Blob.tenant_id == tenant_id, Blob.content_hash == content_hash)).first()
+    if row is None:
+        raise NotFound(f"Blob {content_hash} not found", {"content_hash": content_hash})
+    return codec.decompress(row.compression, row.data, row.uncompressed_len)
+
+
+def stats(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    row = counters(conn, tenant_id)
+    if row is None:
+        return {"contexts": 0, "turns": 0, "blobs": 0, "storage_bytes": 0, "dedup_hit_rate": 0.0}
+    turns = row.next_turn_id - 1
+    return {"contexts": row.next_context_id - 1, "turns": turns, "blobs": row.blobs, "storage_bytes": row.storage_bytes,
+            "dedup_hit_rate": round((turns - row.blobs) / turns, 4) if turns else 0.0}  # fmt: skip
