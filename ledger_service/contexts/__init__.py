@@ -9,6 +9,7 @@ Owns
     tables.py     cxdb_counters, cxdb_contexts, cxdb_turns, cxdb_blobs, cxdb_registry_bundles/types/enums
     registry.py   type bundles: checks (422), evolution rules (409), descriptors and enums
     codec.py      JSON -> msgpack with tags, msgpack -> typed JSON with the seed's render options, zstd
+    counters.py   the per-tenant row every write locks: ids, blob totals
     store.py      contexts, forks, appends, history walks, blobs, stats
     sealing.py    heads sealed into the chain; verify_tenant, the tamper check of `xase-ledger verify`
     api.py        /cxdb/health and /cxdb/v1/...

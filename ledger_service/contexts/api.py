@@ -35,7 +35,7 @@ _HEX64 = frozenset("0123456789abcdef")
 @blueprint.errorhandler(LedgerError)
 def _seed_error(error: LedgerError) -> Response:
     """The Xase error body, with the seed's code for the statuses the seed names."""
-    code = _SEED_CODES.get(error.status, error.code) if error.code not in ("IDEMPOTENCY_CONFLICT",) else "CONFLICT"
+    code = _SEED_CODES.get(error.status, error.code)
     body = {"code": code, "type": code.lower(), "message": error.message, "details": error.details, "request_id": getattr(g, "request_id", None)}
     retry_after = getattr(error, "retry_after", None)
     return json_response({"error": body}, error.status, {"Retry-After": str(retry_after)} if retry_after else None)
@@ -267,19 +267,19 @@ def get_turns(context_id: str) -> Response:
         raise ValidationFailed("before_turn_id and from_turn_id exclude each other", {"field": "from_turn_id"})
     view = _choice("view", ("typed", "raw", "both"))
     mode = _choice("type_hint_mode", ("inherit", "latest", "explicit"))
-    options = codec.RenderOptions(_flag("include_unknown", False), *(_choice(name, choices) for name, choices in codec.RENDER_CHOICES.items()))
+    options = codec.RenderOptions(_flag("include_unknown", False), **{name: _choice(name, choices) for name, choices in codec.RENDER_CHOICES.items()})
     with reading() as conn:
-        context = store.get_context(conn, caller.tenant_id, number)
-        types = Registry(conn, caller.tenant_id)
+        context, bundle_id = store.context_and_bundle(conn, caller.tenant_id, number)
+        types = Registry(conn, caller.tenant_id, empty=bundle_id is None)
         explicit = _explicit_type(types, mode)
         rows = store.page(conn, caller.tenant_id, context, limit, before_id, from_id)
         turns = [_turn_view(row, view, mode, explicit, types, options) for row in rows]
-        counters = store.counters(conn, caller.tenant_id)
     oldest = rows[0] if rows else None
     meta = {"context_id": str(context.context_id), "head_turn_id": str(context.head_turn_id), "head_depth": context.head_depth,
-            "head_turn_hash": context.head_turn_hash, "registry_bundle_id": counters.registry_bundle_id if counters else None}  # fmt: skip
+            "head_turn_hash": context.head_turn_hash, "registry_bundle_id": bundle_id}  # fmt: skip
     next_before = str(oldest.turn_id) if oldest is not None and oldest.parent_turn_id != 0 else None
-    return json_response({"meta": meta, "turns": turns, "next_before_turn_id": next_before})
+    # floatless: stored payloads came from strict JSON (no NaN, no infinity), so orjson writes what json would
+    return json_response({"meta": meta, "turns": turns, "next_before_turn_id": next_before}, floatless=True)
 
 
 # ---------------------------------------------------------------- blobs

@@ -26,17 +26,21 @@ __all__ = ["COMPRESSION_NONE", "COMPRESSION_ZSTD", "RenderOptions", "RENDER_CHOI
 COMPRESSION_NONE = 0
 COMPRESSION_ZSTD = 1
 MAX_NESTING = 32  # nested types within nested types
+MAX_DEPTH = 64  # arrays and objects within each other in a payload
 _ZSTD_LEVEL = 3
 
 
 # ---------------------------------------------------------------- JSON -> msgpack
 
 
-def _sorted_plain(value: Any) -> Any:
+def _sorted_plain(value: Any, depth: int = 0) -> Any:
+    """JSON with every object's keys sorted: equal payloads become equal bytes."""
+    if depth > MAX_DEPTH:
+        raise Unprocessable(f"data: nested deeper than {MAX_DEPTH} levels", {"cap": "MAX_DEPTH", "limit": MAX_DEPTH})
     if isinstance(value, dict):
-        return {key: _sorted_plain(value[key]) for key in sorted(value)}
+        return {key: _sorted_plain(value[key], depth + 1) for key in sorted(value)}
     if isinstance(value, list):
-        return [_sorted_plain(item) for item in value]
+        return [_sorted_plain(item, depth + 1) for item in value]
     return value
 
 
@@ -86,7 +90,7 @@ def _scalar(value: Any, kind: str, path: str) -> Any:
         return value
     if kind == "bool" and isinstance(value, bool):
         return value
-    if kind in ("f32", "f64") and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if kind in ("f32", "f64") and isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1.7976931348623157e308:
         return float(value)
     if kind == "bytes" and isinstance(value, str):
         try:
@@ -149,7 +153,10 @@ def _tagged(data: Mapping[str, Any], descriptor: Descriptor, registry: Registry,
 def encode(data: Mapping[str, Any], descriptor: Optional[Descriptor], registry: Registry) -> bytes:
     """The msgpack bytes of a turn's JSON payload: numeric tags with a descriptor, sorted names without."""
     body = _tagged(data, descriptor, registry, "", 0) if descriptor is not None else _sorted_plain(dict(data))
-    return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
+    try:
+        return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
+    except (OverflowError, ValueError) as exc:  # an integer beyond 64 bits, which JSON allows and msgpack cannot hold
+        raise Unprocessable(f"data: {exc}: integers must fit in 64 bits") from None
 
 
 def compress(payload: bytes, threshold: int) -> tuple[int, bytes]:
@@ -195,11 +202,14 @@ def _bytes(value: bytes, options: RenderOptions) -> str:
 
 def plain(value: Any, options: RenderOptions) -> Any:
     """A msgpack value as JSON without a descriptor: keys as strings, bytes per `bytes_render`."""
-    if isinstance(value, dict):
-        return {str(key): plain(item, options) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:  # most leaves: nothing to do
+        return value
+    if kind is dict:
+        return {key if type(key) is str else str(key): plain(item, options) for key, item in value.items()}
+    if kind is list or kind is tuple:
         return [plain(item, options) for item in value]
-    if isinstance(value, bytes):
+    if kind is bytes:
         return _bytes(value, options)
     return value
 

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from sqlalchemy import Connection, func, insert, select, update
 
 from ledger_service.auth import now
+from ledger_service.contexts.counters import lock_counters
 from ledger_service.contexts.tables import ContextCounters, RegistryBundle, RegistryEnum, RegistryType
 from ledger_service.errors import Conflict, NotFound, Unprocessable
 from xase import evidence
@@ -208,17 +209,11 @@ def _merge_enum(enum_id: str, stored: Optional[dict[str, str]], new: dict[str, s
     return {**(stored or {}), **new}
 
 
-def _lock(conn: Connection, tenant_id: str) -> None:
-    from ledger_service.contexts.store import lock_counters  # the one lock every context write takes
-
-    lock_counters(conn, tenant_id)
-
-
 def publish(conn: Connection, tenant_id: str, bundle_id: str, body: Any) -> bool:
     """Store a bundle; True if new, False if this exact bundle was already stored (204). Raises Unprocessable
     (malformed, 422) or Conflict (invalid evolution or another bundle under this id, 409)."""
     check_bundle_id(bundle_id)
-    _lock(conn, tenant_id)
+    lock_counters(conn, tenant_id)
     stored_enums = {row.enum_id: json.loads(row.labels) for row in conn.execute(select(RegistryEnum).where(RegistryEnum.tenant_id == tenant_id))}
     types, enums = _parse(body, bundle_id, set(stored_enums))
     canonical = _canonical({**body, "bundle_id": bundle_id})
@@ -272,18 +267,24 @@ def latest_types(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
 class Registry:
     """One tenant's registry as one request sees it: descriptors and enums looked up once each."""
 
-    def __init__(self, conn: Connection, tenant_id: str) -> None:
+    def __init__(self, conn: Connection, tenant_id: str, *, empty: bool = False) -> None:
+        """`empty`: the caller knows the tenant published no bundle, so no lookup is needed."""
         self._conn = conn
         self._tenant_id = tenant_id
+        self._empty = empty
         self._descriptors: dict[tuple[str, Optional[int]], Optional[Descriptor]] = {}
         self._enums: dict[str, dict[int, str]] = {}
 
     def has_bundles(self) -> bool:
+        if self._empty:
+            return False
         return self._conn.execute(select(RegistryBundle.bundle_id).where(RegistryBundle.tenant_id == self._tenant_id).limit(1)).first() is not None
 
     def descriptor(self, type_id: str, type_version: Optional[int]) -> Optional[Descriptor]:
         """The descriptor of `type_version`, or of the latest version when it is None."""
         key = (type_id, type_version)
+        if self._empty:
+            return None
         if key not in self._descriptors:
             query = select(RegistryType.type_version, RegistryType.descriptor).where(RegistryType.tenant_id == self._tenant_id, RegistryType.type_id == type_id)
             query = query.where(RegistryType.type_version == type_version) if type_version is not None else query.order_by(RegistryType.type_version.desc())

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger_service.auth import Principal, now
 from ledger_service.contexts import codec
+from ledger_service.contexts.counters import counters, lock_counters
 from ledger_service.contexts.registry import Registry
 from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
 from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, over_cap
@@ -22,7 +22,7 @@ from xase._text import UNPRINTABLE
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 
-__all__ = ["TurnInput", "lock_counters", "parse_id", "parse_turn", "create_context", "append", "get_context", "list_contexts",
+__all__ = ["TurnInput", "counters", "parse_id", "parse_turn", "create_context", "append", "get_context", "list_contexts",
            "children", "walk", "get_blob", "stats", "MAX_APPEND_TURNS"]  # fmt: skip
 
 MAX_APPEND_TURNS = 1_000  # turns per append request (the batch form)
@@ -78,24 +78,6 @@ def check_tag(tag: Any) -> Optional[str]:
     return tag
 
 
-# ---------------------------------------------------------------- the tenant's lock and counters
-
-
-def _insert(conn: Connection, table: Any) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-def lock_counters(conn: Connection, tenant_id: str) -> Row[Any]:
-    """The tenant's counters row, created on first use, locked until the transaction ends."""
-    conn.execute(_insert(conn, ContextCounters).values(tenant_id=tenant_id, next_context_id=1, next_turn_id=1, blobs=0, storage_bytes=0)
-                 .on_conflict_do_nothing(index_elements=["tenant_id"]))  # fmt: skip
-    return conn.execute(select(ContextCounters).where(ContextCounters.tenant_id == tenant_id).with_for_update()).one()
-
-
-def counters(conn: Connection, tenant_id: str) -> Optional[Row[Any]]:
-    return conn.execute(select(ContextCounters).where(ContextCounters.tenant_id == tenant_id)).first()
-
-
 # ---------------------------------------------------------------- contexts
 
 
@@ -111,6 +93,17 @@ def get_context(conn: Connection, tenant_id: str, context_id: int) -> Row[Any]:
     if row is None:
         raise NotFound(f"Context {context_id} not found", {"context_id": str(context_id)})
     return row
+
+
+def context_and_bundle(conn: Connection, tenant_id: str, context_id: int) -> tuple[Row[Any], Optional[str]]:
+    """A context and the tenant's latest registry bundle id (None before any), in one query."""
+    query = (select(AgentContext, ContextCounters.registry_bundle_id)
+             .outerjoin(ContextCounters, ContextCounters.tenant_id == AgentContext.tenant_id)
+             .where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id))  # fmt: skip
+    row: Any = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"Context {context_id} not found", {"context_id": str(context_id)})
+    return row, row.registry_bundle_id
 
 
 def create_context(conn: Connection, caller: Principal, base_turn_id: int, tag: Optional[str]) -> Row[Any]:
@@ -187,8 +180,12 @@ def context_view(row: Row[Any], provenance: bool = False, lineage: bool = False,
 # ---------------------------------------------------------------- turns
 
 
-def _existing_turn(conn: Connection, tenant_id: str, context_id: int, key: str) -> Optional[Row[Any]]:
-    return conn.execute(select(Turn).where(Turn.tenant_id == tenant_id, Turn.context_id == context_id, Turn.idempotency_key == key)).first()
+def _earlier_turns(conn: Connection, tenant_id: str, context_id: int, keys: list[str]) -> dict[str, Row[Any]]:
+    """The turns already appended to this context under any of these idempotency keys, by key: one query."""
+    if not keys:
+        return {}
+    query = select(Turn).where(Turn.tenant_id == tenant_id, Turn.context_id == context_id, Turn.idempotency_key.in_(keys))
+    return {row.idempotency_key: row for row in conn.execute(query)}
 
 
 def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, bytes], threshold: int) -> None:
@@ -231,6 +228,7 @@ def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[T
     context = get_context(conn, tenant_id, context_id)
     head_id, depth, head_hash = context.head_turn_id, context.head_depth, context.head_turn_hash
     registry = Registry(conn, tenant_id)
+    earlier_turns = _earlier_turns(conn, tenant_id, context_id, keys)
     answers: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     payloads: dict[str, bytes] = {}
@@ -241,7 +239,7 @@ def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[T
         if len(payload) > limits.max_turn_bytes:
             raise over_cap("turn payload bytes", "XASE_CXDB_MAX_TURN_BYTES", limits.max_turn_bytes)
         content_hash = history.content_hash(payload)
-        earlier = _existing_turn(conn, tenant_id, context_id, item.idempotency_key) if item.idempotency_key else None
+        earlier = earlier_turns.get(item.idempotency_key) if item.idempotency_key else None
         if earlier is not None:
             if (earlier.type_id, earlier.type_version, earlier.content_hash) != (item.type_id, item.type_version, content_hash):
                 raise Conflict("idempotency_key was used for a different turn", {"idempotency_key": item.idempotency_key, "turn_id": str(earlier.turn_id)})

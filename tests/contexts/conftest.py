@@ -51,8 +51,9 @@ def new_store(ledger: LedgerProcess, scopes: list[str] | None = None) -> Store:
     return Store(ledger, ledger.new_api_key(tenant, scopes=scopes or ["contexts", "records:write", "records:read"]), tenant)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def contexts_ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerProcess]:
+    """One ledger per backend for every test here: each test works in tenants of its own."""
     ledger = LedgerProcess(tmp_path_factory.mktemp("contexts"), backend=request.param, env={"XASE_CXDB_SEAL_INTERVAL": str(SEAL_INTERVAL)}).start()
     yield ledger
     ledger.destroy()

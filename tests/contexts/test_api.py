@@ -240,6 +240,11 @@ def test_append_errors_and_aliases(store: Store) -> None:
     error_of(store.call("POST", path, json={"type_id": "t", "type_version": 1, "data": [1]}), 422, "UNPROCESSABLE_ENTITY")
     error_of(store.call("POST", path, json={**turn, "payload": {"text": "b"}}), 422, "UNPROCESSABLE_ENTITY")
     error_of(store.call("POST", path, json={**turn, "surprise": 1}), 400, "BAD_REQUEST")
+    error_of(store.call("POST", path, json={**turn, "data": {"n": 2**70}}), 422, "UNPROCESSABLE_ENTITY")  # JSON allows it, msgpack cannot
+    deep: dict[str, Any] = {}
+    for _ in range(70):
+        deep = {"d": deep}
+    error_of(store.call("POST", path, json={**turn, "data": deep}), 422, "UNPROCESSABLE_ENTITY")
     error_of(store.call("POST", path, json={**turn, "parent_turn_id": "99"}), 409, "CONFLICT")
     first = store.call("POST", path, json={"type_id": "com.example.Note", "type_version": 1, "payload": {"text": "a"}})  # the alias
     assert first.status_code == 201
