@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
 
@@ -132,47 +132,51 @@ def list_contexts(conn: Connection, tenant_id: str, limit: int, tag: Optional[st
     return rows, int(total)
 
 
-def child_ids(conn: Connection, tenant_id: str, parents: Sequence[int]) -> dict[int, list[int]]:
-    """Each parent's direct children's ids, in creation order."""
-    found: dict[int, list[int]] = {parent: [] for parent in parents}
-    if parents:
-        query = (select(AgentContext.parent_context_id, AgentContext.context_id)
-                 .where(AgentContext.tenant_id == tenant_id, AgentContext.parent_context_id.in_(list(parents))).order_by(AgentContext.context_id))  # fmt: skip
-        for row in conn.execute(query):
-            found[int(row.parent_context_id)].append(row.context_id)
+def child_ids(conn: Connection, tenant_id: str, parents: Sequence[int]) -> dict[int, tuple[list[int], int]]:
+    """Each parent's first MAX_LISTED_CHILDREN children's ids (creation order) and how many it has: two queries,
+    whatever the fan-out."""
+    found: dict[int, tuple[list[int], int]] = {parent: ([], 0) for parent in parents}
+    if not parents:
+        return found
+    scope = [AgentContext.tenant_id == tenant_id, AgentContext.parent_context_id.in_(list(parents))]
+    for row in conn.execute(select(AgentContext.parent_context_id, func.count()).where(*scope).group_by(AgentContext.parent_context_id)):
+        found[cast(int, row[0])] = ([], int(row[1]))  # never NULL: the IN filter excludes it
+    position = func.row_number().over(partition_by=AgentContext.parent_context_id, order_by=AgentContext.context_id).label("position")
+    numbered = select(AgentContext.parent_context_id, AgentContext.context_id, position).where(*scope).subquery()
+    listed = select(numbered.c.parent_context_id, numbered.c.context_id).where(numbered.c.position <= MAX_LISTED_CHILDREN)
+    for row in conn.execute(listed.order_by(numbered.c.parent_context_id, numbered.c.context_id)):
+        found[cast(int, row.parent_context_id)][0].append(row.context_id)
     return found
 
 
 def children(conn: Connection, tenant_id: str, context_id: int, recursive: bool, limit: int) -> list[Row[Any]]:
-    """The direct children (or all descendants, breadth first) of a context, at most `limit`."""
+    """The direct children (or all descendants, breadth first) of a context, at most `limit`: each level is one
+    query bounded by what is still wanted."""
     get_context(conn, tenant_id, context_id)
-    found: list[int] = []
+    found: list[Row[Any]] = []
     frontier = [context_id]
     while frontier and len(found) < limit:
-        level = [child for ids in child_ids(conn, tenant_id, frontier).values() for child in ids]
-        found.extend(level[: limit - len(found)])
-        frontier = level if recursive else []
-    if not found:
-        return []
-    rows = conn.execute(select(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id.in_(found))).all()
-    order = {context: index for index, context in enumerate(found)}
-    return sorted(rows, key=lambda row: order[row.context_id])
+        level = list(conn.execute(select(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.parent_context_id.in_(frontier))
+                                  .order_by(AgentContext.context_id).limit(limit - len(found))))  # fmt: skip
+        found.extend(level)
+        frontier = [row.context_id for row in level] if recursive else []
+    return found
 
 
-def context_view(row: Row[Any], provenance: bool = False, lineage: bool = False, kids: Optional[list[int]] = None) -> dict[str, Any]:
+def context_view(row: Row[Any], provenance: bool = False, lineage: bool = False, kids: Optional[tuple[list[int], int]] = None) -> dict[str, Any]:
     view: dict[str, Any] = {"context_id": str(row.context_id), "head_turn_id": str(row.head_turn_id), "head_depth": row.head_depth,
                             "head_turn_hash": row.head_turn_hash, "created_at": row.created_at}  # fmt: skip
     if provenance:
         view["provenance"] = {"client_tag": row.client_tag, "created_by_key_id": row.created_by, "base_turn_id": str(row.base_turn_id),
                               "created_at": row.created_at}  # fmt: skip
     if lineage:
-        listed = kids or []
+        listed, count = kids or ([], 0)
         view["lineage"] = {
             "parent_context_id": None if row.parent_context_id is None else str(row.parent_context_id),
             "root_context_id": str(row.root_context_id),
             "forked_from_turn_id": str(row.base_turn_id) if row.parent_context_id is not None else None,
-            "children": [str(child) for child in listed[:MAX_LISTED_CHILDREN]],
-            "child_count": len(listed),
+            "children": [str(child) for child in listed],
+            "child_count": count,
         }
     return view
 

@@ -30,23 +30,24 @@ def conversation(store: Store) -> tuple[str, list[Any]]:
     return context.context_id, turns
 
 
-def seals(store: Store, timeout: float = 20.0, at_least: int = 1) -> list[dict[str, Any]]:
-    """The tenant's context-seal records once there are `at_least` of them (the sealer runs every 0.3 s in these tests)."""
+def seals(store: Store, head: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """The tenant's context-seal records, once one of them seals `head` (an AppendedTurn; the sealer runs every 0.3 s here)."""
     api = Api(store.ledger, store.key)
+    wanted = {"context_id": head.context_id, "turn_id": head.turn_id, "depth": head.depth, "turn_hash": head.turn_hash}
     deadline = time.monotonic() + timeout
     while True:
-        found = [record["transaction_id"] for record in api.all_records() if record["record"]["policy_id"] == "xase.cxdb"]
-        if len(found) >= at_least or time.monotonic() > deadline:
-            return [api.get(f"/records/{transaction_id}").json() for transaction_id in found]
+        ids = [record["transaction_id"] for record in api.all_records() if record["record"]["policy_id"] == "xase.cxdb"]
+        found = [api.get(f"/records/{transaction_id}").json() for transaction_id in ids]
+        if any(wanted in record["context"]["cxdb_heads"] for record in found) or time.monotonic() > deadline:
+            return found
         time.sleep(0.2)
 
 
 def test_heads_are_sealed_into_the_tenants_chain(store: Store) -> None:
     context_id, turns = conversation(store)
-    found = seals(store)
-    assert found, "no seal record within 20 s"
+    found = seals(store, turns[-1])
     heads = [head for record in found for head in record["context"]["cxdb_heads"]]
-    assert {"context_id": context_id, "turn_id": turns[-1].turn_id, "depth": 3, "turn_hash": turns[-1].turn_hash} in heads
+    assert {"context_id": context_id, "turn_id": turns[-1].turn_id, "depth": 3, "turn_hash": turns[-1].turn_hash} in heads, "not sealed within 20 s"
     assert all(record["transaction_id"].startswith("cxs_") for record in found)
     # a client cannot write what passes for a seal
     api = Api(store.ledger, store.key)
@@ -60,7 +61,7 @@ def test_verify_finds_tampering_with_a_blob_or_a_turn(contexts_ledger: LedgerPro
     store = new_store(contexts_ledger)
     tenant = store.tenant_id
     _, turns = conversation(store)
-    assert seals(store)
+    assert seals(store, turns[-1])
     done = contexts_ledger.cli("verify", "--tenant", tenant)
     assert "contexts OK (3 turns, 3 blobs" in done.stdout, done.stdout
 
