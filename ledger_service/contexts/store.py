@@ -222,6 +222,35 @@ class AppendLimits:
     compress_min_bytes: int
 
 
+@dataclass
+class _Head:
+    """A context's head as an append moves it, turn by turn."""
+
+    turn_id: int
+    depth: int
+    turn_hash: str
+    next_turn_id: int
+
+
+def _check_replay(earlier: Row[Any], item: TurnInput, content_hash: str) -> None:
+    if (earlier.type_id, earlier.type_version, earlier.content_hash) != (item.type_id, item.type_version, content_hash):
+        raise Conflict("idempotency_key was used for a different turn", {"idempotency_key": item.idempotency_key, "turn_id": str(earlier.turn_id)})
+
+
+def _next_turn(tenant_id: str, context_id: int, head: _Head, item: TurnInput, content_hash: str, created: str) -> dict[str, Any]:
+    """The row of the turn `item` appends on `head`, which moves to it."""
+    if item.parent_turn_id is not None and item.parent_turn_id != head.turn_id:
+        raise Conflict(f"parent_turn_id {item.parent_turn_id} is not the head of context {context_id}",
+                       {"parent_turn_id": str(item.parent_turn_id), "head_turn_id": str(head.turn_id)})  # fmt: skip
+    depth = head.depth + 1
+    turn_hash = history.turn_hash(head.turn_hash if depth > 1 else None, depth, item.type_id, item.type_version, content_hash)
+    row = {"tenant_id": tenant_id, "turn_id": head.next_turn_id, "parent_turn_id": head.turn_id, "context_id": context_id, "depth": depth,
+           "type_id": item.type_id, "type_version": item.type_version, "encoding": history.ENCODING_MSGPACK, "content_hash": content_hash,
+           "turn_hash": turn_hash, "idempotency_key": item.idempotency_key, "created_at": created}  # fmt: skip
+    head.turn_id, head.depth, head.turn_hash, head.next_turn_id = head.next_turn_id, depth, turn_hash, head.next_turn_id + 1
+    return row
+
+
 def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[TurnInput], limits: AppendLimits) -> tuple[list[dict[str, Any]], bool]:
     """Append turns, each on the previous, to a context's head; their answers, and whether all were replays
     of earlier appends with the same idempotency keys."""
@@ -230,13 +259,12 @@ def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[T
         raise ValidationFailed("idempotency_key: the same key twice in one append", {"field": "idempotency_key"})
     next_turn_id = lock_counters(conn, tenant_id).next_turn_id
     context = get_context(conn, tenant_id, context_id)
-    head_id, depth, head_hash = context.head_turn_id, context.head_depth, context.head_turn_hash
+    head = _Head(context.head_turn_id, context.head_depth, context.head_turn_hash, next_turn_id)
     registry = Registry(conn, tenant_id)
     earlier_turns = _earlier_turns(conn, tenant_id, context_id, keys)
     answers: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     payloads: dict[str, bytes] = {}
-    replays = 0
     created = now()
     for item in inputs:
         payload = codec.encode(item.data, registry.descriptor(item.type_id, item.type_version), registry)
@@ -245,30 +273,19 @@ def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[T
         content_hash = history.content_hash(payload)
         earlier = earlier_turns.get(item.idempotency_key) if item.idempotency_key else None
         if earlier is not None:
-            if (earlier.type_id, earlier.type_version, earlier.content_hash) != (item.type_id, item.type_version, content_hash):
-                raise Conflict("idempotency_key was used for a different turn", {"idempotency_key": item.idempotency_key, "turn_id": str(earlier.turn_id)})
+            _check_replay(earlier, item, content_hash)
             answers.append(_turn_answer(context_id, earlier))
-            replays += 1
             continue
-        if item.parent_turn_id is not None and item.parent_turn_id != head_id:
-            raise Conflict(f"parent_turn_id {item.parent_turn_id} is not the head of context {context_id}",
-                           {"parent_turn_id": str(item.parent_turn_id), "head_turn_id": str(head_id)})  # fmt: skip
-        depth += 1
-        head_hash = history.turn_hash(head_hash if depth > 1 else None, depth, item.type_id, item.type_version, content_hash)
-        row = {"tenant_id": tenant_id, "turn_id": next_turn_id, "parent_turn_id": head_id, "context_id": context_id, "depth": depth,
-               "type_id": item.type_id, "type_version": item.type_version, "encoding": history.ENCODING_MSGPACK, "content_hash": content_hash,
-               "turn_hash": head_hash, "idempotency_key": item.idempotency_key, "created_at": created}  # fmt: skip
-        rows.append(row)
+        rows.append(_next_turn(tenant_id, context_id, head, item, content_hash, created))
         payloads[content_hash] = payload
-        answers.append(_turn_answer(context_id, row))
-        head_id, next_turn_id = next_turn_id, next_turn_id + 1
+        answers.append(_turn_answer(context_id, rows[-1]))
     if rows:
         _store_blobs(conn, tenant_id, payloads, limits.compress_min_bytes)
         conn.execute(insert(Turn), rows)
         conn.execute(update(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)
-                     .values(head_turn_id=head_id, head_depth=depth, head_turn_hash=head_hash))  # fmt: skip
-        conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(next_turn_id=next_turn_id))
-    return answers, replays == len(inputs)
+                     .values(head_turn_id=head.turn_id, head_depth=head.depth, head_turn_hash=head.turn_hash))  # fmt: skip
+        conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(next_turn_id=head.next_turn_id))
+    return answers, not rows
 
 
 _WALK = text("""
