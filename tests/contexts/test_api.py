@@ -396,3 +396,28 @@ def test_tenants_are_isolated_and_keys_need_the_contexts_scope(contexts_ledger: 
     error_of(Store(contexts_ledger, "xase_pk_" + "0" * 40).call("GET", "/v1/stats"), 401, "UNAUTHORIZED")
     health = Store(contexts_ledger, "").call("GET", "/health").json()
     assert health["status"] == "ok" and health["version"] and health["uptime_seconds"] >= 0
+
+
+def test_nested_types_and_arrays_encode_and_project_recursively(store: Store) -> None:
+    tool_call = {"1": {"name": "name", "type": "string"}, "2": {"name": "arguments", "type": "map"}}
+    message = {"1": {"name": "role", "type": "string"}, "2": {"name": "text", "type": "string"},
+               "3": {"name": "tool_call", "type": "nested", "nested": "com.example.ToolCall", "optional": True},
+               "4": {"name": "scores", "type": "array", "items": "f64", "optional": True}}  # fmt: skip
+    bundle = {"registry_version": 1, "types": {"com.example.ToolCall": {"versions": {"1": {"fields": tool_call}}},
+                                               "com.example.Call": {"versions": {"1": {"fields": message}}}}}  # fmt: skip
+    assert store.call("PUT", "/v1/registry/bundles/nested", json=bundle).status_code == 201
+    context = new_context(store)
+    data = {"role": "user", "text": "Call weather", "tool_call": {"name": "get_weather", "arguments": {"location": "Paris"}}, "scores": [0.5, 1]}
+    assert store.call("POST", f"/v1/contexts/{context}/append", json={"type_id": "com.example.Call", "type_version": 1, "data": data}).status_code == 201
+    turn = store.call("GET", f"/v1/contexts/{context}/turns", params={"view": "both"}).json()["turns"][0]
+    assert turn["data"] == {**data, "scores": [0.5, 1.0]}
+    stored = msgpack.unpackb(base64.b64decode(turn["bytes_b64"]), strict_map_key=False)
+    assert stored == {1: "user", 2: "Call weather", 3: {1: "get_weather", 2: {"location": "Paris"}}, 4: [0.5, 1.0]}  # the seed's nested example
+    bad = {**data, "tool_call": {"name": "x", "arguments": {}, "extra": 1}}
+    error_of(store.call("POST", f"/v1/contexts/{context}/append", json={"type_id": "com.example.Call", "type_version": 1, "data": bad}),
+             422, "UNPROCESSABLE_ENTITY")  # fmt: skip
+    dangling = {"registry_version": 1, "types": {"com.example.Dangling": {"versions": {"1": {"fields": {
+        "1": {"name": "inner", "type": "nested", "nested": "com.example.Missing"}}}}}}}  # fmt: skip
+    assert store.call("PUT", "/v1/registry/bundles/dangling", json=dangling).status_code == 201
+    body = {"type_id": "com.example.Dangling", "type_version": 1, "data": {"inner": {"a": 1}}}
+    error_of(store.call("POST", f"/v1/contexts/{context}/append", json=body), 424, "FAILED_DEPENDENCY")
