@@ -1,4 +1,4 @@
-"""`xase-ledger serve | init | create-api-key | verify | export`."""
+"""`xase-ledger serve | init | create-api-key | verify | seal-contexts | export`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine
 
-from ledger_service import auth, contexts, tenants
+from ledger_service import auth, contexts, evidence, tenants
 from ledger_service.config import Settings
 from ledger_service.db import current_revision, head_revision, make_engine, migrate, read_connection, write_transaction
 from ledger_service.evidence import audit
@@ -207,6 +207,16 @@ def _verify_contexts(engine: Engine, tenant_id: str) -> bool:
     return False
 
 
+def _seal_contexts(args: argparse.Namespace) -> int:
+    """Seal every agent context head that moved since its last seal now (the server does it every
+    XASE_CXDB_SEAL_INTERVAL seconds): before a shutdown, or from cron where the server's interval is off."""
+    settings = _settings(args)
+    engine = _engine(settings)
+    ledger = evidence.Ledger.start(settings, engine, signer_for(settings.kms_key_id, settings.signing_key_path))
+    print(f"sealed {contexts.seal_heads(engine, ledger)} context head(s)")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     engine = _existing_engine(_settings(args))
     (tenant_id,) = _tenant_ids(engine, args.tenant)
@@ -249,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--jobs", type=_segments.jobs_argument, default=None, metavar="N",
                         help=f"processes per chain (default: one per core for chains of {PARALLEL_RECORDS:,} records or more)")  # fmt: skip
     verify.set_defaults(handler=_verify)
+
+    commands.add_parser("seal-contexts", help="seal the agent context heads that moved into their tenants' chains, now").set_defaults(handler=_seal_contexts)
 
     export = commands.add_parser("export", help="write a tenant's chain as a JSON Lines bundle")
     export.add_argument("--tenant", required=True)

@@ -41,7 +41,7 @@ def _seed_error(error: LedgerError) -> Response:
     return json_response({"error": body}, error.status, {"Retry-After": str(retry_after)} if retry_after else None)
 
 
-@blueprint.before_request
+@blueprint.before_app_request  # any request a process serves (a health probe too), not only context requests
 def _start_sealer() -> None:
     sealing.ensure_sealer()
 

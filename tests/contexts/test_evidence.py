@@ -171,3 +171,27 @@ def test_record_refuses_a_cxdb_context_without_the_turn_hash() -> None:
         for ref in ({"context_id": "1", "turn_id": "2"}, {"context_id": "1", "turn_id": "2", "turn_hash": "abc"}, "1/2"):
             with pytest.raises(ValidationError, match=r"context\.cxdb"):
                 xase.record({"policy": "p", "input": {}, "output": {}, "context": {"cxdb": ref}})
+
+
+def test_seal_contexts_seals_now_where_the_server_does_not(tmp_path: Path) -> None:
+    from ledger_service import auth, tenants
+    from ledger_service.app import create_app
+    from ledger_service.db import write_transaction
+
+    url, key_path = f"sqlite:///{tmp_path}/ledger.db", str(tmp_path / "key.pem")
+    app = create_app({"database_url": url, "signing_key_path": key_path, "cxdb_seal_interval": 0})
+    with write_transaction(app.extensions["xase"].engine) as conn:
+        tenant = tenants.create_tenant(conn, "acme")
+        key = auth.create_api_key(conn, tenant["id"], "k", ["contexts"])["secret"]
+    http = app.test_client()
+    assert http.post("/cxdb/v1/contexts/create", json={}, headers={"X-API-Key": key}).status_code == 201
+    turn = {"type_id": MESSAGE, "type_version": 1, "data": {"role": "user", "text": "hi"}}
+    assert http.post("/cxdb/v1/contexts/1/append", json=turn, headers={"X-API-Key": key}).status_code == 201
+
+    def cli(*args: str) -> str:
+        command = [sys.executable, "-m", "ledger_service.cli", "--database-url", url, "--signing-key", key_path, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+
+    assert "sealed 1 context head(s)" in cli("seal-contexts")
+    assert "sealed 0 context head(s)" in cli("seal-contexts")  # nothing moved since
+    assert "contexts OK (1 turns, 1 blobs, 1 contexts, 1 sealed heads, 0 decisions)" in cli("verify")
