@@ -17,6 +17,9 @@ from xase.errors import XaseError
 
 MESSAGE = "com.example.Message"
 
+# The client and the example add nothing per backend: the API tests run both.
+pytestmark = pytest.mark.parametrize("contexts_ledger", ["sqlite"], indirect=True)
+
 
 def test_the_seeds_python_example(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XASE_API_KEY", store.key)

@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.contexts.conftest import Store
+
+# The client and the example add nothing per backend: the API tests run both.
+pytestmark = pytest.mark.parametrize("contexts_ledger", ["sqlite"], indirect=True)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agent_context.py"
 
