@@ -178,13 +178,12 @@ class Client:
     def history(self, context_id: str, turn_id: Optional[str] = None, *, page_size: int = 1024) -> list[dict[str, Any]]:
         """The whole history below a turn (default: the head), oldest first, with raw bytes and typed data:
         what `xase.contexts.verify_history` and `xase verify --turns` check offline."""
-        turns: list[dict[str, Any]] = []
         page = self.get_turns(context_id, page_size, view="both", **({"from_turn_id": str(turn_id)} if turn_id is not None else {}))
-        while True:
-            turns[:0] = page.turns
-            if page.next_before_turn_id is None:
-                return turns
+        pages = [page.turns]  # newest page first
+        while page.next_before_turn_id is not None:
             page = self.get_turns(context_id, page_size, before_turn_id=page.next_before_turn_id, view="both")
+            pages.append(page.turns)
+        return [turn for older_first in reversed(pages) for turn in older_first]
 
     # ---------------------------------------------------------------- blobs, registry, stats
 
