@@ -26,7 +26,7 @@ from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError, TooManyFailures
 from ledger_service.evidence.signing import Signer, signer_for
 from ledger_service.metrics import Metrics
-from ledger_service.web import AppState, FailedAuthentication, json_response, presented_api_key, rate_limit_details, refuse_nul_in_url, refuse_untrusted_host
+from ledger_service.web import AppState, FailedAuthentication, error_response, presented_api_key, rate_limit_details, refuse_nul_in_url, refuse_untrusted_host
 
 __all__ = ["create_app"]
 
@@ -44,13 +44,6 @@ _HTTP_CODES = {
 }
 
 
-def _error(status: int, code: str, message: str, details: Optional[dict[str, Any]] = None,
-           headers: Optional[dict[str, str]] = None) -> Response:  # fmt: skip
-    body = {"code": code, "type": code.lower(), "message": message, "details": details or {},
-            "request_id": getattr(g, "request_id", None)}  # fmt: skip
-    return json_response({"error": body}, status, headers)
-
-
 def _rate_limit_key() -> str:
     # Hash of the presented key: buckets per key without a database lookup, secrets never stored.
     # The knowledge admin plane presents its key as X-Xtrace-Key: bucket it by key too, not by address.
@@ -64,7 +57,7 @@ def _install_error_handlers(app: Flask, metrics: Metrics) -> None:
         if isinstance(error, TooManyFailures):
             metrics.rate_limited.labels("failed_authentication").inc()
         retry_after = getattr(error, "retry_after", None)
-        return _error(error.status, error.code, error.message, error.details, {"Retry-After": str(retry_after)} if retry_after else None)
+        return error_response(error.status, error.code, error.message, error.details, {"Retry-After": str(retry_after)} if retry_after else None)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> Response:
@@ -73,27 +66,27 @@ def _install_error_handlers(app: Flask, metrics: Metrics) -> None:
         current = app.extensions["xase_limiter"].current_limit
         reset_at = float(current.reset_at) if current is not None else time.time() + limit.get_expiry()
         details, retry_after = rate_limit_details(limit, reset_at)
-        return _error(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}", details, {"Retry-After": str(retry_after)})
+        return error_response(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded: {limit}", details, {"Retry-After": str(retry_after)})
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
         code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
         headers = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else None  # type: ignore[attr-defined]
-        return _error(status, code, error.description or error.name, None, headers)
+        return error_response(status, code, error.description or error.name, None, headers)
 
     @app.errorhandler(UnicodeEncodeError)
     @app.errorhandler(StatementError)
     def _not_unicode(error: Exception) -> Response:
         # A lone surrogate (JSON allows "\ud800") that a database driver cannot encode: nothing was stored.
         if isinstance(error, UnicodeEncodeError) or isinstance(getattr(error, "orig", None), UnicodeEncodeError):
-            return _error(400, "VALIDATION_ERROR", "strings must be valid Unicode: a lone surrogate cannot be stored")
+            return error_response(400, "VALIDATION_ERROR", "strings must be valid Unicode: a lone surrogate cannot be stored")
         return _unexpected(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error in request %s", getattr(g, "request_id", "?"))
-        return _error(500, "INTERNAL_ERROR", "The ledger hit an internal error; the request was not applied.")
+        return error_response(500, "INTERNAL_ERROR", "The ledger hit an internal error; the request was not applied.")
 
 
 def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signer: Optional[Signer] = None) -> Flask:

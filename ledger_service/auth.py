@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from ledger_service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ledger_service.tables import ApiKey, LedgerMeta, Tenant
-from xase._text import UNPRINTABLE
+from xase._text import is_label
 from xase.evidence import format_timestamp
 
 __all__ = [
@@ -68,7 +68,7 @@ def _new_id(prefix: str) -> str:
 def create_tenant(conn: Connection, name: str) -> dict[str, Any]:
     """The tenant's row only: callers use `ledger_service.tenants.create_tenant`, which also opens its chain."""
     name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 200 or UNPRINTABLE.search(name):
+    if not is_label(name, 200):
         raise ValidationFailed("tenant name must be a non-empty string of at most 200 characters, without control characters", {"field": "name"})
     if conn.execute(select(Tenant.id).where(Tenant.name == name)).first():
         raise Conflict(f"tenant {name!r} already exists", {"name": name})

@@ -6,25 +6,23 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 __all__ = ["Settings"]
 
+N = TypeVar("N", int, float)
+
+
+def _number(name: str, default: N, kind: Callable[[str], N]) -> N:
+    raw = os.environ.get(name)
+    try:
+        return kind(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+
 
 def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    return _number(name, default, int)
 
 
 def _hosts(raw: Optional[str]) -> tuple[str, ...]:
@@ -89,7 +87,7 @@ class Settings:
             "metrics_token": env.get("XASE_METRICS_TOKEN") or None,
             "cxdb_allowed_origins": tuple(origin.strip() for origin in env.get("XASE_CXDB_ALLOWED_ORIGINS", "").split(",") if origin.strip()),
             "cxdb_rate_limit": env.get("XASE_CXDB_RATE_LIMIT", cls.cxdb_rate_limit),
-            "cxdb_seal_interval": _float("XASE_CXDB_SEAL_INTERVAL", cls.cxdb_seal_interval),
+            "cxdb_seal_interval": _number("XASE_CXDB_SEAL_INTERVAL", cls.cxdb_seal_interval, float),
             "cxdb_max_turn_bytes": _int("XASE_CXDB_MAX_TURN_BYTES", cls.cxdb_max_turn_bytes),
             "cxdb_compress_min_bytes": _int("XASE_CXDB_COMPRESS_MIN_BYTES", cls.cxdb_compress_min_bytes),
         }

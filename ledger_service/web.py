@@ -186,6 +186,13 @@ def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, s
     return Response(data, status=status, mimetype="application/json", headers=headers)
 
 
+def error_response(status: int, code: str, message: str, details: Optional[dict[str, Any]] = None,
+                   headers: Optional[dict[str, str]] = None) -> Response:  # fmt: skip
+    """The JSON error body of ARCHITECTURE.md, every endpoint's: code, type, message, details, request_id."""
+    body = {"code": code, "type": code.lower(), "message": message, "details": details or {}, "request_id": getattr(g, "request_id", None)}
+    return json_response({"error": body}, status, headers)
+
+
 def public_base() -> str:
     configured = state().settings.public_url
     base = configured.rstrip("/") if configured else request.host_url.rstrip("/")

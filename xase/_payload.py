@@ -87,14 +87,11 @@ def _check(payload: Mapping[str, Any]) -> None:
         _check_optional(payload)
 
 
-_HEX = frozenset("0123456789abcdef")
-
-
 def _check_turn_ref(ref: Any) -> None:
     """context["cxdb"] names the agent context history a decision was made on: it must commit to the turn's hash."""
     if not isinstance(ref, dict) or not all(isinstance(ref.get(name), str) for name in ("context_id", "turn_id", "turn_hash")):
         raise _invalid("context.cxdb", "must be a turn reference {context_id, turn_id, turn_hash} (AppendedTurn.ref or .evidence_context)")
-    if len(ref["turn_hash"]) != 64 or not _HEX.issuperset(ref["turn_hash"]):
+    if not evidence.is_hex64(ref["turn_hash"]):
         raise _invalid("context.cxdb.turn_hash", "must be the turn's 64-hex hash, as the ledger answered the append")
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "commitment",
     "format_timestamp",
     "inclusion_proof",
+    "is_hex64",
     "key_fingerprint",
     "load_public_key",
     "loads",
@@ -207,7 +208,8 @@ def verify_signature(public_key: PublicKeyLike, digest: bytes, signature_b64: st
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def _is_hex64(value: Any) -> bool:
+def is_hex64(value: Any) -> bool:
+    """Whether `value` is 64 lowercase hex characters: a hash as the format writes it."""
     return type(value) is str and _HEX64.fullmatch(value) is not None
 
 
@@ -248,12 +250,12 @@ _RECORD_MEMBER_RULES: tuple[tuple[str, Callable[[Any], bool]], ...] = (
     ("decision_type", _is_optional_text),
     ("confidence", lambda value: value is None or (_is_number(value) and 0 <= value <= 1)),
     ("processing_time_ms", lambda value: value is None or (_is_number(value) and value >= 0)),
-    ("prev_hash", _is_hex64),
-    ("input_hash", _is_hex64),
-    ("output_hash", _is_hex64),
-    ("context_hash", _is_hex64),
+    ("prev_hash", is_hex64),
+    ("input_hash", is_hex64),
+    ("output_hash", is_hex64),
+    ("context_hash", is_hex64),
     ("commitment", lambda value: value in ("sha256", "hmac-sha256")),
-    ("payload_ref", lambda value: value is None or _is_hex64(value)),
+    ("payload_ref", lambda value: value is None or is_hex64(value)),
     ("recorded_at", _is_text),
 )
 
@@ -311,7 +313,7 @@ def check_block_body(block: Any) -> None:
     if not ints_ok or block["last_seq"] < block["first_seq"]:
         raise VerificationError(subject, "format", "block_seq, first_seq, last_seq: expected integers with first <= last", seq=first)
     for member in ("prev_block_hash", "merkle_root", "head_record_hash"):
-        if not _is_hex64(block[member]):
+        if not is_hex64(block[member]):
             raise VerificationError(subject, "format", f"{member}: invalid value {block[member]!r}", seq=first)
     if block["algorithm"] != ALGORITHM:
         raise VerificationError(subject, "format", f"algorithm: expected {ALGORITHM}, got {block['algorithm']!r}", seq=first)
@@ -423,7 +425,7 @@ def verify_receipt(
     assert isinstance(block, dict)
     proof = _verify_position(receipt, record, block)
     audit_path = proof.get("audit_path")
-    if not isinstance(audit_path, list) or not all(_is_hex64(node) for node in audit_path):
+    if not isinstance(audit_path, list) or not all(is_hex64(node) for node in audit_path):
         raise VerificationError(subject, "inclusion_proof", f"audit_path: expected a list of 64-hex hashes, got {audit_path!r}", seq=seq)
     try:
         verify_inclusion(actual_hash, proof["leaf_index"], proof["tree_size"], audit_path, block["merkle_root"])

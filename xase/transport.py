@@ -191,16 +191,13 @@ class Transport:
         `body` is sent as JSON; or `raw` bytes with their `content_type` (e.g. JSON Lines).
         """
         headers = {"Content-Type": content_type} if content_type else None
-        try:
-            response = self._retrying()(self._request, method, path, body, headers, params, raw)
-        except XaseError as failure:
-            raise typed_error(failure) from None
-        return _json_or_none(response)
+        return _json_or_none(self.response(method, path, params, headers, body=body, raw=raw))
 
-    def response(self, method: str, path: str, params: Optional[dict[str, Any]] = None, headers: Optional[dict[str, str]] = None) -> requests.Response:
+    def response(self, method: str, path: str, params: Optional[dict[str, Any]] = None, headers: Optional[dict[str, str]] = None, *,
+                 body: Any = None, raw: Optional[bytes] = None) -> requests.Response:  # fmt: skip
         """One API call with the retry policy; the response itself, for binary bodies, headers and 304s."""
         try:
-            return self._retrying()(self._request, method, path, None, headers, params, None)
+            return self._retrying()(self._request, method, path, body, headers, params, raw)
         except XaseError as failure:
             raise typed_error(failure) from None
 

@@ -11,15 +11,16 @@ import base64
 import time
 from typing import Any, Optional
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 
 from ledger_service import auth
 from ledger_service.contexts import codec, registry, sealing, store
 from ledger_service.contexts.registry import Descriptor, Registry
 from ledger_service.db import write_transaction
 from ledger_service.errors import FailedDependency, LedgerError, NotFound, PreconditionFailed, ValidationFailed, over_cap
-from ledger_service.web import int_arg, json_body, json_object, json_response, principal, reading, state
+from ledger_service.web import error_response, int_arg, json_body, json_object, json_response, principal, reading, state
 from xase._version import __version__
+from xase.evidence import is_hex64
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/cxdb")
 
@@ -29,16 +30,14 @@ MAX_CHILDREN_PAGE = 10_000
 _STARTED = time.monotonic()
 _SEED_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 409: "CONFLICT", 412: "PRECONDITION_FAILED", 422: "UNPROCESSABLE_ENTITY", 424: "FAILED_DEPENDENCY"}
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
-_HEX64 = frozenset("0123456789abcdef")
 
 
 @blueprint.errorhandler(LedgerError)
 def _seed_error(error: LedgerError) -> Response:
     """The Xase error body, with the seed's code for the statuses the seed names."""
-    code = _SEED_CODES.get(error.status, error.code)
-    body = {"code": code, "type": code.lower(), "message": error.message, "details": error.details, "request_id": getattr(g, "request_id", None)}
     retry_after = getattr(error, "retry_after", None)
-    return json_response({"error": body}, error.status, {"Retry-After": str(retry_after)} if retry_after else None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return error_response(error.status, _SEED_CODES.get(error.status, error.code), error.message, error.details, headers)
 
 
 @blueprint.before_app_request  # any request a process serves (a health probe too), not only context requests
@@ -233,18 +232,18 @@ def _turn_view(row: Any, view: str, mode: str, explicit: Optional[Descriptor], t
     return turn
 
 
-def _explicit_type(types: Registry, mode: str) -> Optional[Descriptor]:
+def _explicit_type(types: Registry, mode: str, has_registry: bool) -> Optional[Descriptor]:
     as_type_id, as_version = request.args.get("as_type_id"), request.args.get("as_type_version")
     if mode != "explicit":
         if as_type_id is not None or as_version is not None:
             raise ValidationFailed("as_type_id and as_type_version require type_hint_mode=explicit", {"field": "type_hint_mode"})
-        if mode == "latest" and not types.has_bundles():
+        if mode == "latest" and not has_registry:
             raise PreconditionFailed("type_hint_mode=latest needs a type registry: publish a bundle first")
         return None
     if as_type_id is None or as_version is None:
         raise ValidationFailed("type_hint_mode=explicit requires as_type_id and as_type_version", {"field": "as_type_id"})
     version = int_arg("as_type_version", 0, 0, 2**32 - 1)
-    if not types.has_bundles():
+    if not has_registry:
         raise PreconditionFailed("type_hint_mode=explicit needs a type registry: publish a bundle first")
     descriptor = types.descriptor(as_type_id, version)
     if descriptor is None:
@@ -271,7 +270,7 @@ def get_turns(context_id: str) -> Response:
     with reading() as conn:
         context, bundle_id = store.context_and_bundle(conn, caller.tenant_id, number)
         types = Registry(conn, caller.tenant_id, empty=bundle_id is None)
-        explicit = _explicit_type(types, mode)
+        explicit = _explicit_type(types, mode, has_registry=bundle_id is not None)
         rows = store.page(conn, caller.tenant_id, context, limit, before_id, from_id)
         turns = [_turn_view(row, view, mode, explicit, types, options) for row in rows]
     oldest = rows[0] if rows else None
@@ -288,7 +287,7 @@ def get_turns(context_id: str) -> Response:
 @blueprint.get("/v1/blobs/<content_hash>")
 def get_blob(content_hash: str) -> Response:
     caller = _caller()
-    if len(content_hash) != 64 or not set(content_hash) <= _HEX64:
+    if not is_hex64(content_hash):
         raise ValidationFailed("content_hash: expected 64 lowercase hex characters (BLAKE3)", {"field": "content_hash"})
     with reading() as conn:
         data = store.get_blob(conn, caller.tenant_id, content_hash)
@@ -303,16 +302,10 @@ def put_bundle(bundle_id: str) -> Response:
     caller = _caller()
     body = json_body()
     with write_transaction(state().engine) as conn:
-        created = registry.publish(conn, caller.tenant_id, bundle_id, body)
-        _, etag = registry.get_bundle(conn, caller.tenant_id, bundle_id)
+        created, etag = registry.publish(conn, caller.tenant_id, bundle_id, body)
     if not created:
         return Response(status=204, headers={"ETag": f'"{etag}"'})
     return json_response({"bundle_id": bundle_id, "etag": etag}, 201, {"ETag": f'"{etag}"'})
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
-    return "*" in tags or f'"{etag}"' in tags
 
 
 @blueprint.get("/v1/registry/bundles/<bundle_id>")
@@ -321,7 +314,7 @@ def get_bundle(bundle_id: str) -> Response:
     with reading() as conn:
         body, etag = registry.get_bundle(conn, caller.tenant_id, bundle_id)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=31536000"}  # bundles are immutable
-    if _etag_matches(request.headers.get("If-None-Match", ""), etag):
+    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly; "*" matches any
         return Response(status=304, headers=headers)
     return Response(body.encode("utf-8"), mimetype="application/json", headers=headers)
 

@@ -20,7 +20,7 @@ from ledger_service.contexts.counters import lock_counters
 from ledger_service.contexts.tables import ContextCounters, RegistryBundle, RegistryEnum, RegistryType
 from ledger_service.errors import Conflict, NotFound, Unprocessable
 from xase import evidence
-from xase._text import UNPRINTABLE
+from xase._text import is_label
 
 __all__ = ["FIELD_TYPES", "Field", "Descriptor", "Registry", "publish", "get_bundle", "latest_types", "check_bundle_id", "INTEGER_RANGES"]
 
@@ -79,7 +79,7 @@ def _field(tag: int, spec: dict[str, Any]) -> Field:
 
 
 def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_NAME or UNPRINTABLE.search(value):
+    if not is_label(value, MAX_NAME):
         raise Unprocessable(f"{what}: expected a printable string of 1 to {MAX_NAME} characters, got {value!r}"[:300])
     return value
 
@@ -145,7 +145,7 @@ def _check_enum(values: Any, what: str) -> dict[str, str]:
 
 
 def check_bundle_id(bundle_id: str) -> str:
-    if not bundle_id or len(bundle_id) > MAX_BUNDLE_ID or UNPRINTABLE.search(bundle_id):
+    if not is_label(bundle_id, MAX_BUNDLE_ID):
         raise Unprocessable(f"bundle_id: expected a printable string of 1 to {MAX_BUNDLE_ID} characters")
     return bundle_id
 
@@ -209,18 +209,19 @@ def _merge_enum(enum_id: str, stored: Optional[dict[str, str]], new: dict[str, s
     return {**(stored or {}), **new}
 
 
-def publish(conn: Connection, tenant_id: str, bundle_id: str, body: Any) -> bool:
-    """Store a bundle; True if new, False if this exact bundle was already stored (204). Raises Unprocessable
+def publish(conn: Connection, tenant_id: str, bundle_id: str, body: Any) -> tuple[bool, str]:
+    """Store a bundle; (True if new, False if this exact bundle was already stored (204); its ETag). Raises Unprocessable
     (malformed, 422) or Conflict (invalid evolution or another bundle under this id, 409)."""
     check_bundle_id(bundle_id)
     lock_counters(conn, tenant_id)
     stored_enums = {row.enum_id: json.loads(row.labels) for row in conn.execute(select(RegistryEnum).where(RegistryEnum.tenant_id == tenant_id))}
     types, enums = _parse(body, bundle_id, set(stored_enums))
     canonical = _canonical({**body, "bundle_id": bundle_id})
+    etag = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
     existing = conn.execute(select(RegistryBundle.body).where(RegistryBundle.tenant_id == tenant_id, RegistryBundle.bundle_id == bundle_id)).scalar()
     if existing is not None:
         if existing == canonical:
-            return False
+            return False, etag
         raise Conflict(f"bundle {bundle_id} already exists with a different content", {"bundle_id": bundle_id})
     for type_id, versions in types.items():
         stored = {row.type_version: json.loads(row.descriptor) for row in
@@ -237,11 +238,10 @@ def publish(conn: Connection, tenant_id: str, bundle_id: str, body: Any) -> bool
                          .values(labels=_canonical(merged), bundle_id=bundle_id))  # fmt: skip
         else:
             conn.execute(insert(RegistryEnum), [{"tenant_id": tenant_id, "enum_id": enum_id, "bundle_id": bundle_id, "labels": _canonical(merged)}])
-    etag = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
     conn.execute(insert(RegistryBundle), [{"tenant_id": tenant_id, "bundle_id": bundle_id, "body": canonical, "etag": etag,
                                                       "created_at": now()}])  # fmt: skip
     conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(registry_bundle_id=bundle_id))
-    return True
+    return True, etag
 
 
 def get_bundle(conn: Connection, tenant_id: str, bundle_id: str) -> tuple[str, str]:
@@ -274,11 +274,6 @@ class Registry:
         self._empty = empty
         self._descriptors: dict[tuple[str, Optional[int]], Optional[Descriptor]] = {}
         self._enums: dict[str, dict[int, str]] = {}
-
-    def has_bundles(self) -> bool:
-        if self._empty:
-            return False
-        return self._conn.execute(select(RegistryBundle.bundle_id).where(RegistryBundle.tenant_id == self._tenant_id).limit(1)).first() is not None
 
     def descriptor(self, type_id: str, type_version: Optional[int]) -> Optional[Descriptor]:
         """The descriptor of `type_version`, or of the latest version when it is None."""

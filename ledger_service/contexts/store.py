@@ -18,11 +18,11 @@ from ledger_service.contexts.counters import counters, lock_counters
 from ledger_service.contexts.registry import Registry
 from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
 from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, over_cap
-from xase._text import UNPRINTABLE
+from xase._text import is_label
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 
-__all__ = ["TurnInput", "counters", "parse_id", "parse_turn", "create_context", "append", "get_context", "list_contexts",
+__all__ = ["TurnInput", "parse_id", "parse_turn", "create_context", "append", "get_context", "list_contexts",
            "children", "walk", "get_blob", "stats", "MAX_APPEND_TURNS"]  # fmt: skip
 
 MAX_APPEND_TURNS = 1_000  # turns per append request (the batch form)
@@ -56,7 +56,7 @@ class TurnInput:
 def parse_turn(body: dict[str, Any]) -> TurnInput:
     """One append's body (seed 003): 422 for a missing or invalid type or data, 400 for a malformed id or key."""
     type_id, version = body.get("type_id"), body.get("type_version")
-    if not isinstance(type_id, str) or not type_id or len(type_id) > MAX_TYPE_ID or UNPRINTABLE.search(type_id):
+    if not is_label(type_id, MAX_TYPE_ID):
         raise Unprocessable(f"type_id: expected a printable string of 1 to {MAX_TYPE_ID} characters", {"field": "type_id"})
     if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= 2**32 - 1:
         raise Unprocessable("type_version: expected an integer in [0, 4294967295]", {"field": "type_version"})
@@ -67,13 +67,13 @@ def parse_turn(body: dict[str, Any]) -> TurnInput:
         raise Unprocessable("data (or payload): expected a JSON object", {"field": "data"})
     parent = body.get("parent_turn_id")
     key = body.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY or UNPRINTABLE.search(key)):
+    if key is not None and not is_label(key, MAX_IDEMPOTENCY_KEY):
         raise ValidationFailed(f"idempotency_key: expected a printable string of 1 to {MAX_IDEMPOTENCY_KEY} characters", {"field": "idempotency_key"})
     return TurnInput(type_id, version, data, None if parent is None else parse_id(parent, "parent_turn_id"), key)
 
 
 def check_tag(tag: Any) -> Optional[str]:
-    if tag is not None and (not isinstance(tag, str) or not tag or len(tag) > MAX_TAG or UNPRINTABLE.search(tag)):
+    if tag is not None and not is_label(tag, MAX_TAG):
         raise ValidationFailed(f"tag: expected a printable string of 1 to {MAX_TAG} characters", {"field": "tag"})
     return tag
 
