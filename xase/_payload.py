@@ -41,6 +41,7 @@ class QueuedRecord:
 
     payload: dict[str, Any]
     idempotency_key: Optional[str] = None
+    deferred_since: Optional[float] = None  # when the ledger first could not take it (kept in memory, no spool)
 
 
 def _invalid(field: str, message: str) -> ValidationError:

@@ -11,6 +11,7 @@ import atexit
 import dataclasses
 import logging
 import os
+import signal
 import threading
 import time
 import weakref
@@ -54,6 +55,8 @@ class XaseClient:
         self._open_spool()
         _CLIENTS.add(self)
         atexit.register(_flush_at_exit, weakref.ref(self))
+        if self.config.handle_signals:
+            _flush_on_sigterm()
 
     def _start_process(self) -> None:
         """Everything that belongs to one process: a forked child builds its own."""
@@ -242,7 +245,7 @@ class XaseClient:
         return sum(1 for item in list(self._queue) if type(item) is QueuedRecord)
 
     def _pending(self) -> int:
-        """Records not yet final: queued or spilled ones plus the batch being delivered."""
+        """Records not yet final: queued or spilled ones plus those the worker holds (collecting, sending)."""
         return self._queued_records() + self._worker.spilled + self._worker.in_flight
 
     def __enter__(self) -> XaseClient:
@@ -281,13 +284,29 @@ class XaseClient:
             self._worker.sender = Transport(quick, self._stop)
             self._worker.drain_inline(deadline)
         self._stop.set()
-        undelivered = self._pending()
-        if undelivered and self._spool is not None:
-            log.warning("xase: %d record(s) not delivered before exit (atexit budget %.1fs) stay in the spool %s for the next start",
-                        undelivered, budget, self.config.spool_path)  # fmt: skip
-        elif undelivered:
-            log.warning("xase: %d record(s) were not delivered before exit (atexit budget %.1fs) and are lost; %d failed earlier",
-                        undelivered, budget, self._worker.failed)  # fmt: skip
+        self._report_undelivered(f"before exit (atexit budget {budget:.1f}s)")
+
+    def _report_undelivered(self, when: str) -> None:
+        """What is not confirmed: never sent (lost, or kept in the spool) and sent but unanswered (maybe recorded)."""
+        unsent = self._queued_records() + self._worker.spilled + self._worker.holding
+        unanswered = self._worker.in_flight - self._worker.holding
+        if not unsent + unanswered:
+            return
+        if self._spool is not None:
+            log.warning("xase: %d record(s) not confirmed %s stay in the spool %s for the next start",
+                        unsent + unanswered, when, self.config.spool_path)  # fmt: skip
+        else:
+            log.warning("xase: %d record(s) not confirmed %s: %d never sent (lost), %d sent without an answer (may be recorded); "
+                        "%d failed earlier", unsent + unanswered, when, unsent, unanswered, self._worker.failed)  # fmt: skip
+
+    def _flush_for_signal(self) -> None:
+        """On SIGTERM: what is queued is delivered within atexit_timeout; the client stays usable."""
+        if self._closed or self._pid != os.getpid() or not self._pending():
+            return
+        try:
+            self.flush(self.config.atexit_timeout)
+        except XaseError:
+            self._report_undelivered(f"on SIGTERM (budget {self.config.atexit_timeout:.1f}s)")
 
     def __repr__(self) -> str:
         return f"<XaseClient {self.config.base_url} {'closed' if self._closed else 'open'}>"
@@ -300,6 +319,44 @@ def _flush_at_exit(client_ref: weakref.ref[XaseClient]) -> None:
             client._flush_at_exit()
         except Exception:
             log.exception("xase: error while flushing at exit")
+
+
+_sigterm_lock = threading.Lock()
+_sigterm_installed = False
+
+
+def _flush_on_sigterm() -> None:
+    """Install, once, a SIGTERM handler that flushes every client with handle_signals and then lets the signal take
+    the course it had: the previous Python handler is called, the default one terminates the process, an ignored
+    signal stays ignored. Only the main thread may install a handler; elsewhere this warns and does nothing."""
+    global _sigterm_installed
+    with _sigterm_lock:
+        if _sigterm_installed:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            log.warning("xase: handle_signals needs the client to be created on the main thread; no SIGTERM handler installed")
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)  # a second SIGTERM is not held up
+            # The flush runs on a helper thread, joined with a bound: this thread may hold a lock the flush needs.
+            clients = [client for client in list(_CLIENTS) if client.config.handle_signals]
+
+            def flush_all() -> None:
+                for client in clients:
+                    client._flush_for_signal()
+
+            helper = threading.Thread(target=flush_all, name="xase-sigterm", daemon=True)
+            helper.start()
+            helper.join(sum(client.config.atexit_timeout for client in clients) + 0.5)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous in (signal.SIG_DFL, None):
+                os.kill(os.getpid(), signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        _sigterm_installed = True
 
 
 def _reset_clients_in_child() -> None:

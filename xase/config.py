@@ -47,6 +47,8 @@ class XaseClientConfig:
     atexit_timeout: float = 2.0  # seconds the exit-time flush may take; 0 disables it
     retry_backoff: float = 0.1  # first backoff (full jitter, doubling)
     retry_backoff_max: float = 10.0  # cap on one backoff, also on a Retry-After the ledger asks for
+    retry_deadline: float = 60.0  # without a spool: seconds a batch the ledger cannot take is kept and tried again before it fails
+    handle_signals: bool = False  # on SIGTERM, flush within atexit_timeout, then let the signal take its course
     spool_path: Optional[str] = None  # directory of a durable spool: records survive crashes until acknowledged
     spool_fsync: Literal["always", "batch", "off"] = "batch"  # when spooled records reach the disk
 
@@ -75,7 +77,7 @@ class XaseClientConfig:
             raise XaseError("UNAUTHORIZED", "api_key is required: pass api_key=... or set XASE_API_KEY")
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
             raise _invalid("base_url", "an http:// or https:// URL", self.base_url)
-        for name in ("timeout", "flush_interval", "block_timeout", "atexit_timeout", "retry_backoff", "retry_backoff_max"):
+        for name in ("timeout", "flush_interval", "block_timeout", "atexit_timeout", "retry_backoff", "retry_backoff_max", "retry_deadline"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise _invalid(name, "a finite number >= 0", value)
@@ -94,6 +96,8 @@ class XaseClientConfig:
             raise _invalid("queue_full_policy", "'drop', 'block' or 'spill'", self.queue_full_policy)
         if self.queue_full_policy == "spill" and not self.spool_path:
             raise _invalid("queue_full_policy", "a spool_path to spill into", "spill")
+        if not isinstance(self.handle_signals, bool):
+            raise _invalid("handle_signals", "true or false", self.handle_signals)
         for name in ("on_success", "on_error"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise _invalid(name, "a callable or None", getattr(self, name))

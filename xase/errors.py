@@ -55,8 +55,8 @@ class XaseError(Exception):
 class ValidationError(XaseError, ValueError):
     """A payload or option was rejected before anything was sent."""
 
-    def __init__(self, message: str, details: Optional[dict[str, Any]] = None) -> None:
-        super().__init__("VALIDATION_ERROR", message, None, details)
+    def __init__(self, message: str, details: Optional[dict[str, Any]] = None, status_code: Optional[int] = None) -> None:
+        super().__init__("VALIDATION_ERROR", message, status_code, details)
 
 
 class SessionExpiredError(XaseError):
@@ -85,5 +85,5 @@ def typed_error(error: XaseError) -> XaseError:
     if type(error) is cls:
         return error
     if cls is ValidationError:
-        return ValidationError(error.message, error.details)
+        return ValidationError(error.message, error.details, error.status_code)
     return cls(error.code, error.message, error.status_code, error.details)

@@ -29,7 +29,7 @@ from xase.config import XaseClientConfig
 from xase.errors import ERROR_CODES, ValidationError, XaseError, typed_error
 from xase.types import RecordResult
 
-__all__ = ["Transport", "RetryableError", "Outcome"]
+__all__ = ["Transport", "RetryableError", "RetriesExhausted", "Outcome"]
 
 log = logging.getLogger("xase")
 
@@ -59,6 +59,19 @@ class RetryableError(XaseError):
                  details: Optional[dict[str, Any]] = None) -> None:  # fmt: skip
         super().__init__(code, message, status_code, details)
         self.retry_after = retry_after
+
+
+class RetriesExhausted(XaseError):
+    """Every attempt failed retryably. Not confirmed: the ledger may have recorded it (a lost answer), and sending it
+    again under the same idempotency key is safe. The code stays the cause's where the seed names it
+    (`RATE_LIMIT_EXCEEDED`), else `MAX_RETRIES`; `retry_after` is the ledger's last requested wait."""
+
+    def __init__(self, failure: XaseError, attempts: int) -> None:
+        code = failure.code if failure.code == "RATE_LIMIT_EXCEEDED" else "MAX_RETRIES"
+        last = {"code": failure.code, "message": failure.message, "status_code": failure.status_code}
+        super().__init__(code, f"not confirmed after {attempts} attempts: {failure.message}", failure.status_code,
+                         {**failure.details, "attempts": attempts, "last_error": last})  # fmt: skip
+        self.retry_after = getattr(failure, "retry_after", None)
 
 
 class _ItemsFailed(RetryableError):
@@ -180,9 +193,7 @@ class Transport:
     def _gave_up(self, failure: XaseError, attempts: int) -> XaseError:
         if attempts <= 1 or not isinstance(failure, RetryableError):
             return failure
-        last = {"code": failure.code, "message": failure.message, "status_code": failure.status_code}
-        return XaseError("MAX_RETRIES", f"gave up after {attempts} attempts: {failure.message}", failure.status_code,
-                         {**failure.details, "last_error": last})  # fmt: skip
+        return RetriesExhausted(failure, attempts)
 
     def call(self, method: str, path: str, body: Any = None, params: Optional[dict[str, Any]] = None, *,
              raw: Optional[bytes] = None, content_type: Optional[str] = None) -> Any:  # fmt: skip

@@ -8,12 +8,14 @@ worker settles them oldest first. With the default of one, batches reach the
 ledger in order. When the worker reaches a flush marker, everything queued
 before it is final. Callbacks run on the worker thread; nothing they raise can stop it.
 
-With a spool, records that do not fit in memory wait on disk: `backlog` holds
-their keys (and any flush marker queued behind them), and the worker moves them
-into the queue, oldest first, as room frees up. And a batch the ledger could not
-take after every retry (down, overloaded) is not failed but deferred: it goes
-back to the head of the queue and the worker pauses, so an outage of any length
-costs nothing that is on disk.
+A batch the ledger could not take after every retry (down, restarting,
+overloaded) is not failed but deferred: it goes back to the head of the queue
+and the worker pauses (doubling, at least the ledger's Retry-After) before it
+tries again. Without a spool a record is deferred until `retry_deadline` seconds
+after the ledger first could not take it, then fails; with a spool it waits on
+disk for as long as the outage lasts. There, records that do not fit in memory
+wait too: `backlog` holds their keys (and any flush marker queued behind them),
+and the worker moves them into the queue, oldest first, as room frees up.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from xase._payload import QueuedRecord, wire_item
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
 from xase.spool import Spool
-from xase.transport import Outcome, RetryableError
+from xase.transport import Outcome, RetriesExhausted, RetryableError
 
 __all__ = ["FlushMarker", "Worker"]
 
@@ -112,7 +114,7 @@ def _settled(outcome: Outcome) -> bool:
 
 def _transient(outcome: Outcome) -> bool:
     """The ledger could not take it now (unreachable, overloaded, timing out): later it may."""
-    return isinstance(outcome, RetryableError) or (isinstance(outcome, XaseError) and outcome.code == "MAX_RETRIES")
+    return isinstance(outcome, (RetryableError, RetriesExhausted))
 
 
 class Worker:
@@ -136,7 +138,8 @@ class Worker:
         self.spool: Optional[Spool] = None  # set by the client when records are spooled
         self.backlog: deque[Union[str, FlushMarker]] = deque()  # spooled keys not yet in the queue
         self.backlog_lock = threading.Lock()
-        self.sent = self.failed = self.batches = self.in_flight = 0
+        self.sent = self.failed = self.batches = 0
+        self.holding = 0  # records taken off the queue and not yet handed to a sender (a batch being collected)
         self.pause = 0.0  # > 0 while deliveries are deferred
         self.dropped = 0
         self._drops_reported = 0
@@ -155,6 +158,11 @@ class Worker:
             thread.start()
 
     @property
+    def in_flight(self) -> int:
+        """Records taken off the queue and not yet final: the batch being collected and those sent, unanswered."""
+        return self.holding + sum(len(delivery.records) for delivery in list(self._flying))
+
+    @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -166,9 +174,9 @@ class Worker:
         self._senders = _Senders(self.sender, self.wake, self.config.max_in_flight)
         try:
             while not self.stop.is_set():
-                self.step(overlap=True)
-                if self.pause:
+                if self.pause and not self._flying:  # deferred: wait before trying again, never after an answer came
                     self.stop.wait(self.pause)
+                self.step(overlap=True)
         finally:
             self._put_back(self._land(keep=0))
             self._senders.close()
@@ -195,8 +203,9 @@ class Worker:
         else:
             send(self.sender, delivery)
             self._flying.append(delivery)
+            self.holding = 0
             self._put_back(self._land(keep=0))
-        self.in_flight = sum(len(delivery.records) for delivery in self._flying)
+        self.holding = 0
         self._report_drops()
 
     def _land(self, keep: int) -> list[QueueItem]:
@@ -205,13 +214,15 @@ class Worker:
         every flush marker) is returned, in order, for the head of the queue."""
         held: list[QueueItem] = []
         while len(self._flying) > keep or (held and self._flying):
-            delivery = self._flying.popleft()
+            delivery = self._flying[0]  # still counted in flight while it is settled
             delivery.done.wait()
             try:
                 deferred = self._settle(delivery)
             except Exception as exc:  # a bug must cost this batch, never the thread
                 delivery.error, delivery.outcomes = exc, None
                 deferred = self._settle(delivery)
+            self.holding += len(deferred)
+            self._flying.popleft()
             if deferred or held:
                 held += [*deferred, *delivery.markers]
             else:
@@ -221,6 +232,7 @@ class Worker:
     def _put_back(self, items: list[QueueItem]) -> None:
         """At the head of the queue, in order: what must go again before anything queued since."""
         self.queue.extendleft(reversed(items))
+        self.holding = 0
 
     @staticmethod
     def _release(markers: list[FlushMarker]) -> None:
@@ -252,6 +264,7 @@ class Worker:
             if type(item) is FlushMarker:
                 return batch, [item]
             batch.append(item)  # type: ignore[arg-type]
+            self.holding = len(batch)
             if deadline is None:
                 deadline = self.clock() + self.config.flush_interval
         return batch, []
@@ -286,8 +299,8 @@ class Worker:
                 delivery.items.append(wire_item(record, self.runtime, self.config.hmac_key))
                 delivery.records.append(record)
             except (evidence.CanonicalizationError, TypeError, ValueError) as exc:
+                self.holding -= 1
                 self._fail(record, ValidationError(f"payload cannot be recorded as JSON evidence: {exc}"))
-        self.in_flight = len(delivery.records) + sum(len(flying.records) for flying in self._flying)
         return delivery
 
     def _settle(self, delivery: _Delivery) -> list[QueuedRecord]:
@@ -300,11 +313,12 @@ class Worker:
         outcomes = delivery.outcomes
         settled = [record.idempotency_key for record, outcome in zip(delivery.records, outcomes) if _settled(outcome)]
         deferred: list[QueuedRecord] = []
+        now = self.clock()
         for record, outcome in zip(delivery.records, outcomes):
             if not isinstance(outcome, XaseError):
                 self.sent += 1
                 self._call(self.config.on_success, outcome)
-            elif self.spool is not None and _transient(outcome):
+            elif _transient(outcome) and self._may_defer(record, now):
                 deferred.append(record)
             else:
                 self._fail(record, outcome)
@@ -315,21 +329,29 @@ class Worker:
         self._pace(deferred, outcomes)
         return deferred
 
+    def _may_defer(self, record: QueuedRecord, now: float) -> bool:
+        """On disk a record waits out any outage; in memory, until retry_deadline after the ledger first could not take it."""
+        if self.spool is not None:
+            return True
+        if record.deferred_since is None:
+            record.deferred_since = now
+        return now - record.deferred_since < self.config.retry_deadline
+
     def _pace(self, deferred: list[QueuedRecord], outcomes: list[Outcome]) -> None:
-        """After a deferral, pause (doubling up to retry_backoff_max): one warning per outage, one on_error notice per batch."""
+        """After a deferral, pause (doubling up to retry_backoff_max, never below the ledger's Retry-After). One warning
+        per outage; on_error hears only of records that failed, never of one that will be tried again."""
         if not deferred:
             if self.pause:
                 log.warning("xase: the ledger takes records again; deferred records are being delivered")
             self.pause = 0.0
             return
         first = not self.pause  # one warning per outage, the rest at DEBUG
-        self.pause = min(self.config.retry_backoff_max, max(_FIRST_PAUSE, 2 * self.pause)) or _FIRST_PAUSE
         cause = next(outcome for outcome in outcomes if isinstance(outcome, XaseError) and _transient(outcome))
-        log.log(logging.WARNING if first else logging.DEBUG, "xase: ledger unavailable (%s); %d record(s) kept in the spool, next attempt in %.1fs",
-                cause.message, len(deferred), self.pause)  # fmt: skip
-        notice = XaseError(cause.code, f"{len(deferred)} record(s) deferred, kept in the spool: {cause.message}", cause.status_code,
-                           {"deferred": len(deferred), "retry_in_s": self.pause})  # fmt: skip
-        self._call(self.config.on_error, notice)
+        doubled = min(self.config.retry_backoff_max, max(_FIRST_PAUSE, 2 * self.pause)) or _FIRST_PAUSE
+        self.pause = max(doubled, getattr(cause, "retry_after", None) or 0.0)
+        where = "in the spool" if self.spool is not None else "in memory"
+        log.log(logging.WARNING if first else logging.DEBUG, "xase: ledger unavailable (%s); %d record(s) kept %s, next attempt in %.1fs",
+                cause.message, len(deferred), where, self.pause)  # fmt: skip
 
     def _fail(self, record: QueuedRecord, error: XaseError) -> None:
         if self.spool is not None and error.code == "VALIDATION_ERROR" and record.idempotency_key:

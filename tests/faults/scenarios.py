@@ -267,7 +267,7 @@ def exit_with_dead_ledger(workdir: Path, records: int, budget: float = 2.0, spoo
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     ended = time.monotonic()
     exit_seconds = ended - float(done.stdout.split()[-1])
-    reported = re.search(r"(\d+) record\(s\) (?:were )?not delivered before exit", done.stderr)
+    reported = re.search(r"(\d+) record\(s\) not confirmed before exit", done.stderr)
     failed_earlier = re.search(r"(\d+) failed earlier", done.stderr)
     kept = 0
     if spool:

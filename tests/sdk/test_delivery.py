@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,19 +171,26 @@ def _run(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.Comp
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
 
 
-def test_atexit_delivers_what_is_queued(tenant: Api) -> None:
+@pytest.mark.parametrize(
+    ("count", "pause"),
+    [(1, 0.0), (30, 0.05), (30, 0.0)],
+    ids=["one record", "records then a pause", "a burst"],
+)
+def test_atexit_delivers_what_was_recorded_with_sdk_defaults(tenant: Api, count: int, pause: float) -> None:
+    """Default flush_interval: the worker may be holding the records, waiting to fill a batch, when the interpreter exits."""
     done = _run(
         """
-        import os
+        import os, time
         from xase import XaseClient
-        xase = XaseClient(api_key=os.environ["KEY"], base_url=os.environ["URL"], flush_interval=5)
-        for n in range(30):
+        xase = XaseClient(api_key=os.environ["KEY"], base_url=os.environ["URL"])
+        for n in range(int(os.environ["COUNT"])):
             xase.record({"policy": "p", "input": {"n": n}, "output": {}, "transaction_id": f"exit_{n}"})
+        time.sleep(float(os.environ["PAUSE"]))
         """,
-        {"KEY": tenant.key, "URL": tenant.ledger.base_url},
+        {"KEY": tenant.key, "URL": tenant.ledger.base_url, "COUNT": str(count), "PAUSE": str(pause)},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert tenant.get("/stats").json()["records"] == 30
+    assert tenant.get("/stats").json()["records"] == count
 
 
 def test_exit_with_a_dead_ledger_is_bounded_and_reports_the_loss() -> None:
@@ -198,7 +207,7 @@ def test_exit_with_a_dead_ledger_is_bounded_and_reports_the_loss() -> None:
     )  # fmt: skip
     assert done.returncode == 0
     assert time.monotonic() - started < 30
-    assert "10 record(s) were not delivered before exit" in done.stderr
+    assert "10 record(s) not confirmed before exit" in done.stderr
 
 
 def test_no_signal_handlers_are_installed() -> None:
@@ -268,3 +277,79 @@ def test_block_policy_waits_for_room_instead_of_dropping(tenant: Api) -> None:
     client.flush(30)
     client.close()
     assert client.get_stats()["dropped"] == 0 and tenant.get("/stats").json()["records"] == 30
+
+
+def _start_child(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+_RECORD_THEN_WAIT = """
+    import os, signal, sys, time
+    from xase import XaseClient
+    xase = XaseClient(api_key=os.environ["KEY"], base_url=os.environ["URL"], handle_signals=os.environ["HANDLE"] == "1", atexit_timeout=20)
+    for n in range(int(os.environ["COUNT"])):
+        xase.record({"policy": "p", "input": {"n": n}, "output": {}, "transaction_id": f"term_{n}"})
+    print("recorded", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("previous", ["default", "python"])
+def test_sigterm_with_handle_signals_delivers_what_was_recorded_then_terminates(tenant: Api, previous: str) -> None:
+    code = _RECORD_THEN_WAIT
+    if previous == "python":  # the application's own handler runs after the flush and decides how to exit
+        code = code.replace("from xase import", "signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n    from xase import")
+    child = _start_child(code, {"KEY": tenant.key, "URL": tenant.ledger.base_url, "HANDLE": "1", "COUNT": "2000"})
+    assert child.stdout is not None and child.stdout.readline() == "recorded\n"
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == (-signal.SIGTERM if previous == "default" else 7), stderr
+    assert tenant.get("/stats").json()["records"] == 2000
+
+
+def test_sigterm_without_handle_signals_keeps_the_default_action(tenant: Api) -> None:
+    child = _start_child(_RECORD_THEN_WAIT, {"KEY": tenant.key, "URL": tenant.ledger.base_url, "HANDLE": "0", "COUNT": "1"})
+    assert child.stdout is not None and child.stdout.readline() == "recorded\n"
+    child.send_signal(signal.SIGTERM)
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGTERM
+
+
+def test_sdk_defaults_lose_nothing_across_a_ledger_restart(tmp_path: Path) -> None:
+    """A rolling deploy: the ledger goes away for a few seconds and comes back on the same address."""
+    ledger = LedgerProcess(tmp_path).start()
+    try:
+        tenant = Api(ledger, ledger.new_api_key())
+        errors: list[XaseError] = []
+        client = XaseClient(api_key=tenant.key, base_url=ledger.base_url, on_error=errors.append)
+        for n in range(200):
+            client.record(loan(n))
+        client.flush(30)
+        ledger.stop()
+        for n in range(200, 400):  # sent into the outage: every attempt is refused
+            client.record(loan(n))
+            time.sleep(0.01)
+        time.sleep(3)  # longer than the default retries' own budget (about 0.7 s)
+        ledger.start(port=ledger.port)
+        client.flush(90)
+        client.close()
+        assert errors == [] and client.get_stats()["failed"] == 0 and client.get_stats()["sent"] == 400
+        assert [r["transaction_id"] for r in tenant.all_records()] == [f"loan_{n}" for n in range(400)]
+    finally:
+        ledger.destroy()
+
+
+def test_a_rate_limited_record_keeps_the_seeds_error_code_with_default_retries(tmp_path: Path) -> None:
+    ledger = LedgerProcess(tmp_path, env={"XASE_RATE_LIMIT": "2 per minute"}).start()
+    try:
+        client = XaseClient(api_key=ledger.new_api_key(), base_url=ledger.base_url, fire_and_forget=False, retry_backoff_max=0.2)
+        client.record(loan(1))
+        client.record(loan(2))
+        with pytest.raises(XaseError) as caught:
+            client.record(loan(3))
+        assert caught.value.code == "RATE_LIMIT_EXCEEDED" and caught.value.status_code == 429
+        assert caught.value.details["attempts"] == 4 and caught.value.details["limit"] == 2
+        client.close()
+    finally:
+        ledger.destroy()

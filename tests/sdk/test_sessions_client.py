@@ -119,3 +119,14 @@ def test_a_name_can_be_pinned_to_its_holder(setup: tuple[Api, xase.Client, str])
     with pytest.raises(xase.XaseError) as caught:
         client.access(dataset="medical-records-2024", purpose="model-training", holder="some-other-tenant")
     assert caught.value.code == "NOT_FOUND"
+
+
+def test_a_refusal_by_the_ledger_keeps_its_status_code(setup: tuple[Api, xase.Client, str]) -> None:
+    _, client, dataset_id = setup
+    with client.access(dataset=dataset_id, purpose="model-training", duration="1h") as session:
+        with pytest.raises(xase.ValidationError) as caught:
+            next(iter(session.stream(batch_size=101)))
+        assert caught.value.status_code == 400 and caught.value.code == "VALIDATION_ERROR"
+        with pytest.raises(xase.ValidationError) as caught:
+            session.filter(query={"age": {"$regex": "x"}})
+        assert caught.value.status_code == 400

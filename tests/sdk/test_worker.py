@@ -7,13 +7,14 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import pytest
 
-from xase import XaseError
+from xase import XaseClient, XaseError
 from xase._payload import QueuedRecord, snapshot
 from xase.config import XaseClientConfig
+from xase.transport import RetriesExhausted, RetryableError
 from xase.types import RecordResult
 from xase.worker import FlushMarker, QueueItem, Worker
 
@@ -170,3 +171,99 @@ def test_with_max_in_flight_two_batches_fly_at_once_and_a_flush_waits_for_both()
         assert marker.done.wait(5)
         assert sorted(item["transaction_id"] for batch in network.batches for item in batch) == ["t_0", "t_1", "t_2", "t_3"]
         assert (worker.sent, worker.batches, worker.in_flight) == (4, 2, 0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def unreachable() -> RetriesExhausted:
+    return RetriesExhausted(RetryableError("NETWORK_ERROR", "could not reach the ledger"), 4)
+
+
+def test_without_a_spool_a_batch_the_ledger_cannot_take_is_kept_until_retry_deadline() -> None:
+    errors: list[XaseError] = []
+    worker, queue, network = make_worker(on_error=errors.append, retry_deadline=60)
+    worker.clock = clock = Clock()
+    network.errors["t_0"] = unreachable()
+    queue.append(record(0))
+    for now in (0.0, 20.0, 59.0):
+        clock.now = now
+        worker.step(wait=False)
+        assert (worker.failed, errors, worker.pause > 0) == (0, [], True)  # deferred, not failed, and nobody told it failed
+        assert [type(item) for item in queue] == [QueuedRecord] and worker.in_flight == 0
+    clock.now = 60.0
+    worker.step(wait=False)
+    assert worker.failed == 1 and [error.code for error in errors] == ["MAX_RETRIES"] and not queue
+
+
+def test_a_deferral_waits_at_least_the_ledgers_retry_after() -> None:
+    worker, queue, network = make_worker()
+    network.errors["t_0"] = RetriesExhausted(RetryableError("RATE_LIMIT_EXCEEDED", "slow down", 429, retry_after=3.0), 4)
+    queue.append(record(0))
+    worker.step(wait=False)
+    assert worker.pause == 3.0
+    assert network.errors["t_0"].code == "RATE_LIMIT_EXCEEDED"  # the seed's code stays visible once retries are spent
+
+
+class PauseLog(threading.Event):
+    """The stop event: records each wait the worker makes while paused, and makes it short."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pauses: list[float] = []
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        if timeout is not None and timeout >= 0.5:
+            self.pauses.append(timeout)
+            timeout = 0.01
+        return super().wait(timeout)
+
+
+def test_the_worker_pauses_once_per_deferral_and_never_after_an_answer() -> None:
+    worker, queue, _ = make_worker()
+    worker.stop = stop = PauseLog()
+    delivered = threading.Event()
+    network = worker.sender = Network()
+    attempts = iter([False, False, True])  # down, down, back
+
+    def send_batch(items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+        if next(attempts):
+            delivered.set()
+            return Network.send_batch(network, items)
+        return [unreachable() for _ in items]
+
+    network.send_batch = send_batch  # type: ignore[method-assign]
+    queue.append(record(0))
+    worker.ensure_started()
+    try:
+        assert delivered.wait(5)
+        for _ in range(500):
+            if worker.sent:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        stop.set()
+        worker.wake.set()
+        worker.join(5)
+    assert worker.sent == 1 and worker.pause == 0
+    assert stop.pauses == [0.5, 1.0]  # one pause before each new attempt; none between the answer and its settling
+
+
+def test_a_record_the_worker_is_collecting_is_pending_and_counted() -> None:
+    client = XaseClient(api_key="xase_pk_test", base_url="http://127.0.0.1:9/api/xase/v1", flush_interval=30, atexit_timeout=0)
+    try:
+        client.record({"policy": "p", "input": {}, "output": {}})
+        for _ in range(500):
+            if not client.get_stats()["size"]:
+                break
+            threading.Event().wait(0.01)
+        stats = client.get_stats()
+        assert (stats["size"], stats["in_flight"], stats["sent"], stats["failed"]) == (0, 1, 0, 0)
+        assert client._pending() == 1
+    finally:
+        client.close(timeout_s=0.1)
