@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -181,6 +182,40 @@ class LedgerProcess:
         response = self.admin("POST", f"/tenants/{tenant}/api-keys", json=body)
         assert response.status_code == 201, response.text
         return str(response.json()["secret"])
+
+
+class FlakySigner:
+    """A LocalSigner that fails on demand, as a KMS outage or a bug would (for an in-process app)."""
+
+    def __init__(self, path: Path) -> None:
+        from ledger_service.evidence.signing import LocalSigner
+
+        self._inner = LocalSigner.from_path(path)
+        self.key_id, self.public_pem = self._inner.key_id, self._inner.public_pem
+        self.algorithm, self.kms_key_arn = self._inner.algorithm, None
+        self.failure: Optional[Exception] = None
+
+    def sign(self, canonical_body: bytes, digest: bytes) -> str:
+        if self.failure is not None:
+            raise self.failure
+        return self._inner.sign(canonical_body, digest)
+
+
+@contextmanager
+def in_process_app(directory: Path, backend: str, **settings: Any) -> Iterator[tuple[Any, FlakySigner]]:
+    """A ledger app in this process (for fault injection) on a fresh SQLite file or PostgreSQL database, with a FlakySigner."""
+    from ledger_service.app import create_app
+
+    postgres = PostgresDatabase() if backend == "postgresql" else None
+    url = postgres.url if postgres is not None else f"sqlite:///{directory / 'ledger.db'}"
+    signer = FlakySigner(directory / "key.pem")
+    app = create_app({"database_url": url, "rate_limit": "", **settings}, signer=signer)
+    try:
+        yield app, signer
+    finally:
+        app.extensions["xase"].engine.dispose()
+        if postgres is not None:
+            postgres.drop()
 
 
 class Api:

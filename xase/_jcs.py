@@ -24,10 +24,10 @@ from typing import Any, Optional
 
 import orjson
 
-__all__ = ["CanonicalizationError", "InvalidJSONError", "canonicalize", "loads", "loads_canonical"]
+__all__ = ["MAX_SAFE_INTEGER", "CanonicalizationError", "InvalidJSONError", "canonicalize", "loads", "loads_canonical"]
 
 # JCS works on IEEE 754 doubles: larger integers would silently lose precision.
-_INT_MAX = 2**53 - 1
+MAX_SAFE_INTEGER = _INT_MAX = 2**53 - 1  # the largest integer evidence can carry (I-JSON, RFC 7493)
 _INT_MIN = -(2**53) + 1
 _EXACT_DOUBLE = 2**53  # below this, a double's integer value prints as itself
 

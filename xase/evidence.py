@@ -28,9 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from xase import _merkle
-from xase._jcs import CanonicalizationError, InvalidJSONError, canonicalize, loads, orjson_writes_number_as_jcs
+from xase._jcs import MAX_SAFE_INTEGER, CanonicalizationError, InvalidJSONError, canonicalize, loads, orjson_writes_number_as_jcs
 
 __all__ = [
+    "MAX_SAFE_INTEGER",
     "ALGORITHM",
     "BLOCK_FIELDS",
     "FORMAT_VERSION",

@@ -106,13 +106,13 @@ def revoke_session(dataset_ref: str, session_id: str) -> Response:
 
 
 def _revoke(dataset_ref: str, revoke: Callable[..., dict[str, Any]], target: str) -> Response:
-    """Revoke, then give each newly revoked session its evidence record in the consumer's chain."""
+    """Revoke, and give each newly revoked session its evidence record in the consumer's chain, in one transaction."""
     caller = principal("sessions")
     body = json_object("reason", "revoked_by")
     with write_transaction(state().engine) as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
         revoked = revoke(conn, dataset, target, body.get("reason"), body.get("revoked_by"))
-    record_revocations(state().engine, current_ledger(), revoked["revoked_sessions"])
+        record_revocations(conn, current_ledger(), revoked["revoked_sessions"])
     state().metrics.sessions.labels("revoked").inc(len(revoked["revoked_sessions"]))
     return json_response(revoked)
 

@@ -126,19 +126,19 @@ def open_session(engine: Engine, ledger: Ledger, tenant_id: str, dataset_ref: An
                "expires_at": evidence.format_timestamp(created + timedelta(seconds=seconds))}  # fmt: skip
         conn.execute(insert(AccessSession).values(**row))
         session = conn.execute(select(AccessSession).where(AccessSession.id == row["id"])).one()
-    reader = Reader(engine, ledger, session, dataset)
-    evidence_id = reader.record_evidence("session_open", {"duration_seconds": seconds, "grant_id": grant.id}, [])
+        reader = Reader(engine, ledger, session, dataset)
+        evidence_id = reader.record_evidence("session_open", {"duration_seconds": seconds, "grant_id": grant.id}, [], within=conn)
     return {**session_view(session, dataset), "evidence_id": evidence_id}
 
 
-def record_revocations(engine: Engine, ledger: Ledger, session_ids: list[str]) -> None:
-    """Each revoked session gets a `data_access.revoke` record in its consumer's chain."""
-    for session_id in session_ids:
-        with read_connection(engine) as conn:
-            session = conn.execute(select(AccessSession).where(AccessSession.id == session_id)).one()
-            dataset = conn.execute(_DATASET.where(Dataset.id == session.dataset_id)).one()
+def record_revocations(conn: Connection, ledger: Ledger, session_ids: list[str]) -> None:
+    """Each revoked session gets a `data_access.revoke` record in its consumer's chain, in the revocation's transaction.
+    Chains are taken in the order of their tenants, so two revocations never wait for each other's."""
+    sessions = conn.execute(select(AccessSession).where(AccessSession.id.in_(session_ids))).all()
+    for session in sorted(sessions, key=lambda session: (session.tenant_id, session.id)):
+        dataset = conn.execute(_DATASET.where(Dataset.id == session.dataset_id)).one()
         request = {"revoked_at": session.revoked_at, "revoked_by": session.revoked_by, "reason": session.revoke_reason}
-        Reader(engine, ledger, session, dataset).record_evidence("revoke", request, [])
+        Reader(conn.engine, ledger, session, dataset).record_evidence("revoke", request, [], within=conn)
 
 
 def live_session(conn: Connection, tenant_id: str, session_id: str) -> tuple[Any, Any]:
@@ -230,19 +230,23 @@ class Reader:
     session: Any
     dataset: Any
 
-    def record_evidence(self, action: str, request: dict[str, Any], record_ids: list[str]) -> str:
+    def record_evidence(self, action: str, request: dict[str, Any], record_ids: list[str], *, within: Optional[Connection] = None) -> str:
+        """The consumer's evidence of `action` and the holder's access log line, in one transaction: `within` (the
+        change it evidences) or one of their own."""
+        if within is None:
+            with write_transaction(self.engine) as conn:
+                return self.record_evidence(action, request, record_ids, within=conn)
         transaction_id = f"acc_{secrets.token_hex(12)}"
         self.ledger.record(self.session.tenant_id, {
             "policy_id": EVIDENCE_POLICY, "decision_type": f"data_access.{action}", "transaction_id": transaction_id,
             "input": {"session_id": self.session.id, "dataset_id": self.dataset.id, "action": action, "request": request},
             "output": {"record_ids": record_ids, "record_count": len(record_ids)},
             "context": {"purpose": self.session.purpose, "holder_tenant_id": self.dataset.tenant_id}, "store_payload": True,
-        })  # fmt: skip
-        with write_transaction(self.engine) as conn:
-            conn.execute(insert(DatasetAccess).values(
-                id="access_" + secrets.token_hex(8), dataset_id=self.dataset.id, session_id=self.session.id, tenant_id=self.session.tenant_id,
-                action=action, purpose=self.session.purpose, record_ids=record_ids, transaction_id=transaction_id, created_at=now(),
-            ))  # fmt: skip
+        }, within=within)  # fmt: skip
+        within.execute(insert(DatasetAccess).values(
+            id="access_" + secrets.token_hex(8), dataset_id=self.dataset.id, session_id=self.session.id, tenant_id=self.session.tenant_id,
+            action=action, purpose=self.session.purpose, record_ids=record_ids, transaction_id=transaction_id, created_at=now(),
+        ))  # fmt: skip
         return transaction_id
 
     def _published(self) -> Any:
@@ -355,5 +359,5 @@ class Reader:
         with write_transaction(self.engine) as conn:
             conn.execute(update(AccessSession).where(AccessSession.id == self.session.id).values(closed_at=now(), close_reason=reason))
             closed = conn.execute(select(AccessSession).where(AccessSession.id == self.session.id)).one()
-        evidence_id = self.record_evidence("close", {"reason": reason}, [])
+            evidence_id = self.record_evidence("close", {"reason": reason}, [], within=conn)
         return {**session_view(closed, self.dataset), "evidence_id": evidence_id}

@@ -16,7 +16,8 @@ May import the shared layer (`ledger_service.config, db, errors, auth, tables,
 web`) and `xase`; no other subsystem.
 
 Other subsystems use only the names below: `Ledger.record` to append their
-evidence, `receipt` to show it, `open_chain` when a tenant is created,
+evidence (within their own transaction for a change), `Ledger.recorded` to
+replay a change under its idempotency key (`check_idempotency_key`), `receipt` to show it, `open_chain` when a tenant is created,
 `contexts_naming` to find the records whose context names their objects.
 Inside this package, modules import each other by module path, never from here.
 """
@@ -28,9 +29,10 @@ from flask import Flask
 from ledger_service.evidence import audit_api, records_api
 from ledger_service.evidence.audit import contexts_naming, receipt
 from ledger_service.evidence.chain import open_chain
+from ledger_service.evidence.intake import check_idempotency_key
 from ledger_service.evidence.ledger import Ledger, current_ledger
 
-__all__ = ["Ledger", "contexts_naming", "current_ledger", "install", "open_chain", "receipt"]
+__all__ = ["Ledger", "check_idempotency_key", "contexts_naming", "current_ledger", "install", "open_chain", "receipt"]
 
 
 def install(app: Flask, ledger: Ledger) -> None:

@@ -58,6 +58,12 @@ def get_record(conn: Connection, tenant_id: str, transaction_id: str) -> dict[st
     }
 
 
+def record_with_key(conn: Connection, tenant_id: str, idempotency_key: str) -> Optional[dict[str, Any]]:
+    """The tenant's record appended under this idempotency key (get_record's view), or None."""
+    found = conn.execute(select(Record.transaction_id).where(Record.tenant_id == tenant_id, Record.idempotency_key == idempotency_key)).scalar()
+    return get_record(conn, tenant_id, found) if found is not None else None
+
+
 def list_records(conn: Connection, tenant_id: str, *, after_seq: int = -1, limit: int = 100, policy_id: Optional[str] = None) -> dict[str, Any]:
     query = select(Record).where(Record.tenant_id == tenant_id, Record.seq > after_seq)
     if policy_id is not None:

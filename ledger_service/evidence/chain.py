@@ -4,6 +4,8 @@ One call of `append` is one database transaction: lock the tenant's chain
 head, resolve idempotent replays, append the new records (`seq`, `prev_hash`,
 `record_hash`), seal exactly one block over them (Merkle root, `prev_block_hash`,
 signature) and move the head. Either all of it commits or none of it does.
+`append_within` does the same inside a transaction the caller opened, so that a
+change and its evidence commit together or not at all.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ledger_service.evidence.signing import Signer
 from ledger_service.evidence.tables import Block, ChainHead, Payload, Record, SigningKey
 from xase import evidence
 
-__all__ = ["Outcome", "append", "open_chain", "record_body", "record_result", "register_signer"]
+__all__ = ["Outcome", "append", "append_within", "open_chain", "record_body", "record_result", "register_signer"]
 
 _RECORDS = cast(Table, Record.__table__)
 _RECORD_COLUMNS = tuple(column.key for column in _RECORDS.columns)
@@ -184,56 +186,61 @@ def _store_payloads(conn: Connection, tenant_id: str, payloads: dict[str, bytes]
 
 
 def append(engine: Engine, signer: Signer, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]]) -> list[Outcome]:
-    """Append the valid items as one block; return an Outcome per item, in order."""
+    """Append the valid items as one block, in a transaction of their own; return an Outcome per item, in order."""
     with write_transaction(engine) as conn:
-        head = conn.execute(select(ChainHead).where(ChainHead.tenant_id == tenant_id).with_for_update()).first()
-        if head is None:
-            raise NotFound(f"tenant {tenant_id!r} has no chain")
-        priors = _Priors.load(conn, tenant_id, [item for item in items if isinstance(item, RecordInput)])
-        recorded_at = now()
-        fresh_ids = _new_transaction_ids(sum(1 for item in items if isinstance(item, RecordInput) and not item.transaction_id))
-        seq, prev_hash = head.next_seq, head.head_hash
-        rows: list[dict[str, Any]] = []
-        payloads: dict[str, bytes] = {}
-        outcomes: list[Outcome] = []
-        for item in items:
-            if isinstance(item, LedgerError):
-                outcomes.append(Outcome(error=item))
-                continue
-            try:
-                prior = priors.find(item)
-            except IdempotencyConflict as conflict:
-                outcomes.append(Outcome(error=conflict))
-                continue
-            if prior is not None:
-                outcomes.append(Outcome(result=record_result(prior), replayed=True))
-                continue
-            payload_ref = hashlib.sha256(item.payload).hexdigest() if item.payload is not None else None
-            if item.payload is not None and payload_ref is not None:
-                payloads[payload_ref] = item.payload
-            row = {
-                "tenant_id": tenant_id, "seq": seq, "prev_hash": prev_hash,
-                "transaction_id": item.transaction_id or next(fresh_ids),
-                "policy_id": item.policy_id, "policy_version": item.policy_version,
-                "decision_type": item.decision_type, "confidence": item.confidence,
-                "processing_time_ms": item.processing_time_ms, "input_hash": item.input_hash,
-                "output_hash": item.output_hash, "context_hash": item.context_hash,
-                "commitment": item.commitment, "payload_ref": payload_ref, "recorded_at": recorded_at,
-            }  # fmt: skip
-            row["record_hash"] = evidence.record_hash(record_body(row))
-            row.update(block_seq=head.next_block_seq, idempotency_key=item.idempotency_key, context_json=item.context_json)
-            rows.append(row)
-            priors.add(row)
-            outcomes.append(Outcome(result=record_result(row)))
-            seq, prev_hash = seq + 1, row["record_hash"]
-        if rows:
-            block = _seal(signer, head, tenant_id, rows, recorded_at)
-            bulk_insert(conn, _RECORDS, [tuple(row[column] for column in _RECORD_COLUMNS) for row in rows])
-            _store_payloads(conn, tenant_id, payloads)
-            conn.execute(insert(Block).values(tenant_id=tenant_id, **{k: v for k, v in block.items() if k not in ('v', 'tenant_id')}))
-            conn.execute(
-                update(ChainHead)
-                .where(ChainHead.tenant_id == tenant_id)
-                .values(next_seq=seq, head_hash=prev_hash, next_block_seq=head.next_block_seq + 1, head_block_hash=block["block_hash"])
-            )
-        return outcomes
+        return append_within(conn, signer, tenant_id, items)
+
+
+def append_within(conn: Connection, signer: Signer, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]]) -> list[Outcome]:
+    """`append` inside the caller's write transaction: it commits with whatever else the caller changed, or not at all."""
+    head = conn.execute(select(ChainHead).where(ChainHead.tenant_id == tenant_id).with_for_update()).first()
+    if head is None:
+        raise NotFound(f"tenant {tenant_id!r} has no chain")
+    priors = _Priors.load(conn, tenant_id, [item for item in items if isinstance(item, RecordInput)])
+    recorded_at = now()
+    fresh_ids = _new_transaction_ids(sum(1 for item in items if isinstance(item, RecordInput) and not item.transaction_id))
+    seq, prev_hash = head.next_seq, head.head_hash
+    rows: list[dict[str, Any]] = []
+    payloads: dict[str, bytes] = {}
+    outcomes: list[Outcome] = []
+    for item in items:
+        if isinstance(item, LedgerError):
+            outcomes.append(Outcome(error=item))
+            continue
+        try:
+            prior = priors.find(item)
+        except IdempotencyConflict as conflict:
+            outcomes.append(Outcome(error=conflict))
+            continue
+        if prior is not None:
+            outcomes.append(Outcome(result=record_result(prior), replayed=True))
+            continue
+        payload_ref = hashlib.sha256(item.payload).hexdigest() if item.payload is not None else None
+        if item.payload is not None and payload_ref is not None:
+            payloads[payload_ref] = item.payload
+        row = {
+            "tenant_id": tenant_id, "seq": seq, "prev_hash": prev_hash,
+            "transaction_id": item.transaction_id or next(fresh_ids),
+            "policy_id": item.policy_id, "policy_version": item.policy_version,
+            "decision_type": item.decision_type, "confidence": item.confidence,
+            "processing_time_ms": item.processing_time_ms, "input_hash": item.input_hash,
+            "output_hash": item.output_hash, "context_hash": item.context_hash,
+            "commitment": item.commitment, "payload_ref": payload_ref, "recorded_at": recorded_at,
+        }  # fmt: skip
+        row["record_hash"] = evidence.record_hash(record_body(row))
+        row.update(block_seq=head.next_block_seq, idempotency_key=item.idempotency_key, context_json=item.context_json)
+        rows.append(row)
+        priors.add(row)
+        outcomes.append(Outcome(result=record_result(row)))
+        seq, prev_hash = seq + 1, row["record_hash"]
+    if rows:
+        block = _seal(signer, head, tenant_id, rows, recorded_at)
+        bulk_insert(conn, _RECORDS, [tuple(row[column] for column in _RECORD_COLUMNS) for row in rows])
+        _store_payloads(conn, tenant_id, payloads)
+        conn.execute(insert(Block).values(tenant_id=tenant_id, **{k: v for k, v in block.items() if k not in ('v', 'tenant_id')}))
+        conn.execute(
+            update(ChainHead)
+            .where(ChainHead.tenant_id == tenant_id)
+            .values(next_seq=seq, head_hash=prev_hash, next_block_seq=head.next_block_seq + 1, head_block_hash=block["block_hash"])
+        )
+    return outcomes

@@ -54,12 +54,12 @@ def erase_payload(engine: Engine, ledger: Ledger, tenant_id: str, transaction_id
     """Erase the payload stored for `transaction_id` (and for every record of this tenant with the same payload)."""
     reason = _reason(reason)
     payload_ref = _payload_ref(engine, tenant_id, transaction_id)
-    erasure = ledger.record(tenant_id, {
-        "policy_id": ERASURE_POLICY, "decision_type": "payload.erase", "transaction_id": "era_" + payload_ref,
-        "input": {"payload_ref": payload_ref}, "output": {"erased": True},
-        "context": {"requested_for": transaction_id, "reason": reason},
-    })  # fmt: skip
-    with write_transaction(engine) as conn:
+    with write_transaction(engine) as conn:  # the erasure and its evidence commit together
+        erasure = ledger.record(tenant_id, {
+            "policy_id": ERASURE_POLICY, "decision_type": "payload.erase", "transaction_id": "era_" + payload_ref,
+            "input": {"payload_ref": payload_ref}, "output": {"erased": True},
+            "context": {"requested_for": transaction_id, "reason": reason},
+        }, within=conn)  # fmt: skip
         conn.execute(
             update(Payload)
             .where(Payload.tenant_id == tenant_id, Payload.payload_ref == payload_ref, Payload.erased_at.is_(None))

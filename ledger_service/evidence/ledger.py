@@ -1,7 +1,10 @@
 """The evidence subsystem's handle: the one way records enter a tenant's chain.
 
 `Ledger.append` takes clients' records (POST /records); `Ledger.record` writes
-the ledger's own evidence (a data access, a retrieval) for another subsystem.
+the ledger's own evidence (a data access, a retrieval, a change) for another
+subsystem. A subsystem that changes its own tables passes its write transaction
+as `within`: the change and its evidence then commit together or not at all, and
+evidence the ledger refuses rolls the change back.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from flask import current_app
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ledger_service.config import Settings
 from ledger_service.errors import LedgerError
-from ledger_service.evidence import chain
+from ledger_service.evidence import audit, chain
 from ledger_service.evidence.group_commit import GroupCommitter
 from ledger_service.evidence.intake import RecordInput, parse_record
 from ledger_service.evidence.signing import Signer
@@ -81,14 +84,26 @@ class Ledger:
         for outcome, count in counts.items():
             self.metrics.records.labels(outcome).inc(count)
 
-    def record(self, tenant_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Append one record the ledger itself writes, in its own block; its RecordResult. Raises what refused it."""
-        (outcome,) = chain.append(self.engine, self.signer, tenant_id, [parse_record(dict(fields), written_by_ledger=True)])
+    def record(self, tenant_id: str, fields: Mapping[str, Any], *, within: Optional[Connection] = None) -> dict[str, Any]:
+        """Append one record the ledger itself writes, in its own block; its RecordResult. Raises what refused it.
+
+        `within`: the caller's write transaction, which the record joins (else it commits in one of its own)."""
+        item = parse_record(dict(fields), written_by_ledger=True)
+        if within is not None:
+            (outcome,) = chain.append_within(within, self.signer, tenant_id, [item])
+        else:
+            (outcome,) = chain.append(self.engine, self.signer, tenant_id, [item])
         self._count([outcome])
         if outcome.error is not None:
             raise outcome.error
         assert outcome.result is not None
         return dict(outcome.result)
+
+
+    def recorded(self, conn: Connection, tenant_id: str, idempotency_key: str) -> Optional[dict[str, Any]]:
+        """The record appended under this idempotency key (its transaction id, record, context and payload), or None:
+        a subsystem replays a change whose answer was lost from its evidence, instead of making it twice."""
+        return audit.record_with_key(conn, tenant_id, idempotency_key)
 
 
 def current_ledger() -> Ledger:

@@ -3,18 +3,21 @@
 Authenticated by `x-api-key`: an API key of the organisation named in the path (its tenant id or
 name) with the `knowledge` scope, and per base the permission the operation needs (read, write,
 delete). Every answer that retrieved or changed chunks names its evidence in EVIDENCE_HEADER.
+A change appends its evidence in its own transaction: both commit, or neither does. A retrieval
+builds its whole answer first, so nothing can fail once its evidence is committed.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, request
+from sqlalchemy import Connection
 
 from ledger_service import auth
 from ledger_service.db import write_transaction
 from ledger_service.errors import NotFound, ValidationFailed
-from ledger_service.evidence import current_ledger
+from ledger_service.evidence import check_idempotency_key, current_ledger
 from ledger_service.knowledge import bases, chunks, homomorphic, retrievals
 from ledger_service.knowledge.bases import DELETE, READ, WRITE
 from ledger_service.web import json_object, json_response, principal, reading, state
@@ -38,8 +41,9 @@ def _answer(payload: Any, evidence_id: str) -> Response:
     return json_response(payload, headers={retrievals.EVIDENCE_HEADER: evidence_id})
 
 
-def _evidence(caller: auth.Principal, action: str, kb_id: str, context_id: Optional[str], request_: dict[str, Any], ids: list[int]) -> str:
-    return retrievals.record(current_ledger(), caller, action, kb_id, context_id, request_, ids)
+def _evidence(caller: auth.Principal, action: str, kb_id: Optional[str], context_id: Optional[str], request_: dict[str, Any], ids: list[int],
+              within: Optional[Connection] = None) -> str:  # fmt: skip
+    return retrievals.record(current_ledger(), caller, action, kb_id, context_id, request_, ids, within=within)
 
 
 # ---------------------------------------------------------------- chunks
@@ -57,18 +61,42 @@ def get_chunks(org_id: str) -> Response:
     return _answer(views, evidence_id)
 
 
+_COUNTED = {"insert": "inserted_count", "update": "updated_count", "patch": "patched_count", "delete": "deleted_count",
+            "delete_by_meta": "deleted_count", "patch_by_meta": "updated_count"}  # fmt: skip
+Change = Callable[[Connection, Any], list[int]]  # makes the change in the base given; the chunk ids it touched
+
+
+def _change(caller: auth.Principal, action: str, kb_id: Any, need: int, context_id: Optional[str], request_: dict[str, Any],
+            make: Change) -> Response:  # fmt: skip
+    """Make a change and append its evidence in one transaction. Under an Idempotency-Key already used for this
+    change, answer what it answered then and change nothing (a retry after a lost answer)."""
+    key = check_idempotency_key(request.headers.get("Idempotency-Key"), "Idempotency-Key")
+    with write_transaction(state().engine) as conn:
+        kb = bases.require(conn, caller, kb_id, need)
+        prior = retrievals.replay(current_ledger(), conn, caller, action, key) if key else None
+        if prior is not None:
+            return _change_answer(action, *prior)
+        ids = make(conn, kb)
+        evidence_id = retrievals.record(current_ledger(), caller, action, kb.id, context_id, request_, ids, within=conn, idempotency_key=key)
+    return _change_answer(action, evidence_id, ids)
+
+
+def _change_answer(action: str, evidence_id: str, ids: list[int]) -> Response:
+    if action.endswith("_by_meta"):
+        return _answer({"dry_run": False, "matched_count": len(ids), _COUNTED[action]: len(ids), "evidence_id": evidence_id}, evidence_id)
+    return _answer({"success": True, _COUNTED[action]: len(ids), "chunk_ids": ids, "evidence_id": evidence_id}, evidence_id)
+
+
 def _write(caller: auth.Principal, body: dict[str, Any], items_field: str, action: str) -> Response:
     context_id = bases.check_id(body.get("context_id"), "context_id")
-    with write_transaction(state().engine) as conn:
-        kb = bases.require(conn, caller, body.get("kb_id"), WRITE)
+
+    def write(conn: Connection, kb: Any) -> list[int]:
         context = bases.public_context(conn, caller.tenant_id, context_id)
-        if action == "insert":
-            ids = chunks.insert_chunks(conn, kb, context_id, context, body.get(items_field))
-        else:
-            ids = chunks.update_chunks(conn, kb, context_id, context, body.get(items_field))
-    evidence_id = _evidence(caller, action, kb.id, context_id, {"chunks": len(ids)}, ids)
-    counted = {"insert": "inserted_count", "update": "updated_count"}[action]
-    return _answer({"success": True, counted: len(ids), "chunk_ids": ids, "evidence_id": evidence_id}, evidence_id)
+        write_chunks = chunks.insert_chunks if action == "insert" else chunks.update_chunks
+        return write_chunks(conn, kb, context_id, context, body.get(items_field))
+
+    count = len(body[items_field]) if isinstance(body.get(items_field), list) else 0
+    return _change(caller, action, body.get("kb_id"), WRITE, context_id, {"chunks": count}, write)
 
 
 @blueprint.post("/chunk/<org_id>")
@@ -87,22 +115,18 @@ def update_chunks(org_id: str) -> Response:
 def patch_chunks(org_id: str) -> Response:
     caller = _caller(org_id)
     body = json_object("kb_id", "context_id", "chunk_patches")
-    with write_transaction(state().engine) as conn:
-        kb = bases.require(conn, caller, body.get("kb_id"), WRITE)
-        ids = chunks.patch_chunks(conn, kb, body.get("chunk_patches"))
-    evidence_id = _evidence(caller, "patch", kb.id, body.get("context_id"), {"chunks": len(ids)}, ids)
-    return _answer({"success": True, "patched_count": len(ids), "chunk_ids": ids, "evidence_id": evidence_id}, evidence_id)
+    context_id = bases.check_id(body["context_id"], "context_id") if body.get("context_id") is not None else None
+    count = len(body["chunk_patches"]) if isinstance(body.get("chunk_patches"), list) else 0
+    return _change(caller, "patch", body.get("kb_id"), WRITE, context_id, {"chunks": count},
+                   lambda conn, kb: chunks.patch_chunks(conn, kb, body.get("chunk_patches")))  # fmt: skip
 
 
 @blueprint.delete("/chunk/<org_id>")
 def delete_chunks(org_id: str) -> Response:
     caller = _caller(org_id)
     ids = chunks.chunk_ids_argument(request.args.getlist("chunk_ids"))
-    with write_transaction(state().engine) as conn:
-        kb = bases.require(conn, caller, request.args.get("kb_id"), DELETE)
-        deleted = chunks.delete_chunks(conn, kb, ids)
-    evidence_id = _evidence(caller, "delete", kb.id, None, {"chunk_ids": ids}, deleted)
-    return _answer({"success": True, "deleted_count": len(deleted), "chunk_ids": deleted, "evidence_id": evidence_id}, evidence_id)
+    return _change(caller, "delete", request.args.get("kb_id"), DELETE, None, {"chunk_ids": ids},
+                   lambda conn, kb: chunks.delete_chunks(conn, kb, ids))  # fmt: skip
 
 
 # ---------------------------------------------------------------- searches
@@ -128,10 +152,9 @@ def compute_hamming(org_id: str) -> Response:
     request_ = {"query_sha256": chunks.query_hash(query), "meta_filter": filter_, "range": body.get("range")}
     evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, [chunk_id for chunk_id, _ in rows])
     headers = {retrievals.EVIDENCE_HEADER: evidence_id}
-    if request.accept_mimetypes.best_match(["application/x-msgpack", "application/json"]) == "application/json":
-        payload = [[[int.from_bytes(c, "little") for c in ciphertexts], chunk_id] for ciphertexts, chunk_id in homomorphic.distances(numbers, rows, context)]
-        return json_response(payload, headers=headers)
     # Streamed: nothing in it can fail any more (widths checked, evidence committed), and the client reads while we compute.
+    if request.accept_mimetypes.best_match(["application/x-msgpack", "application/json"]) == "application/json":
+        return Response(homomorphic.stream_json(numbers, rows, context), mimetype="application/json", headers=headers)
     return Response(homomorphic.stream_msgpack(numbers, rows, context), mimetype="application/x-msgpack", headers=headers)
 
 
@@ -167,19 +190,22 @@ def _by_meta(org_id: str, action: str, need: int) -> Response:
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise ValidationFailed("dry_run: expected true or false", {"field": "dry_run"})
-    with write_transaction(state().engine) as conn:
-        kb = bases.require(conn, caller, body.get("kb_id"), need)
+    if dry_run:
+        with reading() as conn:
+            kb = bases.require(conn, caller, body.get("kb_id"), need)
+            count = len(chunks.matching_ids(conn, kb, context_id, filter_))
+        verb = "would_delete_count" if action == "delete" else "would_update_count"
+        return json_response({"dry_run": True, "matched_count": count, verb: count})
+
+    def change(conn: Connection, kb: Any) -> list[int]:
         ids = chunks.matching_ids(conn, kb, context_id, filter_)
-        if dry_run:
-            verb = "would_delete_count" if action == "delete" else "would_update_count"
-            return json_response({"dry_run": True, "matched_count": len(ids), verb: len(ids)})
         if action == "delete":
             chunks.delete_matching(conn, kb, ids)
         else:
             chunks.patch_matching(conn, kb, ids, body.get("patch"))
-    evidence_id = _evidence(caller, f"{action}_by_meta", kb.id, context_id, {"meta_filter": filter_, "patch": body.get("patch")}, ids)
-    counted = "deleted_count" if action == "delete" else "updated_count"
-    return _answer({"dry_run": False, "matched_count": len(ids), counted: len(ids), "evidence_id": evidence_id}, evidence_id)
+        return ids
+
+    return _change(caller, f"{action}_by_meta", body.get("kb_id"), need, context_id, {"meta_filter": filter_, "patch": body.get("patch")}, change)
 
 
 @blueprint.delete("/chunk/by-meta/<org_id>")
@@ -200,7 +226,9 @@ def store_context(org_id: str) -> Response:
     caller = _caller(org_id)
     body = json_object("data", "context_id")
     with write_transaction(state().engine) as conn:
-        return json_response(bases.store_context(conn, caller.tenant_id, body.get("context_id"), body.get("data")))
+        stored = bases.store_context(conn, caller.tenant_id, body.get("context_id"), body.get("data"))
+        _evidence(caller, "store_context", None, stored["context_id"], {}, [], conn)
+    return json_response(stored)
 
 
 @blueprint.get("/exec_context/<org_id>")
@@ -221,7 +249,9 @@ def get_context(org_id: str, context_id: str) -> Response:
 def delete_context(org_id: str, context_id: str) -> Response:
     caller = _caller(org_id)
     with write_transaction(state().engine) as conn:
-        return json_response(bases.delete_context(conn, caller.tenant_id, context_id))
+        deleted = bases.delete_context(conn, caller.tenant_id, context_id)
+        _evidence(caller, "delete_context", None, deleted["context_id"], {}, [], conn)
+    return json_response(deleted)
 
 
 @blueprint.get("/exec_context/<org_id>/<kb_id>/context")
@@ -244,4 +274,6 @@ def bind(org_id: str, kb_id: str, context_id: str) -> Response:
     caller = _caller(org_id)
     with write_transaction(state().engine) as conn:
         kb = bases.require(conn, caller, kb_id, WRITE)
-        return json_response(bases.bind(conn, caller.tenant_id, kb.id, context_id))
+        bound = bases.bind(conn, caller.tenant_id, kb.id, context_id)
+        _evidence(caller, "bind", kb.id, bound["context_id"], {}, [], conn)
+    return json_response(bound)

@@ -91,13 +91,15 @@ def create_kb(conn: Connection, tenant_id: str, name: Any, description: Any) -> 
     return get_kb(conn, tenant_id, row["id"])
 
 
-def delete_kb(conn: Connection, tenant_id: str, kb_id: str) -> dict[str, Any]:
-    """The base, its chunks, bindings and permissions. What it served stays in the chain as evidence."""
+def delete_kb(conn: Connection, tenant_id: str, kb_id: str) -> tuple[dict[str, Any], list[int]]:
+    """The base, its chunks, bindings and permissions; the base as it was and the ids of the chunks deleted.
+    What it served stays in the chain as evidence."""
     view = get_kb(conn, tenant_id, kb_id)
+    chunk_ids = list(conn.execute(select(Chunk.chunk_id).where(Chunk.kb_id == kb_id).order_by(Chunk.chunk_id)).scalars())
     for table in (Chunk, ContextBinding, KeyPermission):
         conn.execute(delete(table).where(table.kb_id == kb_id))
     conn.execute(delete(KnowledgeBase).where(KnowledgeBase.id == kb_id))
-    return view
+    return view, chunk_ids
 
 
 # ---------------------------------------------------------------- keys and permissions

@@ -88,8 +88,8 @@ def _name(value: Any, field: str) -> str:
 
 
 def _chunk_id(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**62:
-        raise _invalid("expected a chunk id (a positive integer)", field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= evidence.MAX_SAFE_INTEGER:
+        raise _invalid(f"expected a chunk id (an integer within 1..{evidence.MAX_SAFE_INTEGER})", field)
     return value
 
 
@@ -155,7 +155,7 @@ def patch_chunks(conn: Connection, kb: Any, items: Any) -> list[int]:
             raise _invalid("meta_data: expected an object", field)
         changes.append(item)
     _existing(conn, kb.id, ids)
-    stored: dict[int, Any] = dict(conn.execute(select(Chunk.chunk_id, Chunk.meta_data).where(Chunk.kb_id == kb.id, Chunk.chunk_id.in_(ids))).tuples().all())
+    stored: dict[int, Any] = dict(conn.execute(select(Chunk.chunk_id, Chunk.meta_data).where(Chunk.kb_id == kb.id, Chunk.chunk_id.in_(ids))).all())
     stamp = auth.now()
     for n, (chunk_id, item) in enumerate(zip(ids, changes)):
         values: dict[str, Any] = {"updated_at": stamp}
@@ -178,7 +178,7 @@ def chunk_ids_argument(values: Sequence[str], field: str = "chunk_ids") -> list[
         raise over_cap(field, "ids", MAX_IDS)
     ids = []
     for value in values:
-        if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        if not (value.isascii() and value.isdigit()) or len(value) > 16:
             raise _invalid(f"expected integers, got {value[:40]!r}", field)
         ids.append(_chunk_id(int(value), field))
     return list(dict.fromkeys(ids))
@@ -308,7 +308,7 @@ def patch_matching(conn: Connection, kb: Any, ids: list[int], patch: Any) -> Non
     stamp = auth.now()
     for start in range(0, len(ids), MAX_IDS):
         batch = ids[start : start + MAX_IDS]
-        for chunk_id, meta in conn.execute(select(Chunk.chunk_id, Chunk.meta_data).where(Chunk.kb_id == kb.id, Chunk.chunk_id.in_(batch))).tuples():
+        for chunk_id, meta in conn.execute(select(Chunk.chunk_id, Chunk.meta_data).where(Chunk.kb_id == kb.id, Chunk.chunk_id.in_(batch))):
             conn.execute(update(Chunk).where(Chunk.kb_id == kb.id, Chunk.chunk_id == chunk_id)
                          .values(meta_data=_merged(meta, patch, "patch"), updated_at=stamp))  # fmt: skip
     _touch(conn, kb.id, stamp)

@@ -165,5 +165,20 @@ def stream_msgpack(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], co
     yield b"".join(pending)
 
 
+def stream_json(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], context: PublicContext, batch: int = 500) -> Iterator[bytes]:
+    """The JSON answer, [[[ciphertext as an integer, ...], chunk_id], ...], produced while it is sent. The integers are
+    written by gmpy2, which has no digit limit (Python's int-to-text stops at 4,300 digits, a 7,150-bit key)."""
+    from_bytes = gmpy2.mpz.from_bytes
+    yield b"["
+    pending: list[str] = []
+    for index, (ciphertexts, chunk_id) in enumerate(distances(numbers, rows, context)):
+        integers = ",".join(from_bytes(ciphertext, "little").digits() for ciphertext in ciphertexts)
+        pending.append(f"{',' if index else ''}[[{integers}],{chunk_id}]")
+        if len(pending) == batch:
+            yield "".join(pending).encode("ascii")
+            pending = []
+    yield ("".join(pending) + "]").encode("ascii")
+
+
 def _mismatch(chunk_id: int, stored: Sequence[bytes], numbers: Sequence[Any]) -> ValidationFailed:
     return ValidationFailed(f"query: {len(numbers)} ciphertexts of this context's width, but chunk {chunk_id} holds {len(stored)}", {"field": "query"})

@@ -38,7 +38,6 @@ MAX_IN = 1000
 MAX_PREDICATES = 200
 MAX_VALUES = 5000
 _SEGMENT = re.compile(r"^[^$.\x00][^.\x00]{0,127}$")
-_SAFE_INT = 2**53 - 1
 _COMPARE = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
 
 
@@ -70,7 +69,7 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int) and not -_SAFE_INT <= value <= _SAFE_INT:
+    if isinstance(value, int) and not -evidence.MAX_SAFE_INTEGER <= value <= evidence.MAX_SAFE_INTEGER:
         raise _invalid(f"integer {value} is beyond ±(2^53-1), which JSON numbers cannot hold exactly")
     if isinstance(value, (int, float)):
         return "number"

@@ -5,49 +5,28 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from ledger_service import auth
-from ledger_service.app import create_app
 from ledger_service.db import write_transaction
 from ledger_service.errors import SigningUnavailable
 from ledger_service.evidence import audit
-from ledger_service.evidence.signing import LocalSigner
 from ledger_service.tenants import create_tenant
-from tests.conftest import decision
-
-
-class FlakySigner:
-    """A LocalSigner that fails on demand, as a KMS outage or a bug would."""
-
-    def __init__(self, path: Path) -> None:
-        self._inner = LocalSigner.from_path(path)
-        self.key_id, self.public_pem = self._inner.key_id, self._inner.public_pem
-        self.algorithm, self.kms_key_arn = self._inner.algorithm, None
-        self.failure: Optional[Exception] = None
-
-    def sign(self, canonical_body: bytes, digest: bytes) -> str:
-        if self.failure is not None:
-            raise self.failure
-        return self._inner.sign(canonical_body, digest)
-
+from tests.conftest import BACKENDS, FlakySigner, decision, in_process_app
 
 Setup = tuple[FlaskClient, FlakySigner, dict[str, str], str]
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
-    signer = FlakySigner(tmp_path / "key.pem")
-    app = create_app({"database_url": f"sqlite:///{tmp_path / 'ledger.db'}", "rate_limit": ""}, signer=signer)
-    engine = app.extensions["xase"].engine
-    with write_transaction(engine) as conn:
-        tenant_id = create_tenant(conn, "acme")["id"]
-        key = auth.create_api_key(conn, tenant_id)["secret"]
-    yield app.test_client(), signer, {"X-API-Key": key}, tenant_id
-    engine.dispose()
+@pytest.fixture(params=BACKENDS)
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    with in_process_app(tmp_path, request.param) as (app, signer):
+        with write_transaction(app.extensions["xase"].engine) as conn:
+            tenant_id = create_tenant(conn, "acme")["id"]
+            key = auth.create_api_key(conn, tenant_id)["secret"]
+        yield app.test_client(), signer, {"X-API-Key": key}, tenant_id
 
 
 @pytest.mark.parametrize(
@@ -69,9 +48,12 @@ def test_failed_append_is_rolled_back_and_reported_cleanly(setup: Setup, failure
     assert (report["ok"], report["records"], report["blocks"]) == (True, 4, 2)
 
 
-def test_sqlite_runs_in_wal_mode_with_full_sync(setup: Setup) -> None:
-    client = setup[0]
-    engine = client.application.extensions["xase"].engine
+def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    with in_process_app(tmp_path, "sqlite") as (app, _):
+        _check_wal_mode(app.extensions["xase"].engine)
+
+
+def _check_wal_mode(engine: Any) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL

@@ -283,3 +283,49 @@ def test_parallel_decoding_gives_the_same_distances(org: Org, monkeypatch: pytes
 
     one, many = run(scenario())
     assert one == many and list(one[1]) == [_hamming(query, v) for v in vectors]
+
+
+def test_ids_are_one_quoted_path_segment_each_and_changes_carry_an_idempotency_key() -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.command, self.path, str(self.headers.get("Idempotency-Key"))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"context_ids": [], "kb_ids": [], "success": true}')
+
+        do_GET = do_DELETE = do_POST = do_PATCH = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hostile = "../../chunk/acme?kb_id=kb_1&chunk_ids=3"
+    try:
+        client = XTraceIntegration(org_id="acme/../other", api_key="xase_pk_x", api_url=f"http://127.0.0.1:{server.server_port}/xtrace")
+
+        async def calls() -> None:
+            async with client:
+                await client.delete_exec_context(hostile)
+                await client.get_ctx_for_kb(hostile)
+                await client.register_kb_binding(hostile, "ctx")
+                await client.delete_chunks([1], "kb_1")
+                await client.delete_chunks([1], "kb_1")
+
+        run(calls())
+    finally:
+        server.shutdown()
+    quoted = "..%2F..%2Fchunk%2Facme%3Fkb_id%3Dkb_1%26chunk_ids%3D3"
+    org = "acme%2F..%2Fother"
+    assert [(method, path) for method, path, _ in seen[:3]] == [
+        ("DELETE", f"/xtrace/v1/exec_context/{org}/{quoted}"),
+        ("GET", f"/xtrace/v1/exec_context/{org}/{quoted}/context"),
+        ("POST", f"/xtrace/v1/exec_context/{org}/{quoted}/bind/ctx"),
+    ]
+    assert seen[0][2] == seen[1][2] == "None"  # reads and context calls carry no key
+    assert seen[3][2] != seen[4][2] and seen[3][2].startswith("kc_")  # one key per call, fixed across its retries
+    with pytest.raises(ValueError, match="not an id"):  # a ValidationError, before anything is sent
+        run(client.delete_exec_context(".."))

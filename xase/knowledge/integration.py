@@ -3,8 +3,10 @@
 Method for method the names, parameters, defaults and return types of seed 000 (the published
 xtrace-ai-sdk 0.1.1 client), with what a production client adds: retries with tenacity on 5xx
 answers and connection errors, a bounded timeout per request, redirects never followed (keys are
-never resent elsewhere), errors as `KnowledgeError` (an XaseError with the HTTP `.status`), and
-`last_evidence_id`: the ledger's evidence of the latest answer (its X-Evidence-Id header; None when it had none).
+never resent elsewhere), ids percent-quoted as one path segment each, an Idempotency-Key on every chunk
+change (fixed once per call, so a retry after a lost answer never stores or deletes twice), errors as
+`KnowledgeError` (an XaseError with the HTTP `.status`), and `last_evidence_id`: the ledger's evidence of
+the latest answer (its X-Evidence-Id header; None when it had none).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import asyncio
 import base64
 import json
 import os
+import secrets
 from typing import Any, Optional, Union, cast
 
 import aiohttp
 import msgpack
+import yarl
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from xase.errors import XaseError
+from xase.transport import url_path
 
 __all__ = ["XTraceIntegration", "KnowledgeError"]
 
@@ -110,8 +115,11 @@ class XTraceIntegration:
             raise KnowledgeError("VALIDATION_ERROR", "admin_key is required for admin operations (or XTRACE_ADMIN_KEY)")
         return {"x-xtrace-key": self.admin_key, "x-xtrace-org-id": self.org_id}
 
-    async def _request(self, method: str, url: str, *, admin: bool = False, **kwargs: Any) -> Any:
+    async def _request(self, method: str, url: str, *, admin: bool = False, idempotent: bool = False, **kwargs: Any) -> Any:
+        """`idempotent`: a change the server may have made although its answer was lost; every attempt carries one key."""
         headers = self._admin_headers() if admin else self._headers()
+        if idempotent:
+            headers["Idempotency-Key"] = "kc_" + secrets.token_hex(16)
         async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_retries), wait=wait_exponential(multiplier=0.5, max=8),
                                            retry=retry_if_exception(_retryable), reraise=True):  # fmt: skip
             with attempt:
@@ -121,7 +129,8 @@ class XTraceIntegration:
     async def _send(self, method: str, url: str, headers: dict[str, str], **kwargs: Any) -> Any:
         session = await self.init_session()
         try:
-            async with session.request(method, url, headers=headers, allow_redirects=False, **kwargs) as response:
+            # encoded=True: the URL is sent as url_path quoted it (yarl would otherwise unquote `=` and `&` in an id)
+            async with session.request(method, yarl.URL(url, encoded=True), headers=headers, allow_redirects=False, **kwargs) as response:
                 body = await response.read()
                 if 300 <= response.status < 400:
                     raise KnowledgeError("UNEXPECTED_REDIRECT", f"{method} {url} answered a redirect, not followed (it would resend the key)", response.status)
@@ -134,8 +143,10 @@ class XTraceIntegration:
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             raise KnowledgeError("NETWORK_ERROR", f"{method} {url}: {type(exc).__name__}: {exc}") from None
 
-    def _data(self, path: str) -> str:
-        return f"{self.api_url}/v1/{path}/{self.org_id}"
+    def _data(self, *segments: str) -> str:
+        """The data plane's URL of `segments` (the first one naming the resource), then the organisation, then any ids."""
+        resource, *ids = segments
+        return f"{self.api_url}/v1" + url_path(*resource.split("/"), self.org_id, *ids)
 
     # ---------------------------------------------------------------- chunks
 
@@ -176,24 +187,25 @@ class XTraceIntegration:
 
     async def insert_chunks(self, kb_id: str, chunks: list[dict[str, Any]], context_id: str) -> dict[str, Any]:
         """Insert one prepared batch of chunks; the server's answer (chunk_ids, evidence_id)."""
-        return dict(await self._request("POST", self._data("chunk"), json={"kb_id": kb_id, "chunks": chunks, "context_id": context_id}))
+        return dict(await self._request("POST", self._data("chunk"), idempotent=True, json={"kb_id": kb_id, "chunks": chunks, "context_id": context_id}))
 
     async def update_chunks(self, index_updates: list[list[Any]], chunk_updates: list[dict[str, Any]], context_id: str, kb_id: str) -> list[dict[str, Any]]:
         """Replace chunks (each with its chunk_id) and their vectors, in batches; one answer per batch."""
         results = []
         for batch in self._preprocess_chunks(chunk_updates, index_updates, update=True):
             body = {"kb_id": kb_id, "chunk_updates": batch, "context_id": context_id}
-            results.append(dict(await self._request("PUT", self._data("chunk"), json=body)))
+            results.append(dict(await self._request("PUT", self._data("chunk"), idempotent=True, json=body)))
         return results
 
     async def delete_chunks(self, chunk_ids: list[int], kb_id: str) -> dict[str, Any]:
         """Delete chunks by id."""
         params = [("kb_id", kb_id), *(("chunk_ids", str(i)) for i in chunk_ids)]
-        return dict(await self._request("DELETE", self._data("chunk"), params=params))
+        return dict(await self._request("DELETE", self._data("chunk"), idempotent=True, params=params))
 
     async def patch_chunks(self, kb_id: str, context_id: str, chunk_patches: list[dict[str, Any]]) -> dict[str, Any]:
         """Partial updates: name, chunk_content, meta_data keys (merged)."""
-        return dict(await self._request("PATCH", self._data("chunk"), json={"kb_id": kb_id, "context_id": context_id, "chunk_patches": chunk_patches}))
+        return dict(await self._request("PATCH", self._data("chunk"), idempotent=True, json={"kb_id": kb_id, "context_id": context_id,
+                                                                                              "chunk_patches": chunk_patches}))  # fmt: skip
 
     # ---------------------------------------------------------------- searches
 
@@ -208,7 +220,7 @@ class XTraceIntegration:
             if not (isinstance(range, list) and len(range) == 2 and range[0] < range[1]):
                 raise ValueError("range must be [min_int, max_int]")
             body["range"] = range
-        answer = await self._request("POST", f"{self.api_url}/v1/compute_hamming/{self.org_id}", json=body)
+        answer = await self._request("POST", self._data("compute_hamming"), json=body)
         return [(item[1], item[0]) for item in answer]
 
     async def meta_search(self, kb_id: str, meta_filter: Union[str, dict[str, Any]], context_id: str, return_content: bool = False,
@@ -220,7 +232,7 @@ class XTraceIntegration:
             body["projection"] = projection
         if return_content:
             body["return_content"] = True
-        return list(await self._request("POST", f"{self.api_url}/v1/chunk/meta/{self.org_id}", json=body))
+        return list(await self._request("POST", self._data("chunk/meta"), json=body))
 
     async def meta_search_paginated(self, kb_id: str, context_id: str, meta_filter: Union[str, dict[str, Any], None] = None,
                                     projection: Optional[list[str]] = None, limit: Optional[int] = None, offset: int = 0,
@@ -235,20 +247,20 @@ class XTraceIntegration:
             body["limit"] = limit
         if return_content:
             body["return_content"] = True
-        return dict(await self._request("POST", f"{self.api_url}/v1/chunk/meta/page/{self.org_id}", json=body))
+        return dict(await self._request("POST", self._data("chunk/meta/page"), json=body))
 
     async def delete_chunks_by_meta(self, kb_id: str, context_id: str, meta_filter: Union[str, dict[str, Any]], dry_run: bool = False) -> dict[str, Any]:
         """Delete the chunks matching a non-empty filter; dry_run only counts them (would_delete_count)."""
         body = {"kb_id": kb_id, "context_id": context_id, "meta_filter": json.loads(meta_filter) if isinstance(meta_filter, str) else meta_filter,
                 "dry_run": dry_run}  # fmt: skip
-        return dict(await self._request("DELETE", f"{self.api_url}/v1/chunk/by-meta/{self.org_id}", json=body))
+        return dict(await self._request("DELETE", self._data("chunk/by-meta"), idempotent=not dry_run, json=body))
 
     async def patch_chunks_by_meta(self, kb_id: str, context_id: str, meta_filter: Union[str, dict[str, Any]], patch: dict[str, Any],
                                    dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
         """Merge `patch` into the metadata of the chunks matching a filter; dry_run only counts them."""
         body = {"kb_id": kb_id, "context_id": context_id, "meta_filter": json.loads(meta_filter) if isinstance(meta_filter, str) else meta_filter,
                 "patch": patch, "dry_run": dry_run}  # fmt: skip
-        return dict(await self._request("PATCH", f"{self.api_url}/v1/chunk/by-meta/{self.org_id}", json=body))
+        return dict(await self._request("PATCH", self._data("chunk/by-meta"), idempotent=not dry_run, json=body))
 
     # ---------------------------------------------------------------- execution contexts and bindings
 
@@ -259,7 +271,7 @@ class XTraceIntegration:
 
     async def get_serialized_exec_context(self, context_id: str) -> dict[str, Any]:
         """An execution context's stored form (its secret key still encrypted)."""
-        return dict(await self._request("GET", f"{self._data('exec_context')}/{context_id}"))
+        return dict(await self._request("GET", self._data("exec_context", context_id)))
 
     async def list_exec_contexts(self) -> list[str]:
         """The ids of the organisation's execution contexts."""
@@ -267,35 +279,35 @@ class XTraceIntegration:
 
     async def delete_exec_context(self, context_id: str) -> bool:
         """Delete an execution context no chunk is encrypted under; True."""
-        await self._request("DELETE", f"{self._data('exec_context')}/{context_id}")
+        await self._request("DELETE", self._data("exec_context", context_id))
         return True
 
     async def get_ctx_for_kb(self, kb_id: str) -> Optional[list[str]]:
         """The contexts bound to a base; None if the lookup fails (as the seed documents)."""
         try:
-            return list((await self._request("GET", f"{self._data('exec_context')}/{kb_id}/context")).get("context_ids") or [])
+            return list((await self._request("GET", self._data("exec_context", kb_id, "context"))).get("context_ids") or [])
         except KnowledgeError:
             return None
 
     async def get_kbs_for_ctx(self, ctx_id: str) -> Optional[list[str]]:
         """The bases bound to a context; None if the lookup fails."""
         try:
-            return list((await self._request("GET", f"{self._data('exec_context')}/{ctx_id}/kb")).get("kb_ids") or [])
+            return list((await self._request("GET", self._data("exec_context", ctx_id, "kb"))).get("kb_ids") or [])
         except KnowledgeError:
             return None
 
     async def register_kb_binding(self, kb_id: str, ctx_id: str) -> bool:
         """Bind a base to a context; False if the server refused."""
         try:
-            await self._request("POST", f"{self._data('exec_context')}/{kb_id}/bind/{ctx_id}")
+            await self._request("POST", self._data("exec_context", kb_id, "bind", ctx_id))
         except KnowledgeError:
             return False
         return True
 
     # ---------------------------------------------------------------- the admin plane
 
-    def _admin(self, path: str) -> str:
-        return f"{self.admin_api_url}/v1/{path}"
+    def _admin(self, *segments: str) -> str:
+        return f"{self.admin_api_url}/v1" + url_path(*segments)
 
     async def list_kbs(self) -> list[dict[str, Any]]:
         """Every knowledge base of the organisation (admin)."""
@@ -303,7 +315,7 @@ class XTraceIntegration:
 
     async def get_kb(self, kb_id: str) -> dict[str, Any]:
         """One knowledge base: id, name, description, numberOfVectors, createdAt, updatedAt (admin)."""
-        return dict(await self._request("GET", self._admin(f"kbs/{kb_id}"), admin=True))
+        return dict(await self._request("GET", self._admin("kbs", kb_id), admin=True))
 
     async def create_kb(self, name: str, description: str = "") -> dict[str, Any]:
         """A new knowledge base (admin)."""
@@ -311,7 +323,7 @@ class XTraceIntegration:
 
     async def delete_kb(self, kb_id: str) -> None:
         """Delete a base, its chunks, bindings and permissions; its evidence stays in the chain (admin)."""
-        await self._request("DELETE", self._admin(f"kbs/{kb_id}"), admin=True)
+        await self._request("DELETE", self._admin("kbs", kb_id), admin=True)
 
     async def list_api_keys(self) -> list[dict[str, Any]]:
         """The organisation's knowledge keys: hash, firstN, name, description, status (admin)."""
@@ -323,15 +335,15 @@ class XTraceIntegration:
 
     async def revoke_api_key(self, key_hash: str) -> None:
         """Revoke a key: it is refused (401) from then on (admin)."""
-        await self._request("PATCH", self._admin(f"keys/{key_hash}/status/revoke"), admin=True)
+        await self._request("PATCH", self._admin("keys", key_hash, "status", "revoke"), admin=True)
 
     async def get_key_permissions(self, key_hash: str) -> list[dict[str, Any]]:
         """A key's permission per base (admin)."""
-        return list(await self._request("GET", self._admin(f"keys/{key_hash}/permissions"), admin=True))
+        return list(await self._request("GET", self._admin("keys", key_hash, "permissions"), admin=True))
 
     async def set_key_permission(self, key_hash: str, kb_id: str, permission: int) -> dict[str, Any]:
         """1 read, 3 write, 7 delete (0: none)."""
-        return dict(await self._request("PUT", self._admin(f"keys/{key_hash}/permissions/{kb_id}"), admin=True, json={"permission": permission}))
+        return dict(await self._request("PUT", self._admin("keys", key_hash, "permissions", kb_id), admin=True, json={"permission": permission}))
 
 
 def _error(method: str, url: str, status: int, body: bytes) -> KnowledgeError:
