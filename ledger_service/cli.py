@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine
 
-from ledger_service import auth, contexts, evidence, tenants
+from ledger_service import auth, contexts, evidence, tenants, verification
 from ledger_service.config import Settings
 from ledger_service.db import current_revision, head_revision, make_engine, migrate, read_connection, write_transaction
 from ledger_service.evidence import audit
@@ -181,30 +181,36 @@ def _verify_jobs(engine: Engine, tenant_id: str, asked: Optional[int]) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """Exit 0: every tenant intact and every reference resolves; 1: a tenant BROKEN (or not verified to the end);
+    3: intact, but references some decisions cite do not resolve."""
     engine = _existing_engine(_settings(args))
-    failed = False
+    statuses = set()
     for tenant_id in _tenant_ids(engine, args.tenant):
-        report = audit.verify_chain(engine, tenant_id, jobs=_verify_jobs(engine, tenant_id, args.jobs))
-        if report["ok"]:
-            print(f"{tenant_id}: OK ({report['records']} records, {report['blocks']} blocks)")
-        else:
-            failed = True
-            print(printable(f"{tenant_id}: BROKEN at seq {report['first_broken_seq']}: {report['error']['message']}"))
-        failed = not _verify_contexts(engine, tenant_id) or failed
-    return 1 if failed else 0
+        result = verification.verify_tenant(engine, tenant_id, jobs=_verify_jobs(engine, tenant_id, args.jobs))
+        statuses.add(result.status)
+        for line in _report_lines(result):
+            print(printable(line))
+    return 1 if statuses & {"BROKEN", "ERROR"} else 3 if "UNRESOLVED" in statuses else 0
 
 
-def _verify_contexts(engine: Engine, tenant_id: str) -> bool:
-    """The tenant's agent context store against itself and its sealed heads; silent when it has none."""
-    report = contexts.verify_tenant(engine, tenant_id)
-    if report.ok and report.turns == 0 and report.contexts == 0:
-        return True
-    if report.ok:
-        print(f"{tenant_id}: contexts OK ({report.turns} turns, {report.blobs} blobs, {report.contexts} contexts, "
-              f"{report.sealed_heads} sealed heads, {report.decisions} decisions)")  # fmt: skip
-        return True
-    print(printable(f"{tenant_id}: contexts BROKEN: {report.error}"))
-    return False
+def _report_lines(result: verification.TenantVerification) -> list[str]:
+    tenant_id, chain, report = result.tenant_id, result.chain, result.contexts
+    if result.failure is not None:
+        return [f"{tenant_id}: ERROR, not verified to the end: {result.failure}"]
+    lines = [f"{tenant_id}: OK ({chain['records']} records, {chain['blocks']} blocks)" if chain["ok"] else
+             f"{tenant_id}: BROKEN at seq {chain['first_broken_seq']}: {chain['error']['message']}"]  # fmt: skip
+    if report is not None and not report.ok:
+        lines.append(f"{tenant_id}: contexts BROKEN: {report.error}")
+    elif report is not None and (report.turns or report.contexts):
+        lines.append(f"{tenant_id}: contexts OK ({report.turns} turns, {report.blobs} blobs, {report.contexts} contexts, "
+                     f"{report.sealed_heads} sealed heads)")  # fmt: skip
+    if result.claims:
+        lines.append(f"{tenant_id}: UNRESOLVED references: {len(result.claims)} of {result.references} cited by decisions do not resolve "
+                     "(the decisions' claims; the ledger's own data is not affected)")  # fmt: skip
+        lines += [f"  seq {claim.seq} ({claim.transaction_id}): {claim.member}: {claim.message}" for claim in result.claims[:verification.MAX_LISTED_CLAIMS]]
+    elif result.references:
+        lines.append(f"{tenant_id}: references OK ({result.references} cited by decisions resolve)")
+    return lines
 
 
 def _seal_contexts(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from typing import Any, Optional
 from xase import evidence
 from xase._version import __version__
 from xase.errors import ValidationError
+from xase.references import BadReference, parse_references
 
 __all__ = ["QueuedRecord", "assign_key", "check_idempotency_key", "snapshot", "wire_item", "runtime_context"]
 
@@ -88,21 +89,15 @@ def _check(payload: Mapping[str, Any]) -> None:
         _check_optional(payload)
 
 
-def _check_turn_ref(ref: Any) -> None:
-    """context["cxdb"] names the agent context history a decision was made on: it must commit to the turn's hash."""
-    if not isinstance(ref, dict) or not all(isinstance(ref.get(name), str) for name in ("context_id", "turn_id", "turn_hash")):
-        raise _invalid("context.cxdb", "must be a turn reference {context_id, turn_id, turn_hash} (AppendedTurn.ref or .evidence_context)")
-    if not evidence.is_hex64(ref["turn_hash"]):
-        raise _invalid("context.cxdb.turn_hash", "must be the turn's 64-hex hash, as the ledger answered the append")
-
-
 def _check_optional(payload: Mapping[str, Any]) -> None:
     get = payload.get
     context = get("context")
     if context is not None and not isinstance(context, dict):
         raise _invalid("context", "must be a dict or None")
-    if context is not None and "cxdb" in context:
-        _check_turn_ref(context["cxdb"])
+    try:
+        parse_references(context)
+    except BadReference as exc:
+        raise _invalid(exc.field, exc.reason) from None
     if get("confidence") is not None and not _is_number_within(get("confidence"), 1.0):
         raise _invalid("confidence", "must be a number within [0, 1]")
     if get("processing_time") is not None and not _is_number_within(get("processing_time"), 1e12):

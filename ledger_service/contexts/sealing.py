@@ -6,7 +6,8 @@ head's context id, turn id, depth and turn hash. A sealed turn hash names its wh
 change to any turn or blob below a sealed head no longer matches the signed chain.
 
 `verify_tenant` recomputes every blob's BLAKE3 and every turn hash from the root, and checks them
-against the stored hashes, the contexts' heads, the sealed heads and the turns decisions committed to.
+against the stored hashes, the contexts' heads and the sealed heads: the store's integrity. Its report
+then resolves the turns decisions cite (`turn_problem`): a client's claim, never tampering.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask import current_app
@@ -30,6 +31,7 @@ from ledger_service.db import read_connection, write_transaction
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 from xase.evidence import commitment as commit
+from xase.references import TurnReference
 
 __all__ = ["SEAL_POLICY", "SEAL_PREFIX", "seal_heads", "ensure_sealer", "verify_tenant", "IntegrityReport"]
 
@@ -124,12 +126,21 @@ class IntegrityReport:
     blobs: int = 0
     contexts: int = 0
     sealed_heads: int = 0
-    decisions: int = 0
     error: Optional[str] = None
+    known: dict[int, tuple[str, int]] = field(default_factory=dict, repr=False)  # turn id -> (recomputed hash, depth)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def turn_problem(self, ref: TurnReference) -> Optional[str]:
+        """Why a decision's turn reference does not resolve against the recomputed history, or None."""
+        stored = self.known.get(ref.turn_id)
+        if stored is None:
+            return f"turn {ref.turn_id} is not in the context store"
+        if stored[0] != ref.turn_hash:
+            return f"turn {ref.turn_id} has hash {stored[0]}; the decision names {ref.turn_hash}"
+        return None
 
 
 class _Broken(Exception):
@@ -181,33 +192,34 @@ def _check_heads(conn: Connection, tenant_id: str, known: dict[int, tuple[str, i
         report.contexts += 1
 
 
-def _check_commitments(conn: Connection, tenant_id: str, known: dict[int, tuple[str, int]], report: IntegrityReport) -> None:
+def _sealed_turn(head: Any) -> tuple[int, str]:
+    """(turn id, turn hash) of one sealed head, as the ledger wrote it; anything else is a broken seal."""
+    turn_id = head.get("turn_id") if isinstance(head, dict) else None
+    if not (isinstance(turn_id, str) and turn_id.isascii() and turn_id.isdigit() and len(turn_id) < 20 and isinstance(head.get("turn_hash"), str)):
+        raise _Broken(f"a sealed head is not one the ledger writes: {head!r:.120}")
+    return int(turn_id), head["turn_hash"]
+
+
+def _check_seals(conn: Connection, tenant_id: str, known: dict[int, tuple[str, int]], report: IntegrityReport) -> None:
     for seq, policy_id, transaction_id, context in evidence.contexts_naming(conn, tenant_id, "cxdb_heads"):
         if policy_id != SEAL_POLICY or not transaction_id.startswith(SEAL_PREFIX):
             continue  # a client's record: only the ledger's own seals count as seals
-        for head in context["cxdb_heads"]:
-            if known.get(int(head["turn_id"]), ("", 0))[0] != head["turn_hash"]:
-                raise _Broken(f"record seq {seq}: sealed head turn {head['turn_id']} of context {head['context_id']} no longer matches the turns")
+        heads = context["cxdb_heads"]
+        for head in heads if isinstance(heads, list) else [heads]:
+            turn_id, turn_hash = _sealed_turn(head)
+            if known.get(turn_id, ("", 0))[0] != turn_hash:
+                raise _Broken(f"record seq {seq}: sealed head turn {turn_id} of context {head.get('context_id')} no longer matches the turns")
             report.sealed_heads += 1
-    for seq, _policy, _transaction, context in evidence.contexts_naming(conn, tenant_id, "cxdb"):
-        ref = context["cxdb"]
-        if not isinstance(ref, dict) or "turn_id" not in ref:
-            continue
-        turn_id = str(ref.get("turn_id"))
-        stored = known.get(int(turn_id)) if turn_id.isdigit() and len(turn_id) < 20 else None
-        if stored is None or stored[0] != ref.get("turn_hash"):
-            raise _Broken(f"record seq {seq}: the decision's turn {turn_id} (hash {ref.get('turn_hash')}) does not match the stored turns")
-        report.decisions += 1
 
 
 def verify_tenant(engine: Engine, tenant_id: str) -> IntegrityReport:
-    """Check a tenant's whole context store against itself and against its evidence chain."""
+    """Check a tenant's whole context store against itself and against the heads sealed in its chain."""
     report = IntegrityReport()
     with read_connection(engine) as conn:
         try:
-            known = _recompute(conn, tenant_id, report)
-            _check_heads(conn, tenant_id, known, report)
-            _check_commitments(conn, tenant_id, known, report)
+            report.known = _recompute(conn, tenant_id, report)
+            _check_heads(conn, tenant_id, report.known, report)
+            _check_seals(conn, tenant_id, report.known, report)
         except _Broken as broken:
             report.error = str(broken)
     return report

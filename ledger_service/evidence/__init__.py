@@ -6,6 +6,7 @@ Owns
     group_commit.py   coalesce concurrent appends of a tenant into one block
     signing.py kms.py the Signer protocol: a local ECDSA key, or AWS KMS
     audit.py          reads: records, receipts, blocks, checkpoint, keys, verify, export, stats
+    claims.py         the references decisions cite, resolved against the chain (claims, not integrity)
     erasure.py        erasing a stored payload (section 7) while the chain keeps verifying
     ledger.py         `Ledger`, the handle every other subsystem records its evidence through
     tables.py         chain_heads, records, blocks, signing_keys, payloads
@@ -27,12 +28,14 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.evidence import audit_api, records_api
-from ledger_service.evidence.audit import contexts_naming, receipt
+from ledger_service.evidence.audit import contexts_naming, receipt, verify_chain
 from ledger_service.evidence.chain import open_chain
+from ledger_service.evidence.claims import Claim, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
 from ledger_service.evidence.ledger import Ledger, current_ledger
 
-__all__ = ["Ledger", "check_idempotency_key", "contexts_naming", "current_ledger", "install", "open_chain", "receipt"]
+__all__ = ["Claim", "Ledger", "check_idempotency_key", "contexts_naming", "current_ledger", "install", "open_chain", "receipt",
+           "unresolved_references", "verify_chain"]
 
 
 def install(app: Flask, ledger: Ledger) -> None:

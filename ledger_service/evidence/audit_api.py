@@ -66,12 +66,6 @@ def get_keys() -> Response:
     return json_response({"current_key_id": current_ledger().signer.key_id, "keys": keys})
 
 
-@blueprint.get("/verify")
-def verify() -> Response:
-    caller = principal("records:read")
-    return json_response(audit.verify_chain(state().engine, caller.tenant_id))
-
-
 @blueprint.get("/export")
 def export() -> Response:
     caller = principal("records:read")

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Optional
+
+from confusable_homoglyphs import confusables
 
 from ledger_service.errors import ValidationFailed
 from xase import evidence
 from xase._text import UNPRINTABLE
+from xase.references import BadReference, parse_references
 
 __all__ = ["RecordInput", "parse_record", "check_idempotency_key", "LEDGER_POLICY_PREFIX", "LEDGER_TRANSACTION_PREFIXES"]
 
@@ -53,6 +57,7 @@ _MAX_TEXT = 256
 LEDGER_POLICY_PREFIX = "xase."
 LEDGER_TRANSACTION_PREFIXES = ("acc_", "era_", "ret_", "cxs_")  # data accesses, payload erasures, knowledge retrievals and changes, context seals
 _MAX_PROCESSING_MS = 1e12
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,10 @@ def _context(fields: dict[str, Any]) -> tuple[str, str]:
     if not isinstance(context, dict):
         raise _fail("context", "must be a JSON object")
     try:
+        parse_references(context)
+    except BadReference as exc:
+        raise _fail(exc.field, exc.reason) from None
+    try:
         canonical = evidence.canonicalize(context)
     except evidence.CanonicalizationError as exc:
         raise _fail("context", str(exc)) from None
@@ -181,9 +190,30 @@ def _payload(fields: dict[str, Any]) -> Optional[bytes]:
     return evidence.canonicalize({"input": fields["input"], "output": fields["output"]})
 
 
+def skeleton(text: str) -> str:
+    """What `text` looks like: NFKC, case-folded, without invisible, spacing or combining characters, and each
+    character that looks like an ASCII one (Unicode TR39 confusables) replaced by it."""
+    shown = []
+    for char in unicodedata.normalize("NFKC", text).casefold():
+        if unicodedata.category(char) in _INVISIBLE:
+            continue
+        if not char.isascii():
+            char = next((alike["c"].lower() for alike in confusables.confusables_data.get(char, ()) if alike["c"].isascii()), char)
+        shown.append(char)
+    return "".join(shown)
+
+
+def _looks_reserved(policy_id: str) -> bool:
+    """`xase` and then anything but a letter or digit, as a reader would see it: `xase.`, with a fullwidth dot, with a
+    Cyrillic `a`, with a zero-width space or a leading blank."""
+    seen = skeleton(policy_id)
+    word = LEDGER_POLICY_PREFIX[:-1]
+    return seen.startswith(word) and (len(seen) == len(word) or not seen[len(word)].isalnum())
+
+
 def _refuse_ledger_namespace(policy_id: str, transaction_id: Optional[str]) -> None:
-    if policy_id.lower().startswith(LEDGER_POLICY_PREFIX):
-        raise _fail("policy_id", f"policies named {LEDGER_POLICY_PREFIX}* are reserved for the ledger's own evidence")
+    if _looks_reserved(policy_id):
+        raise _fail("policy_id", f"policies named {LEDGER_POLICY_PREFIX}* (or anything that looks like it) are reserved for the ledger's own evidence")
     if transaction_id is not None and transaction_id.lower().startswith(LEDGER_TRANSACTION_PREFIXES):
         raise _fail("transaction_id", f"the prefixes {list(LEDGER_TRANSACTION_PREFIXES)} are reserved for the ledger's own evidence")
 

@@ -37,6 +37,10 @@ def _evidence(conn: Connection, caller: auth.Principal, action: str, kb_id: Opti
     return retrievals.record(current_ledger(), caller, action, kb_id, None, request_, chunk_ids, within=conn)
 
 
+def _answer(payload: Any, evidence_id: str, status: int = 200) -> Response:
+    return json_response(payload, status, headers={retrievals.EVIDENCE_HEADER: evidence_id})
+
+
 @blueprint.get("/kbs")
 def list_kbs() -> Response:
     caller = _admin()
@@ -50,8 +54,8 @@ def create_kb() -> Response:
     body = json_object("name", "description")
     with write_transaction(state().engine) as conn:
         created = bases.create_kb(conn, caller.tenant_id, body.get("name"), body.get("description"))
-        _evidence(conn, caller, "create_kb", created["id"], {"name": created["name"]})
-    return json_response(created, 201)
+        evidence_id = _evidence(conn, caller, "create_kb", created["id"], {"name": created["name"]})
+    return _answer(created, evidence_id, 201)
 
 
 @blueprint.get("/kbs/<kb_id>")
@@ -66,8 +70,8 @@ def delete_kb(kb_id: str) -> Response:
     caller = _admin()
     with write_transaction(state().engine) as conn:
         view, chunk_ids = bases.delete_kb(conn, caller.tenant_id, kb_id)
-        _evidence(conn, caller, "delete_kb", view["id"], {"name": view["name"]}, chunk_ids)
-    return json_response({**view, "deleted": True})
+        evidence_id = _evidence(conn, caller, "delete_kb", view["id"], {"name": view["name"]}, chunk_ids)
+    return _answer({**view, "deleted": True}, evidence_id)
 
 
 @blueprint.get("/keys")
@@ -83,8 +87,8 @@ def create_key() -> Response:
     body = json_object("name", "description")
     with write_transaction(state().engine) as conn:
         created = bases.create_key(conn, caller.tenant_id, body.get("name"), body.get("description"))
-        _evidence(conn, caller, "create_key", None, {"key": created["apiKey"]["hash"]})
-    return json_response(created, 201)
+        evidence_id = _evidence(conn, caller, "create_key", None, {"key": created["apiKey"]["hash"]})
+    return _answer(created, evidence_id, 201)
 
 
 @blueprint.get("/keys/<key_hash>/permissions")
@@ -100,8 +104,8 @@ def set_permission(key_hash: str, kb_id: str) -> Response:
     body = json_object("permission")
     with write_transaction(state().engine) as conn:
         granted = bases.set_permission(conn, caller.tenant_id, key_hash, kb_id, body.get("permission"))
-        _evidence(conn, caller, "set_permission", kb_id, {"key": key_hash, "permission": granted["permission"]})
-    return json_response(granted)
+        evidence_id = _evidence(conn, caller, "set_permission", kb_id, {"key": key_hash, "permission": granted["permission"]})
+    return _answer(granted, evidence_id)
 
 
 @blueprint.patch("/keys/<key_hash>/status/revoke")
@@ -109,5 +113,5 @@ def revoke_key(key_hash: str) -> Response:
     caller = _admin()
     with write_transaction(state().engine) as conn:
         revoked = bases.revoke_key(conn, caller.tenant_id, key_hash)
-        _evidence(conn, caller, "revoke_key", None, {"key": key_hash})
-    return json_response(revoked)
+        evidence_id = _evidence(conn, caller, "revoke_key", None, {"key": key_hash})
+    return _answer(revoked, evidence_id)

@@ -227,8 +227,8 @@ def store_context(org_id: str) -> Response:
     body = json_object("data", "context_id")
     with write_transaction(state().engine) as conn:
         stored = bases.store_context(conn, caller.tenant_id, body.get("context_id"), body.get("data"))
-        _evidence(caller, "store_context", None, stored["context_id"], {}, [], conn)
-    return json_response(stored)
+        evidence_id = _evidence(caller, "store_context", None, stored["context_id"], {}, [], conn)
+    return _answer(stored, evidence_id)
 
 
 @blueprint.get("/exec_context/<org_id>")
@@ -250,8 +250,8 @@ def delete_context(org_id: str, context_id: str) -> Response:
     caller = _caller(org_id)
     with write_transaction(state().engine) as conn:
         deleted = bases.delete_context(conn, caller.tenant_id, context_id)
-        _evidence(caller, "delete_context", None, deleted["context_id"], {}, [], conn)
-    return json_response(deleted)
+        evidence_id = _evidence(caller, "delete_context", None, deleted["context_id"], {}, [], conn)
+    return _answer(deleted, evidence_id)
 
 
 @blueprint.get("/exec_context/<org_id>/<kb_id>/context")
@@ -275,5 +275,5 @@ def bind(org_id: str, kb_id: str, context_id: str) -> Response:
     with write_transaction(state().engine) as conn:
         kb = bases.require(conn, caller, kb_id, WRITE)
         bound = bases.bind(conn, caller.tenant_id, kb.id, context_id)
-        _evidence(caller, "bind", kb.id, bound["context_id"], {}, [], conn)
-    return json_response(bound)
+        evidence_id = _evidence(caller, "bind", kb.id, bound["context_id"], {}, [], conn)
+    return _answer(bound, evidence_id)

@@ -194,4 +194,4 @@ def test_seal_contexts_seals_now_where_the_server_does_not(tmp_path: Path) -> No
 
     assert "sealed 1 context head(s)" in cli("seal-contexts")
     assert "sealed 0 context head(s)" in cli("seal-contexts")  # nothing moved since
-    assert "contexts OK (1 turns, 1 blobs, 1 contexts, 1 sealed heads, 0 decisions)" in cli("verify")
+    assert "contexts OK (1 turns, 1 blobs, 1 contexts, 1 sealed heads)" in cli("verify")

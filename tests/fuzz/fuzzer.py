@@ -28,7 +28,7 @@ from typing import Any, Callable, ClassVar, Optional
 from urllib.parse import quote
 
 import requests
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api, LedgerProcess
@@ -187,8 +187,23 @@ class Route:
     body: Optional[Callable[[World], Any]] = None  # a valid body to break
 
 
+_HASH = "ab" * 32
+# What a decision may cite (`xase.references`), well-formed (resolving or not: claims) and of every wrong shape (a 400).
+_REFERENCES = [
+    {"cxdb": {"context_id": "1", "turn_id": "1", "turn_hash": _HASH}}, {"cxdb": {"context_id": "1", "turn_id": "424242", "turn_hash": _HASH}},
+    {"retrieval": "ret_" + "0" * 24}, {"retrieval": ["ret_" + "1" * 24, "ret_" + "2" * 24]}, {"data_access": "acc_" + "3" * 24},
+    {"cxdb": {"turn_id": "\u00b2"}}, {"cxdb": {"context_id": "1", "turn_id": "\u0661\u0662", "turn_hash": _HASH}}, {"cxdb": None},
+    {"cxdb": {"context_id": "1", "turn_id": "0", "turn_hash": "0" * 64}}, {"cxdb": {"context_id": "1", "turn_id": "2"}}, {"retrieval": 5},
+    {"retrieval": "ret_made_up"}, {"retrieval": []}, {"data_access": ["acc_" + "4" * 24] * 101}, {"cxdb": "1/2"},
+]  # fmt: skip
+# Policies a reader could take for the ledger's own (`xase.`): all refused.
+_LOOK_ALIKES = [" xase.retrieval", "x\u0430se.retrieval", "xase\uff0eretrieval", "xase\u200b.retrieval", "xase\u2024cxdb", "\uff58ase.cxdb",
+                "XASE.seal", "xase", "\u0445\u0430\u0455\u0435.knowledge", "xase\u3002retrieval"]  # fmt: skip
+
+
 def _decision(_: World) -> dict[str, Any]:
-    return {"policy_id": "fuzz_policy", "input": {"amount": 100}, "output": {"decision": "APPROVED"}, "confidence": 0.5}
+    return {"policy_id": "fuzz_policy", "input": {"amount": 100}, "output": {"decision": "APPROVED"}, "confidence": 0.5,
+            "context": {"channel": "fuzz"}}  # fmt: skip
 
 
 ROUTES = [
@@ -291,7 +306,8 @@ XTRACE_ADMIN = ("/xtrace/v1/kbs", "/xtrace/v1/keys")  # authenticated by x-xtrac
 # The classes of input the adversarial review of issue 12 found 500s with, so that every run draws them.
 _ODD_NUMBERS = st.sampled_from([2**53 + 1, -(2**53) - 1, 2**63, -(2**63) - 1, 2**64, 10**30, 1e308, -1e308, 1.7976931348623157e308,
                                 5e-324, -0.0, 1e-300])  # fmt: skip
-_ODD_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\ud83d", "\u0661", "\u00b2", "\u0663\u0664", "\u202e", "\x00", "\x1b[2J", "\u2028"])
+_ODD_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\ud83d", "\u0661", "\u00b2", "\u0663\u0664", "\u202e", "\x00", "\x1b[2J", "\u2028",
+                             "\uff11", "\u0967", "\U0001d7e2", *_LOOK_ALIKES])  # fmt: skip
 
 
 def _deep(operator: str, depth: int, leaf: Any) -> Any:
@@ -317,6 +333,7 @@ _JSON = st.one_of(
     st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12) | _ODD_TEXT, inner, max_size=4),
                  max_leaves=12),
     _SHAPES,
+    st.sampled_from(_REFERENCES),
 )  # fmt: skip
 
 # Query strings carry JSON too (`stream?filter=`, `sort=`): the same classes, as text, parsed by the ledger.
@@ -348,6 +365,10 @@ class Shot:
     body: Optional[bytes]
     auth: str
     foreign: bool
+
+    def replay(self) -> str:
+        """Everything needed to send it again."""
+        return f"{self.method} {self.path} params={self.params!r} headers={self.headers!r} auth={self.auth} body={self.body[:2000] if self.body else None!r}"
 
 
 def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -434,7 +455,10 @@ def _break(draw: st.DrawFn, value: Any) -> Any:
     if not isinstance(value, dict) or not value:
         return draw(_JSON)
     name = draw(st.sampled_from(sorted(value)))
-    action = draw(st.sampled_from(["replace", "replace", "deeper", "remove", "add"]))
+    action = draw(st.sampled_from(["replace", "replace", "deeper", "remove", "add", "cite"]))
+    if action == "cite" and "policy_id" in value:  # a decision: hostile references or a look-alike policy
+        cited = draw(st.sampled_from(_REFERENCES))
+        return {**value, "context": cited} if draw(st.booleans()) else {**value, "policy_id": draw(st.sampled_from(_LOOK_ALIKES))}
     broken = dict(value)
     if action == "remove":
         del broken[name]
@@ -451,6 +475,7 @@ def _break(draw: st.DrawFn, value: Any) -> Any:
 
 @dataclass
 class FuzzReport:
+    seed: int = 0  # fuzz(..., random_seed=this) draws the same requests again
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
@@ -499,7 +524,7 @@ class Fuzzer:
         response = self.http.request(shot.method, base + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
         report.requests += 1
         report.statuses[response.status_code] += 1
-        where = f"{shot.method} {shot.path[:120]} [{shot.auth}] -> {response.status_code}"
+        where = f"{shot.replay()} -> {response.status_code}"
         if response.status_code >= 500:
             report.server_errors.append(f"{where}: {response.text[:300]}")
         if MARKER in response.text:
@@ -539,13 +564,15 @@ def _is_error_body(response: requests.Response) -> bool:
     return isinstance(error, dict) and bool(error.get("code")) and str(error.get("request_id", "")).startswith("req_")
 
 
-def fuzz(world: World, requests_to_send: int, seed: Optional[int] = None) -> FuzzReport:
-    """Send `requests_to_send` hypothesis-drawn requests; returns what held and what did not."""
+def fuzz(world: World, requests_to_send: int, random_seed: Optional[int] = None) -> FuzzReport:
+    """Send `requests_to_send` hypothesis-drawn requests; returns what held and what did not. The report names the
+    seed (drawn when none is given): the same seed draws the same requests, and each failure holds its whole request."""
     fuzzer = Fuzzer(world)
+    fuzzer.report.seed = random_seed if random_seed is not None else secrets.randbits(32)
     b_before, a_before = world.chain_ids(world.b.key), world.chain_ids(world.a.key)
 
-    @settings(max_examples=requests_to_send, deadline=None, database=None, derandomize=seed is not None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate])  # fmt: skip
+    @seed(fuzzer.report.seed)
+    @settings(max_examples=requests_to_send, deadline=None, database=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
     @given(shots(world))
     def send(shot: Shot) -> None:
         fuzzer.fire(shot)

@@ -114,7 +114,8 @@ def test_a_change_whose_evidence_fails_changes_nothing_and_one_that_succeeds_is_
     assert done.status_code in (200, 201), done.get_json()
     after = knowledge.state()
     assert after["records"] == [before["records"][0] + 1] and after != before
-    assert _last_record(knowledge)["record"]["decision_type"] == f"knowledge.{change}"
+    last = _last_record(knowledge)
+    assert last["record"]["decision_type"] == f"knowledge.{change}" and done.headers["X-Evidence-Id"] == last["transaction_id"]
 
 
 def _last_record(k: Knowledge) -> dict[str, Any]:
