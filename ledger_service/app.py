@@ -45,9 +45,11 @@ _HTTP_CODES = {
 
 
 def _rate_limit_key() -> str:
-    # Hash of the presented key: buckets per key without a database lookup, secrets never stored.
-    # The knowledge admin plane presents its key as X-Xtrace-Key: bucket it by key too, not by address.
-    key = presented_api_key() or request.headers.get("X-Xtrace-Key")
+    # Hash of the presented key: buckets per key without a database lookup, secrets never stored. Only the key
+    # the route authenticates with counts: the knowledge admin plane's X-Xtrace-Key there (a junk X-API-Key beside
+    # it would otherwise open a fresh bucket per request), X-API-Key or Bearer everywhere else.
+    admin_plane = request.path.startswith(knowledge.ADMIN_PATHS)
+    key = request.headers.get("X-Xtrace-Key") if admin_plane else presented_api_key()
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32] if key else "ip:" + get_remote_address()
 
 
@@ -111,6 +113,11 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     @app.after_request
     def _tag_response(response: Response) -> Response:
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        # Flask-Limiter rewrites Retry-After as whole seconds left, truncated: under a per-second limit, 0, which
+        # invites a retry at once. Registered before the limiter, this runs after its rewrite.
+        retry_after = response.headers.get("Retry-After", "")
+        if response.status_code == 429 and retry_after.isdigit() and int(retry_after) < 1:
+            response.headers["Retry-After"] = "1"
         _observe(metrics, response)
         return response
 

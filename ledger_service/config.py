@@ -55,6 +55,9 @@ class Settings:
     group_commit: bool = True  # XASE_GROUP_COMMIT: concurrent appends per tenant share a block
     statement_timeout_ms: int = 10_000  # XASE_STATEMENT_TIMEOUT_MS: the longest a client-shaped query (filter, pipeline) may run
     metrics_token: Optional[str] = None  # XASE_METRICS_TOKEN: when set, GET /metrics needs "Authorization: Bearer <token>"
+    # XASE_KEEPALIVE: seconds `serve` keeps an idle connection open; longer than clients keep theirs (aiohttp 15 s,
+    # requests until the server closes) and than a load balancer's idle timeout (60 s), so no client reuses a closed one.
+    keepalive: int = 75
     # The agent context store (/cxdb). XASE_CXDB_ALLOWED_ORIGINS: CORS origins, comma-separated, "*" any (the seed's
     # development setting); none by default. XASE_CXDB_RATE_LIMIT: its own limit per key (the seed's gateway: "1000 per minute").
     cxdb_allowed_origins: tuple[str, ...] = ()
@@ -85,6 +88,7 @@ class Settings:
             "group_commit": env.get("XASE_GROUP_COMMIT", "1").lower() not in ("0", "false", "no", "off"),
             "statement_timeout_ms": _int("XASE_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
             "metrics_token": env.get("XASE_METRICS_TOKEN") or None,
+            "keepalive": _int("XASE_KEEPALIVE", cls.keepalive),
             "cxdb_allowed_origins": tuple(origin.strip() for origin in env.get("XASE_CXDB_ALLOWED_ORIGINS", "").split(",") if origin.strip()),
             "cxdb_rate_limit": env.get("XASE_CXDB_RATE_LIMIT", cls.cxdb_rate_limit),
             "cxdb_seal_interval": _number("XASE_CXDB_SEAL_INTERVAL", cls.cxdb_seal_interval, float),
@@ -101,6 +105,8 @@ class Settings:
             raise ValueError(f"max_upload_records must be positive, got {self.max_upload_records}")
         if self.max_request_bytes < 1024:
             raise ValueError(f"max_request_bytes must be at least 1024, got {self.max_request_bytes}")
+        if not 1 <= self.keepalive <= 3600:
+            raise ValueError(f"XASE_KEEPALIVE must be 1..3600 seconds, got {self.keepalive}")
         if self.statement_timeout_ms < 1:
             raise ValueError(f"statement_timeout_ms must be positive, got {self.statement_timeout_ms}")
         if not (0 <= self.cxdb_seal_interval < float("inf")):

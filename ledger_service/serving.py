@@ -72,6 +72,7 @@ def serve(settings: Settings, workers: int, threads: int = 8, port_file: Optiona
         "threads": threads,
         "timeout": 60,
         "graceful_timeout": 15,
+        "keepalive": settings.keepalive,  # gunicorn's 2 s closes connections clients still hold (aiohttp: 15 s)
         "post_fork": post_fork,
         "child_exit": child_exit,
         "on_exit": on_exit,

@@ -28,4 +28,5 @@ def install(app: Flask) -> None:
     """Serve this subsystem's routes from `app`."""
     app.register_blueprint(datasets_api.blueprint)
     app.register_blueprint(sessions_api.blueprint)
+    app.register_blueprint(sessions_api.evidence_blueprint)
     app.register_blueprint(grants_api.blueprint)

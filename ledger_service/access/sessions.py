@@ -230,13 +230,14 @@ class Reader:
     session: Any
     dataset: Any
 
-    def record_evidence(self, action: str, request: dict[str, Any], record_ids: list[str], *, within: Optional[Connection] = None) -> str:
+    def record_evidence(self, action: str, request: dict[str, Any], record_ids: list[str], *, within: Optional[Connection] = None,
+                        suffix: Optional[str] = None) -> str:  # fmt: skip
         """The consumer's evidence of `action` and the holder's access log line, in one transaction: `within` (the
-        change it evidences) or one of their own."""
+        change it evidences) or one of their own. `suffix`: the 24 hex digits its id shares with the id of what it evidences."""
         if within is None:
             with write_transaction(self.engine) as conn:
-                return self.record_evidence(action, request, record_ids, within=conn)
-        transaction_id = f"acc_{secrets.token_hex(12)}"
+                return self.record_evidence(action, request, record_ids, within=conn, suffix=suffix)
+        transaction_id = f"acc_{suffix or secrets.token_hex(12)}"
         self.ledger.record(self.session.tenant_id, {
             "policy_id": EVIDENCE_POLICY, "decision_type": f"data_access.{action}", "transaction_id": transaction_id,
             "input": {"session_id": self.session.id, "dataset_id": self.dataset.id, "action": action, "request": request},
@@ -338,19 +339,22 @@ class Reader:
     def transform(self, record_ids: Any, transformation: Any, parameters: Any, metadata: Any) -> dict[str, Any]:
         records = self._records_by_id(record_ids, MAX_FILTER_LIMIT)
         transformed = transforms.transform(records, transformation, parameters, bytes.fromhex(self.dataset.hash_key))
-        transformation_id = "transform_" + secrets.token_hex(8)
+        suffix = secrets.token_hex(12)
+        transformation_id = "transform_" + suffix
         evidence_id = self.record_evidence("transform", {"transformation_id": transformation_id, "transformation": transformation,
-                                                         "parameters": parameters, "metadata": _metadata(metadata)}, list(record_ids))  # fmt: skip
+                                                         "parameters": parameters, "metadata": _metadata(metadata)}, list(record_ids),
+                                           suffix=suffix)  # fmt: skip
         return {"transformed_records": transformed, "transformation_id": transformation_id, "evidence_id": evidence_id}
 
     def operation(self, operation_type: Any, record_ids: Any, metadata: Any) -> dict[str, Any]:
         if operation_type not in OPERATION_TYPES:
             raise ValidationFailed(f"operation_type: one of {list(OPERATION_TYPES)}", {"field": "operation_type"})
         self._records_by_id(record_ids, MAX_OPERATION_IDS)  # only records of this dataset
-        operation_id = "op_" + secrets.token_hex(8)
+        suffix = secrets.token_hex(12)
+        operation_id = "op_" + suffix
         evidence_id = self.record_evidence(f"operation.{operation_type.lower()}",
                                            {"operation_id": operation_id, "operation_type": operation_type, "metadata": _metadata(metadata)},
-                                           list(record_ids))  # fmt: skip
+                                           list(record_ids), suffix=suffix)  # fmt: skip
         return {"operation_id": operation_id, "created_at": now(), "status": "RECORDED", "evidence_id": evidence_id}
 
     def close(self, reason: Any) -> dict[str, Any]:
@@ -361,3 +365,10 @@ class Reader:
             closed = conn.execute(select(AccessSession).where(AccessSession.id == self.session.id)).one()
             evidence_id = self.record_evidence("close", {"reason": reason}, [], within=conn)
         return {**session_view(closed, self.dataset), "evidence_id": evidence_id}
+
+
+def evidence_of(evidence_id: str) -> str:
+    """The transaction id of the evidence `evidence_id` names: a transformation's or an operation's id shares its
+    24 hex digits with its `acc_` record (the seed's `/v1/evidence/{transformation_id}`); any other id is its own."""
+    kind, _, suffix = evidence_id.partition("_")
+    return f"acc_{suffix}" if kind in ("transform", "op") and suffix else evidence_id

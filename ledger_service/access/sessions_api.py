@@ -8,11 +8,12 @@ from flask import Blueprint, Response, request
 
 from ledger_service.access import sessions
 from ledger_service.errors import ValidationFailed
-from ledger_service.evidence import current_ledger
-from ledger_service.web import PREFIX, int_arg, json_body, json_object, json_response, principal, reading, receipt_url_base, state
+from ledger_service.evidence import current_ledger, receipt
+from ledger_service.web import PREFIX, int_arg, json_body, json_object, json_response, principal, public_base, reading, receipt_url_base, state
 from xase import evidence
 
 blueprint = Blueprint("sessions", __name__, url_prefix=PREFIX + "/sessions")
+evidence_blueprint = Blueprint("session_evidence", __name__, url_prefix=PREFIX)
 
 
 def _reader(session_id: str) -> sessions.Reader:
@@ -80,14 +81,14 @@ def transform(session_id: str) -> Response:
     body = json_object("records", "record_ids", "transformation", "parameters", "metadata", required=False)
     record_ids = body.get("records", body.get("record_ids"))
     result = reader.transform(record_ids, body.get("transformation"), body.get("parameters"), body.get("metadata"))
-    return json_response({**result, "evidence_url": receipt_url_base() + result["evidence_id"]})
+    return json_response({**result, "evidence_url": f"{public_base()}/evidence/{result['transformation_id']}"})
 
 
 @blueprint.post("/<session_id>/operations")
 def operations(session_id: str) -> Response:
     reader = _reader(session_id)
     body = json_object("operation_type", "records", "metadata", required=False)
-    return json_response(reader.operation(body.get("operation_type"), body.get("records"), body.get("metadata")), 201)
+    return json_response(reader.operation(body.get("operation_type"), body.get("records"), body.get("metadata")))  # 200, as the seed
 
 
 @blueprint.post("/<session_id>/aggregate")
@@ -104,3 +105,11 @@ def close(session_id: str) -> Response:
     closed = reader.close(json_object("reason", required=False).get("reason"))
     state().metrics.sessions.labels("closed").inc()
     return json_response(closed)
+
+
+@evidence_blueprint.get("/evidence/<transaction_id>")
+def get_evidence(transaction_id: str) -> Response:
+    """The receipt of an evidence id, a transformation's or an operation's id (seed 002's `evidence_url`)."""
+    caller = principal("records:read")
+    with reading() as conn:
+        return json_response(receipt(conn, caller.tenant_id, sessions.evidence_of(transaction_id)))

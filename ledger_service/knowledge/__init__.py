@@ -26,7 +26,9 @@ from flask import Flask
 
 from ledger_service.knowledge import admin_api, api
 
-__all__ = ["install"]
+__all__ = ["ADMIN_PATHS", "install"]
+
+ADMIN_PATHS = ("/xtrace/v1/kbs", "/xtrace/v1/keys")  # the admin plane: authenticated by X-Xtrace-Key
 
 
 def install(app: Flask) -> None:

@@ -119,9 +119,11 @@ def test_transform_returns_copies_with_evidence_and_leaves_the_dataset_alone(sha
     hashed = [r["patient_id"] for r in first["transformed_records"]]
     assert hashed == [r["patient_id"] for r in second["transformed_records"]] and hashed[0] != "p1"
     assert consumer.get(f"/sessions/{sid}/records/p1").json()["patient_id"] == "p1"  # stored data unchanged
+    assert first["evidence_url"] == f"{consumer.ledger.base_url}/evidence/{first['transformation_id']}"  # the seed's form
     receipt = consumer.get(first["evidence_url"].removeprefix(consumer.ledger.base_url)).json()
     evidence.verify_receipt(receipt)
-    assert receipt["record"]["decision_type"] == "data_access.transform"
+    assert receipt["record"]["decision_type"] == "data_access.transform" and receipt["record"]["transaction_id"] == first["evidence_id"]
+    assert consumer.get(f"/evidence/{first['evidence_id']}").json() == receipt  # the evidence id itself resolves too
     missing = consumer.post(f"/sessions/{sid}/transform", json={**body, "records": ["p1", "nope"]})
     assert missing.status_code == 404 and "nope" in missing.text
 
@@ -131,10 +133,12 @@ def test_operations_are_recorded(shared: tuple[Api, Api, str]) -> None:
     sid = open_session(consumer, dataset_id)["session_id"]
     response = consumer.post(f"/sessions/{sid}/operations", json={"operation_type": "TRAIN", "records": ["p1", "p2"],
                                                                   "metadata": {"model_id": "diagnostic-model-v2", "metrics": {"loss": 0.0342}}})  # fmt: skip
-    assert response.status_code == 201
+    assert response.status_code == 200  # "Response (200 OK)", as the seed
     operation = response.json()
     assert operation["status"] == "RECORDED" and operation["operation_id"].startswith("op_")
     evidence.verify_receipt(consumer.get(f"/receipts/{operation['evidence_id']}").json())
+    assert consumer.get(f"/evidence/{operation['operation_id']}").json()["record"]["transaction_id"] == operation["evidence_id"]
+    assert consumer.get("/evidence/op_" + "0" * 24).status_code == 404
     assert consumer.post(f"/sessions/{sid}/operations", json={"operation_type": "SELL", "records": ["p1"]}).status_code == 400
     log = holder.get(f"/datasets/{dataset_id}/accesses").json()["accesses"]
     assert log[0]["action"] == "operation.train" and log[0]["record_ids"] == ["p1", "p2"]

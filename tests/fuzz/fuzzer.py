@@ -213,6 +213,7 @@ ROUTES = [
     Route("GET", "/records/{transaction_id}"),
     Route("POST", "/records/{transaction_id}/payload/erase", lambda w: {"reason": "fuzz"}),
     Route("GET", "/receipts/{transaction_id}"),
+    Route("GET", "/evidence/{transaction_id}"),
     Route("GET", "/blocks/{block_seq}"),
     Route("GET", "/checkpoint"),
     Route("GET", "/keys"),

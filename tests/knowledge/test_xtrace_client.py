@@ -7,12 +7,14 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.conftest import LedgerProcess
 from tests.knowledge.conftest import Org, new_org, run
 from xase import evidence
 
@@ -324,3 +326,21 @@ def test_clients_cannot_write_retrieval_evidence(org: Org, forged: dict[str, str
     record = {"policy_id": "p", "input": {}, "output": {}, **forged}
     response = requests.post(f"{org.ledger.base_url}/records", json=record, headers={"X-API-Key": secret}, timeout=10)
     assert response.status_code == 400, response.text
+
+
+def test_the_published_client_survives_an_idle_pause_behind_gunicorn(tmp_path: Path) -> None:
+    """aiohttp keeps an idle connection 15 s; gunicorn's own keep-alive (2 s) closed it while the client's loop was busy."""
+    ledger = LedgerProcess(tmp_path, workers=1).start()
+    try:
+        org = new_org(ledger)
+
+        async def pause_between_calls() -> Any:
+            async with org.admin() as admin:
+                await admin.create_kb("first", "")
+                time.sleep(3)  # CPU-bound work (loading an execution context) holds the event loop past gunicorn's default keep-alive
+                await admin.create_kb("second", "")  # a POST: aiohttp sends it again on no fresh connection
+                return await admin.list_kbs()
+
+        assert sorted(kb["name"] for kb in run(pause_between_calls())) == ["first", "second"]
+    finally:
+        ledger.destroy()

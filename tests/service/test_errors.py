@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from ledger_service import auth
 from tests.conftest import Api, LedgerProcess, decision
 
 
@@ -163,3 +165,19 @@ def test_the_knowledge_admin_plane_is_throttled_per_key_not_per_address(throttle
     statuses = [requests.get(f"{root}/kbs", headers={"x-xtrace-key": first, "x-xtrace-org-id": "org-one"}, timeout=5).status_code for _ in range(7)]
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
     assert requests.get(f"{root}/kbs", headers={"x-xtrace-key": second, "x-xtrace-org-id": "org-two"}, timeout=5).status_code == 200
+    junk = {"x-xtrace-key": first, "x-xtrace-org-id": "org-one"}  # a fresh junk X-API-Key beside it opens no new budget
+    assert {requests.get(f"{root}/kbs", headers={**junk, "X-API-Key": secrets.token_hex(8)}, timeout=5).status_code for _ in range(3)} == {429}
+
+
+def test_retry_after_is_never_less_than_a_second(tmp_path: Any) -> None:
+    from ledger_service.app import create_app
+    from ledger_service.db import write_transaction
+    from ledger_service.tenants import create_tenant
+
+    app = create_app({"database_url": f"sqlite:///{tmp_path}/l.db", "signing_key_path": str(tmp_path / "k.pem"), "rate_limit": "2 per second"})
+    with write_transaction(app.extensions["xase"].engine) as conn:
+        key = {"X-API-Key": auth.create_api_key(conn, create_tenant(conn, "acme")["id"])["secret"]}
+    client = app.test_client()
+    limited = [client.get("/api/xase/v1/records", headers=key) for _ in range(30)]
+    waits = [int(answer.headers["Retry-After"]) for answer in limited if answer.status_code == 429]
+    assert waits and min(waits) >= 1
