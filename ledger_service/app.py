@@ -27,6 +27,7 @@ from ledger_service.errors import LedgerError, TooManyFailures
 from ledger_service.evidence.signing import Signer, signer_for
 from ledger_service.metrics import Metrics
 from ledger_service.web import AppState, FailedAuthentication, error_response, presented_api_key, rate_limit_details, refuse_nul_in_url, refuse_untrusted_host
+from xase._text import is_decimal
 
 __all__ = ["create_app"]
 
@@ -116,7 +117,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
         # Flask-Limiter rewrites Retry-After as whole seconds left, truncated: under a per-second limit, 0, which
         # invites a retry at once. Registered before the limiter, this runs after its rewrite.
         retry_after = response.headers.get("Retry-After", "")
-        if response.status_code == 429 and retry_after.isdigit() and int(retry_after) < 1:
+        if response.status_code == 429 and is_decimal(retry_after) and int(retry_after) < 1:
             response.headers["Retry-After"] = "1"
         _observe(metrics, response)
         return response
@@ -131,6 +132,9 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
         strategy="moving-window",
     )
 
+    # A CORS preflight carries no key (browsers never send one): limited, it drew on its address's budget, shared by
+    # every browser behind one proxy, and the page's next real request failed as a CORS error.
+    limiter.request_filter(lambda: request.method == "OPTIONS")
     app.extensions["xase_limiter"] = limiter
     guard = FailedAuthentication(settings.auth_failure_limit, limiter.limiter) if settings.auth_failure_limit else None
     app.extensions["xase"] = AppState(settings=settings, engine=engine, metrics=metrics, failed_authentication=guard)

@@ -26,6 +26,7 @@ from ledger_service.db import read_connection
 from ledger_service.errors import TooManyFailures, Unauthorized, ValidationFailed
 from ledger_service.metrics import Metrics
 from xase import evidence
+from xase._text import is_decimal
 
 PREFIX = "/api/xase/v1"
 
@@ -209,7 +210,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
     digits = raw[1:] if raw.startswith("-") else raw
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:  # int() would also take Arabic-Indic digits or " 7 "
+    if not is_decimal(digits) or len(digits) > 18:  # int() would also take Arabic-Indic digits or " 7 "
         raise ValidationFailed(f"{name}: must be an integer", {"field": name})
     value = int(raw)
     if not low <= value <= high:

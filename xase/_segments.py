@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from xase._text import is_decimal
 from xase.evidence import GENESIS, ChainState
 
 __all__ = ["Segment", "default_jobs", "jobs_argument", "joined", "run_segments"]
@@ -44,7 +45,7 @@ def default_jobs() -> int:
 
 def jobs_argument(text: str) -> int:
     """argparse type of a --jobs option: a whole number of processes, at least 1."""
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:  # int() would also take "²" or Arabic-Indic digits
+    if not is_decimal(text) or int(text) < 1:  # int() would also take "²" or Arabic-Indic digits
         raise argparse.ArgumentTypeError(f"expected a number of processes (1 or more), got {text!r}")
     return int(text)
 

@@ -217,10 +217,10 @@ def _descriptor_for(row: Any, mode: str, explicit: Optional[Descriptor], types: 
     return types.descriptor(row.type_id, row.type_version if mode == "inherit" else None)
 
 
-def _turn_view(row: Any, view: str, mode: str, explicit: Optional[Descriptor], types: Registry, options: codec.RenderOptions) -> dict[str, Any]:
+def _turn_view(row: Any, payload: Optional[bytes], view: str, mode: str, explicit: Optional[Descriptor], types: Registry,
+               options: codec.RenderOptions) -> dict[str, Any]:  # fmt: skip
     turn: dict[str, Any] = {"turn_id": str(row.turn_id), "parent_turn_id": str(row.parent_turn_id), "depth": row.depth,
                             "declared_type": {"type_id": row.type_id, "type_version": row.type_version}, "turn_hash": row.turn_hash}  # fmt: skip
-    payload = codec.decompress(row.compression, row.data, row.uncompressed_len) if row.data is not None else None
     if view in ("typed", "both"):
         descriptor = _descriptor_for(row, mode, explicit, types)
         turn["decoded_as"] = {"type_id": descriptor.type_id, "type_version": descriptor.type_version} if descriptor else None
@@ -272,11 +272,10 @@ def get_turns(context_id: str) -> Response:
         types = Registry(conn, caller.tenant_id, empty=bundle_id is None)
         explicit = _explicit_type(types, mode, has_registry=bundle_id is not None)
         rows = store.page(conn, caller.tenant_id, context, limit, before_id, from_id)
-        turns = [_turn_view(row, view, mode, explicit, types, options) for row in rows]
-    oldest = rows[0] if rows else None
+        turns = [_turn_view(row, payload, view, mode, explicit, types, options) for row, payload in rows]
     meta = {"context_id": str(context.context_id), "head_turn_id": str(context.head_turn_id), "head_depth": context.head_depth,
             "head_turn_hash": context.head_turn_hash, "registry_bundle_id": bundle_id}  # fmt: skip
-    next_before = str(oldest.turn_id) if oldest is not None and oldest.parent_turn_id != 0 else None
+    next_before = str(rows[0][0].turn_id) if rows else None  # as the seed: the page's oldest turn (older ones are below it)
     # floatless: stored payloads came from strict JSON (no NaN, no infinity), so orjson writes what json would
     return json_response({"meta": meta, "turns": turns, "next_before_turn_id": next_before}, floatless=True)
 

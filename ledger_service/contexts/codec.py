@@ -20,6 +20,7 @@ import zstandard
 
 from ledger_service.contexts.registry import INTEGER_RANGES, Descriptor, Field, Registry
 from ledger_service.errors import FailedDependency, Unprocessable
+from xase._text import is_decimal
 
 __all__ = ["COMPRESSION_NONE", "COMPRESSION_ZSTD", "RenderOptions", "RENDER_CHOICES", "encode", "project", "plain", "compress", "decompress"]
 
@@ -27,6 +28,7 @@ COMPRESSION_NONE = 0
 COMPRESSION_ZSTD = 1
 MAX_NESTING = 32  # nested types within nested types
 MAX_DEPTH = 64  # arrays and objects within each other in a payload
+UNIX_MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)  # 0001-01-01 to 9999-12-31T23:59:59.999Z: what ISO-8601 can show
 _ZSTD_LEVEL = 3
 
 
@@ -50,7 +52,7 @@ def _fail(path: str, expected: str, value: Any) -> Unprocessable:
 
 
 def _integer(value: Any, kind: str, path: str) -> int:
-    if isinstance(value, str) and value.lstrip("-").isascii() and value.lstrip("-").isdigit() and len(value) <= 21:
+    if isinstance(value, str) and is_decimal(value.removeprefix("-")) and len(value) <= 21:
         value = int(value)  # u64 as the typed view renders it by default
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(path, f"an integer ({kind})", value)
@@ -61,7 +63,7 @@ def _integer(value: Any, kind: str, path: str) -> int:
 
 
 def _timestamp(value: Any, field: Field, path: str) -> int:
-    if isinstance(value, str) and not value.lstrip("-").isdigit():
+    if isinstance(value, str) and not is_decimal(value.removeprefix("-")):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -69,16 +71,19 @@ def _timestamp(value: Any, field: Field, path: str) -> int:
         if moment.tzinfo is None:
             raise _fail(path, "an ISO-8601 time with a zone", value)
         value = round(moment.timestamp() * 1000)
-    return _integer(value, field.type, path)
+    number = _integer(value, field.type, path)
+    if not UNIX_MS_RANGE[0] <= number <= UNIX_MS_RANGE[1]:
+        raise _fail(path, "a time within the years 1 to 9999 (unix milliseconds)", value)
+    return number
 
 
 def _enum_value(value: Any, field: Field, registry: Registry, path: str) -> int:
     labels = registry.enum(field.enum or "")
-    if isinstance(value, str) and not value.isdigit():
-        for number, label in labels.items():
-            if label == value:
-                return number
-        raise _fail(path, f"a label of {field.enum} {sorted(labels.values())}", value)
+    if isinstance(value, str) and not is_decimal(value):
+        number = registry.enum_number(field.enum or "", value)
+        if number is None:
+            raise _fail(path, f"a label of {field.enum} ({len(labels)} labels)", value)
+        return number
     number = _integer(value, field.type, path)
     if number not in labels:
         raise _fail(path, f"a value of {field.enum} {sorted(labels)}", value)
@@ -214,8 +219,11 @@ def plain(value: Any, options: RenderOptions) -> Any:
     return value
 
 
-def _iso_ms(value: int) -> str:
-    moment = datetime.fromtimestamp(value / 1000, timezone.utc)
+def _iso_ms(value: int) -> Any:
+    """ISO-8601 with milliseconds; a value no such time can show (stored before its type said unix_ms) stays a number."""
+    if not UNIX_MS_RANGE[0] <= value <= UNIX_MS_RANGE[1]:
+        return value
+    moment = datetime.fromtimestamp(value // 1000, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value % 1000:03d}Z"
 
 
@@ -245,7 +253,8 @@ def _project_map(body: Mapping[Any, Any], descriptor: Descriptor, registry: Regi
     data: dict[str, Any] = {}
     unknown: dict[str, Any] = {}
     for key, value in body.items():
-        field = descriptor.fields.get(key) if isinstance(key, int) else None
+        # By tag, or by name: a turn appended before its type was published was stored with its field names.
+        field = descriptor.fields.get(key) if isinstance(key, int) else descriptor.by_name.get(key) if isinstance(key, str) else None
         if field is None:
             unknown[str(key)] = plain(value, options)
         else:

@@ -20,7 +20,7 @@ from ledger_service.contexts.counters import lock_counters
 from ledger_service.contexts.tables import ContextCounters, RegistryBundle, RegistryEnum, RegistryType
 from ledger_service.errors import Conflict, NotFound, Unprocessable
 from xase import evidence
-from xase._text import is_label
+from xase._text import is_decimal, is_label
 
 __all__ = ["FIELD_TYPES", "Field", "Descriptor", "Registry", "publish", "get_bundle", "latest_types", "check_bundle_id", "INTEGER_RANGES"]
 
@@ -85,7 +85,7 @@ def _name(value: Any, what: str) -> str:
 
 
 def _number_key(key: str, what: str, low: int = 1) -> int:
-    if not (key.isascii() and key.isdigit()) or len(key) > 10 or int(key) < low or int(key) > MAX_TAG or str(int(key)) != key:
+    if not is_decimal(key) or len(key) > 10 or int(key) < low or int(key) > MAX_TAG or str(int(key)) != key:
         raise Unprocessable(f"{what}: keys must be decimal integers in [{low}, {MAX_TAG}], got {key!r}"[:300])
     return int(key)
 
@@ -274,6 +274,7 @@ class Registry:
         self._empty = empty
         self._descriptors: dict[tuple[str, Optional[int]], Optional[Descriptor]] = {}
         self._enums: dict[str, dict[int, str]] = {}
+        self._numbers: dict[str, dict[str, int]] = {}  # per enum, label -> number: a lookup, not a scan per value
 
     def descriptor(self, type_id: str, type_version: Optional[int]) -> Optional[Descriptor]:
         """The descriptor of `type_version`, or of the latest version when it is None."""
@@ -292,3 +293,9 @@ class Registry:
             labels = self._conn.execute(select(RegistryEnum.labels).where(RegistryEnum.tenant_id == self._tenant_id, RegistryEnum.enum_id == enum_id)).scalar()
             self._enums[enum_id] = {int(value): label for value, label in json.loads(labels or "{}").items()}
         return self._enums[enum_id]
+
+    def enum_number(self, enum_id: str, label: str) -> Optional[int]:
+        """The number of `label` in `enum_id`, or None."""
+        if enum_id not in self._numbers:
+            self._numbers[enum_id] = {label: number for number, label in self.enum(enum_id).items()}
+        return self._numbers[enum_id].get(label)

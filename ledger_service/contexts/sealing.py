@@ -28,6 +28,7 @@ from ledger_service import evidence
 from ledger_service.contexts import codec
 from ledger_service.contexts.tables import AgentContext, Blob, Turn
 from ledger_service.db import read_connection, write_transaction
+from xase._text import is_decimal
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 from xase.evidence import commitment as commit
@@ -168,6 +169,8 @@ def _recompute(conn: Connection, tenant_id: str, report: IntegrityReport) -> dic
                 payload = codec.decompress(row.compression, row.data, row.uncompressed_len)
             except Exception as exc:  # a corrupted zstd frame
                 raise _Broken(f"{subject}: blob {row.content_hash} does not decompress: {exc}") from None
+            if len(payload) != row.uncompressed_len:
+                raise _Broken(f"{subject}: blob {row.content_hash} uncompressed_len: expected {len(payload)}, got {row.uncompressed_len}")
             checked_blobs[row.content_hash] = history.content_hash(payload)
             report.blobs += 1
         if checked_blobs[row.content_hash] != row.content_hash:
@@ -195,7 +198,7 @@ def _check_heads(conn: Connection, tenant_id: str, known: dict[int, tuple[str, i
 def _sealed_turn(head: Any) -> tuple[int, str]:
     """(turn id, turn hash) of one sealed head, as the ledger wrote it; anything else is a broken seal."""
     turn_id = head.get("turn_id") if isinstance(head, dict) else None
-    if not (isinstance(turn_id, str) and turn_id.isascii() and turn_id.isdigit() and len(turn_id) < 20 and isinstance(head.get("turn_hash"), str)):
+    if not (is_decimal(turn_id) and len(turn_id) < 20 and isinstance(head.get("turn_hash"), str)):
         raise _Broken(f"a sealed head is not one the ledger writes: {head!r:.120}")
     return int(turn_id), head["turn_hash"]
 

@@ -18,7 +18,7 @@ from ledger_service.contexts.counters import counters, lock_counters
 from ledger_service.contexts.registry import Registry
 from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
 from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, over_cap
-from xase._text import is_label
+from xase._text import is_decimal, is_label
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 
@@ -31,12 +31,13 @@ MAX_TYPE_ID = 256
 MAX_IDEMPOTENCY_KEY = 128
 MAX_TAG = 200
 MAX_LISTED_CHILDREN = 100  # child ids a lineage block lists (child_count counts them all)
+MAX_PAGE_BYTES = 8 * 1024 * 1024  # payload bytes (uncompressed) one page of turns holds: past it the page ends early
 
 
 def parse_id(value: Any, what: str, *, zero: bool = True) -> int:
     """A decimal-string id (as the seed writes them; a JSON integer is taken too); 400 otherwise."""
     text_value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text_value, str) or not (text_value.isascii() and text_value.isdigit()) or len(text_value) > 19 or int(text_value) > MAX_ID:
+    if not is_decimal(text_value) or len(text_value) > 19 or int(text_value) > MAX_ID:
         raise ValidationFailed(f"{what}: expected a decimal id, got {value!r}"[:200], {"field": what})
     number = int(text_value)
     if number == 0 and not zero:
@@ -296,7 +297,7 @@ WITH RECURSIVE walk(turn_id, n) AS (
     WHERE walk.n < :count AND t.parent_turn_id <> 0
 )
 SELECT t.turn_id, t.parent_turn_id, t.depth, t.type_id, t.type_version, t.encoding, t.content_hash, t.turn_hash, t.created_at,
-       b.compression, b.uncompressed_len, b.data
+       b.compression, b.uncompressed_len, b.content_hash AS blob_hash
 FROM walk JOIN cxdb_turns t ON t.tenant_id = :tenant AND t.turn_id = walk.turn_id
 LEFT JOIN cxdb_blobs b ON b.tenant_id = :tenant AND b.content_hash = t.content_hash
 ORDER BY t.depth
@@ -304,22 +305,52 @@ ORDER BY t.depth
 
 
 def walk(conn: Connection, tenant_id: str, start_turn_id: int, count: int) -> list[Row[Any]]:
-    """`count` turns from `start_turn_id` towards the root, oldest first, each with its blob: one query at any depth."""
+    """`count` turns from `start_turn_id` towards the root, oldest first, each with its blob's size (not its bytes):
+    one query at any depth."""
     if start_turn_id == 0 or count <= 0:
         return []
     return list(conn.execute(_WALK, {"start": start_turn_id, "tenant": tenant_id, "count": count}))
 
 
-def page(conn: Connection, tenant_id: str, context: Row[Any], limit: int, before_turn_id: Optional[int], from_turn_id: Optional[int] = None) -> list[Row[Any]]:
-    """A page of history, oldest first: the `limit` turns from the context's head, from `from_turn_id` (that
-    turn and older), or below `before_turn_id` (older than that turn)."""
+def _within_budget(rows: list[Row[Any]], budget: int) -> list[Row[Any]]:
+    """The newest of `rows` whose payloads add up to at most `budget` bytes (at least one), oldest first."""
+    kept: list[Row[Any]] = []
+    total = 0
+    for row in reversed(rows):
+        total += row.uncompressed_len or 0
+        if kept and total > budget:
+            break
+        kept.append(row)
+    return kept[::-1]
+
+
+def _payloads(conn: Connection, tenant_id: str, content_hashes: set[str]) -> dict[str, bytes]:
+    """content hash -> payload, each distinct blob read and decompressed once."""
+    wanted = sorted(content_hashes)
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(Blob.content_hash, Blob.compression, Blob.data, Blob.uncompressed_len)
+        query = query.where(Blob.tenant_id == tenant_id, Blob.content_hash.in_(wanted[start : start + 500]))
+        found.update({row.content_hash: codec.decompress(row.compression, row.data, row.uncompressed_len) for row in conn.execute(query)})
+    return found
+
+
+def page(conn: Connection, tenant_id: str, context: Row[Any], limit: int, before_turn_id: Optional[int], from_turn_id: Optional[int] = None,
+         budget: int = MAX_PAGE_BYTES) -> list[tuple[Row[Any], Optional[bytes]]]:  # fmt: skip
+    """A page of history, oldest first, each turn with its payload (None: its blob is missing): the `limit` turns
+    from the context's head, from `from_turn_id` (that turn and older), or below `before_turn_id` (older than
+    that turn). The page ends early, at the newest turns whose payloads add up to `budget` bytes."""
     if from_turn_id is not None:
-        return walk(conn, tenant_id, _turn(conn, tenant_id, from_turn_id).turn_id if from_turn_id else 0, limit)
-    if before_turn_id is None:
-        return walk(conn, tenant_id, context.head_turn_id, limit)
-    if before_turn_id == 0:
-        return []
-    return walk(conn, tenant_id, _turn(conn, tenant_id, before_turn_id).parent_turn_id, limit)
+        rows = walk(conn, tenant_id, _turn(conn, tenant_id, from_turn_id).turn_id if from_turn_id else 0, limit)
+    elif before_turn_id is None:
+        rows = walk(conn, tenant_id, context.head_turn_id, limit)
+    elif before_turn_id == 0:
+        rows = []
+    else:
+        rows = walk(conn, tenant_id, _turn(conn, tenant_id, before_turn_id).parent_turn_id, limit)
+    kept = _within_budget(rows, budget)
+    payloads = _payloads(conn, tenant_id, {row.content_hash for row in kept if row.blob_hash is not None})
+    return [(row, payloads.get(row.content_hash)) for row in kept]
 
 
 def get_blob(conn: Connection, tenant_id: str, content_hash: str) -> bytes:

@@ -226,6 +226,7 @@ def store_context(org_id: str) -> Response:
     caller = _caller(org_id)
     body = json_object("data", "context_id")
     with write_transaction(state().engine) as conn:
+        bases.require_context_access(conn, caller, bases.check_id(body.get("context_id"), "context_id"), WRITE, stored=False)
         stored = bases.store_context(conn, caller.tenant_id, body.get("context_id"), body.get("data"))
         evidence_id = _evidence(caller, "store_context", None, stored["context_id"], {}, [], conn)
     return _answer(stored, evidence_id)
@@ -235,13 +236,14 @@ def store_context(org_id: str) -> Response:
 def list_contexts(org_id: str) -> Response:
     caller = _caller(org_id)
     with reading() as conn:
-        return json_response({"contexts": bases.list_contexts(conn, caller.tenant_id)})
+        return json_response({"contexts": bases.list_contexts(conn, caller)})
 
 
 @blueprint.get("/exec_context/<org_id>/<context_id>")
 def get_context(org_id: str, context_id: str) -> Response:
     caller = _caller(org_id)
     with reading() as conn:
+        bases.require_context_access(conn, caller, bases.check_id(context_id, "context_id"), READ)
         return json_response(bases.get_context(conn, caller.tenant_id, context_id))
 
 
@@ -249,6 +251,7 @@ def get_context(org_id: str, context_id: str) -> Response:
 def delete_context(org_id: str, context_id: str) -> Response:
     caller = _caller(org_id)
     with write_transaction(state().engine) as conn:
+        bases.require_context_access(conn, caller, bases.check_id(context_id, "context_id"), DELETE)
         deleted = bases.delete_context(conn, caller.tenant_id, context_id)
         evidence_id = _evidence(caller, "delete_context", None, deleted["context_id"], {}, [], conn)
     return _answer(deleted, evidence_id)
@@ -266,6 +269,7 @@ def contexts_of(org_id: str, kb_id: str) -> Response:
 def kbs_of(org_id: str, context_id: str) -> Response:
     caller = _caller(org_id)
     with reading() as conn:
+        bases.require_context_access(conn, caller, bases.check_id(context_id, "context_id"), READ)
         return json_response({"context_id": context_id, "kb_ids": bases.kbs_of(conn, caller.tenant_id, context_id)})
 
 

@@ -7,7 +7,7 @@ Every function takes the caller's tenant: another tenant's base, key or context 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Optional
 
 import gmpy2
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -188,6 +188,25 @@ def require(conn: Connection, caller: auth.Principal, kb_id: Any, need: int) -> 
 # ---------------------------------------------------------------- execution contexts and bindings
 
 
+def require_context_access(conn: Connection, caller: auth.Principal, context_id: Optional[str], need: int, *, stored: bool = True) -> None:
+    """Execution contexts follow the bases they serve. A context bound to bases needs `need` on one of them (every one
+    of them to delete it); an unbound one (and listing, storing) needs `need` on some base of the organisation. An
+    `admin` key may do anything. A key with no permission anywhere never sees a context's encrypted secret key.
+    `stored`: the context must exist (404 first, as for any id of another organisation)."""
+    if context_id is not None and stored:
+        _context_row(conn, caller.tenant_id, context_id)
+    if "admin" in caller.scopes:
+        return
+    granted = dict(conn.execute(select(KeyPermission.kb_id, KeyPermission.permission).where(KeyPermission.key_id == caller.key_id)).all())
+    bound = [] if context_id is None else list(conn.execute(
+        select(ContextBinding.kb_id).where(ContextBinding.tenant_id == caller.tenant_id, ContextBinding.context_id == context_id)).scalars())  # fmt: skip
+    holds = [LEVELS.get(granted.get(kb_id) or 0, 0) & need == need for kb_id in (bound or granted)]
+    if not (all(holds) if need == DELETE and bound else any(holds)):
+        verb = {READ: "read", WRITE: "write", DELETE: "delete"}.get(need, "use")
+        where = "every base it serves" if need == DELETE and bound else "a base it serves" if bound else "some knowledge base"
+        raise Forbidden(f"this API key may {verb} an execution context only with that permission on {where}", {"required_permission": need})
+
+
 _PUBLIC_PART = ("type", "pk", "config")
 
 
@@ -224,9 +243,19 @@ def public_context(conn: Connection, tenant_id: str, context_id: Any) -> homomor
     return homomorphic.PublicContext(row.scheme, gmpy2.mpz(row.n_squared))
 
 
-def list_contexts(conn: Connection, tenant_id: str) -> list[str]:
-    query = select(ExecutionContext.context_id).where(ExecutionContext.tenant_id == tenant_id).order_by(ExecutionContext.created_at)
-    return list(conn.execute(query).scalars())
+def list_contexts(conn: Connection, caller: auth.Principal) -> list[str]:
+    """The contexts the caller may read: all for an admin key; else those bound to a base it may read, and unbound ones."""
+    query = select(ExecutionContext.context_id).where(ExecutionContext.tenant_id == caller.tenant_id).order_by(ExecutionContext.created_at)
+    ids = list(conn.execute(query).scalars())
+    if "admin" in caller.scopes:
+        return ids
+    require_context_access(conn, caller, None, READ)
+    readable = {kb_id for kb_id, permission in conn.execute(select(KeyPermission.kb_id, KeyPermission.permission)
+                                                            .where(KeyPermission.key_id == caller.key_id)) if LEVELS.get(permission, 0) & READ}  # fmt: skip
+    bound: dict[str, set[str]] = {}
+    for context_id, kb_id in conn.execute(select(ContextBinding.context_id, ContextBinding.kb_id).where(ContextBinding.tenant_id == caller.tenant_id)):
+        bound.setdefault(context_id, set()).add(kb_id)
+    return [context_id for context_id in ids if context_id not in bound or bound[context_id] & readable]
 
 
 def delete_context(conn: Connection, tenant_id: str, context_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ledger_service.knowledge import bases, homomorphic
 from ledger_service.knowledge.tables import Chunk, KnowledgeBase
 from ledger_service.query import compile_filter, parse_path, sort_expression
 from xase import evidence
+from xase._text import is_decimal
 
 __all__ = ["FIELDS", "MAX_CHUNKS", "MAX_IDS", "MAX_RESULTS", "insert_chunks", "update_chunks", "patch_chunks", "delete_chunks",
            "get_chunks", "meta_filter", "search", "search_page", "matching_ids", "delete_matching", "patch_matching", "stored_vectors",
@@ -178,7 +179,7 @@ def chunk_ids_argument(values: Sequence[str], field: str = "chunk_ids") -> list[
         raise over_cap(field, "ids", MAX_IDS)
     ids = []
     for value in values:
-        if not (value.isascii() and value.isdigit()) or len(value) > 16:
+        if not is_decimal(value) or len(value) > 16:
             raise _invalid(f"expected integers, got {value[:40]!r}", field)
         ids.append(_chunk_id(int(value), field))
     return list(dict.fromkeys(ids))

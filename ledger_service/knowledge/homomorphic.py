@@ -22,6 +22,7 @@ import gmpy2
 import msgpack
 
 from ledger_service.errors import ValidationFailed
+from xase._text import is_decimal
 
 __all__ = ["SCHEMES", "MAX_KEY_BITS", "MAX_CIPHERTEXTS", "PublicContext", "parse_context", "decode_vector", "pack_vector",
            "unpack_vector", "encode_ciphertext", "query_numbers", "distances", "check_widths", "stream_msgpack"]  # fmt: skip
@@ -54,12 +55,23 @@ def _json_member(data: Mapping[str, Any], name: str) -> Any:
         raise ValidationFailed(f"data.{name}: not JSON", {"field": f"data.{name}"}) from None
 
 
-def _is_plaintext_secret(sk: Any) -> bool:
-    """to_dict_enc sends the secret key AES-encrypted; to_dict_plain would send its JSON, {"phi": ..., ...}."""
-    try:
-        return isinstance(json.loads(sk), dict)
-    except ValueError:
-        return False
+MAX_SECRET_TEXT = 64 * 1024  # the encrypted secret key's text, as the client writes it (a few KB at 8,192 bits)
+
+
+def _is_plaintext_secret(sk: str) -> bool:
+    """to_dict_enc sends the secret key AES-encrypted; to_dict_plain would send its JSON, {"phi": ..., ...}, which
+    may also arrive encoded twice (a JSON string holding that JSON)."""
+    value: Any = sk
+    for _ in range(2):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+            return False
+        if isinstance(value, dict):
+            return True
+        if not isinstance(value, str):
+            return False
+    return False
 
 
 def parse_context(data: Any) -> PublicContext:
@@ -71,12 +83,14 @@ def parse_context(data: Any) -> PublicContext:
     if scheme is None:
         raise ValidationFailed(f"data.type: expected one of {sorted(SCHEMES)}", {"field": "data.type"})
     sk = data.get("sk")
-    if not isinstance(sk, str) or _is_plaintext_secret(sk):
+    if not isinstance(sk, str) or len(sk) > MAX_SECRET_TEXT:
+        raise ValidationFailed(f"data.sk: expected the AES-encrypted secret key (never plaintext), at most {MAX_SECRET_TEXT} characters", {"field": "data.sk"})
+    if _is_plaintext_secret(sk):
         raise ValidationFailed("data.sk: the secret key must be AES-encrypted (to_dict_enc), never in plaintext", {"field": "data.sk"})
     public_key = _json_member(data, "pk")
     config = _json_member(data, "config")
     raw = public_key.get("n_squared") if isinstance(public_key, dict) else None
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or (isinstance(raw, str) and not (raw.isascii() and raw.isdigit())):
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or (isinstance(raw, str) and not is_decimal(raw)):
         raise ValidationFailed("data.pk: expected n_squared, an integer", {"field": "data.pk"})
     if isinstance(raw, str) and len(raw) > 2 * MAX_KEY_BITS // 3 + 2:
         raise ValidationFailed(f"data.pk: n_squared beyond a {MAX_KEY_BITS}-bit key", {"field": "data.pk"})

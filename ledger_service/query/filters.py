@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from ledger_service.errors import ValidationFailed, over_cap
 from xase import evidence
+from xase._text import is_decimal
 
 __all__ = ["JsonDocument", "compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS", "MAX_DEPTH", "MAX_IN",
            "MAX_PREDICATES", "MAX_VALUES"]
@@ -92,7 +93,7 @@ class JsonDocument:
 
     # -- primitives
     def _sqlite_path(self, segments: Sequence[str]) -> str:
-        return "$" + "".join(f"[{s}]" if s.isdigit() else "." + json.dumps(s) for s in segments)
+        return "$" + "".join(f"[{s}]" if is_decimal(s) else "." + json.dumps(s) for s in segments)
 
     def _sqlite_path_literal(self, segments: Sequence[str]) -> ColumnElement[Any]:
         return bindparam(None, self._sqlite_path(segments), literal_execute=True)  # quoted by SQLAlchemy

@@ -68,3 +68,11 @@ def test_integers_in_query_strings_are_ascii_digits(shared: tuple[Api, Api, str]
     _holder, consumer, _dataset_id = shared
     assert consumer.get("/records", params={"limit": value}).status_code == 400
     assert consumer.get(f"/blocks/{value}").status_code in (400, 404)
+
+
+@pytest.mark.parametrize("path", ["v.\u0663", "\u0661", "lab_results.\u00b2", "a.\uff11.b"])
+def test_a_filter_path_with_unicode_digits_is_a_name_not_an_index(shared: tuple[Api, Api, str], path: str) -> None:
+    _, consumer, dataset_id = shared
+    sid = open_session(consumer, dataset_id)["session_id"]
+    answer = consumer.post(f"/sessions/{sid}/filter", json={"filter": {path: 1}})
+    assert answer.status_code == 200 and answer.json()["records"] == [], answer.text

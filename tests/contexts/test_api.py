@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 import msgpack
 import pytest
@@ -66,7 +67,15 @@ def test_the_seeds_complete_flow(store: Store) -> None:
     assert first["turn_id"] == user["turn_id"] and first["parent_turn_id"] == "0" and first["depth"] == 1
     assert first["declared_type"] == {"type_id": MESSAGE, "type_version": 1}
     assert first["decoded_as"] is None  # no descriptor: the JSON as it was sent
-    assert page["next_before_turn_id"] is None
+    assert page["next_before_turn_id"] == user["turn_id"]  # as the seed: the page's oldest turn
+    assert store.call("GET", f"/v1/contexts/{context['context_id']}/turns", params={"before_turn_id": user["turn_id"]}).json()["turns"] == []
+
+    # The seed's order: the registry is published after the turns were appended; they still read back typed.
+    bundle_path = "/v1/registry/bundles/" + quote(SEED_BUNDLE["bundle_id"], safe="")
+    assert store.call("PUT", bundle_path, json=SEED_BUNDLE).status_code == 201
+    typed = store.call("GET", f"/v1/contexts/{context['context_id']}/turns", params={"limit": 10}).json()
+    assert [turn["decoded_as"] for turn in typed["turns"]] == [{"type_id": MESSAGE, "type_version": 1}] * 2
+    assert [turn["data"] for turn in typed["turns"]] == [turn["data"] for turn in page["turns"]]
 
 
 def test_the_seeds_branching_example_and_fork_isolation(store: Store) -> None:
@@ -271,7 +280,8 @@ def test_typed_appends_are_checked_against_the_descriptor(store: Store) -> None:
     context = new_context(store)
     good = {"role": "user", "timestamp": 1}
     for data in ({"role": "user"}, {"role": "owner", "timestamp": 1}, {"role": 9, "timestamp": 1}, {**good, "text": 5}, {**good, "extra": 1},
-                 {**good, "timestamp": -1}, {**good, "timestamp": "yesterday"}):  # fmt: skip
+                 {**good, "timestamp": -1}, {**good, "timestamp": "yesterday"}, {**good, "timestamp": 2**64 - 1},
+                 {**good, "timestamp": 253_402_300_800_000}):  # past 9999-12-31: no ISO-8601 time can show it  # fmt: skip
         body = {"type_id": MESSAGE, "type_version": 1, "data": data}
         error_of(store.call("POST", f"/v1/contexts/{context}/append", json=body), 422, "UNPROCESSABLE_ENTITY")
     bad_bytes = {"type_id": MESSAGE, "type_version": 2, "data": {**good, "attachments": ["not base64!"]}}
@@ -311,7 +321,7 @@ def test_paging_a_long_history(store: Store) -> None:
         if page["next_before_turn_id"] is None:
             break
         params["before_turn_id"] = page["next_before_turn_id"]
-    assert seen == list(range(1, 301)) and pages == 5
+    assert seen == list(range(1, 301)) and pages == 6  # the last page below the root is empty, as the seed pages
     default = store.call("GET", f"/v1/contexts/{context}/turns").json()
     assert len(default["turns"]) == 64 and default["turns"][-1]["depth"] == 300  # limit defaults to 64, newest page
 
@@ -421,3 +431,17 @@ def test_nested_types_and_arrays_encode_and_project_recursively(store: Store) ->
     assert store.call("PUT", "/v1/registry/bundles/dangling", json=dangling).status_code == 201
     body = {"type_id": "com.example.Dangling", "type_version": 1, "data": {"inner": {"a": 1}}}
     error_of(store.call("POST", f"/v1/contexts/{context}/append", json=body), 424, "FAILED_DEPENDENCY")
+
+
+def test_a_page_of_turns_ends_early_at_its_byte_budget(store: Store) -> None:
+    """Deduplicated, compressible 1 MiB payloads cost almost nothing to store: a page holds at most 8 MiB of them."""
+    context = new_context(store)
+    big = "x" * (1024 * 1024 - 64)
+    for _ in range(10):
+        assert store.call("POST", f"/v1/contexts/{context}/append", json={"type_id": "com.example.Note", "type_version": 1,
+                                                                          "data": {"text": big}}).status_code == 201  # fmt: skip
+    first = store.call("GET", f"/v1/contexts/{context}/turns", params={"limit": 64, "view": "both"}).json()
+    assert len(first["turns"]) == 8 and first["turns"][-1]["turn_id"] == first["meta"]["head_turn_id"]
+    assert sum(turn["uncompressed_len"] for turn in first["turns"]) <= 8 * 1024 * 1024
+    rest = store.call("GET", f"/v1/contexts/{context}/turns", params={"limit": 64, "view": "raw", "before_turn_id": first["next_before_turn_id"]})
+    assert [turn["depth"] for turn in rest.json()["turns"]] == [1, 2]

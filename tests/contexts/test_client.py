@@ -29,7 +29,7 @@ def test_the_seeds_python_example(store: Store, monkeypatch: pytest.MonkeyPatch)
     turns = client.get_turns(ctx.context_id, limit=10)
     assert ctx.head_turn_id == "0" and turn.depth == 1 and turn.context_id == ctx.context_id
     assert [item["data"] for item in turns] == [{"role": "user", "text": "Hello!"}] and len(turns) == 1
-    assert turns.meta["head_turn_id"] == turn.turn_id and turns.next_before_turn_id is None
+    assert turns.meta["head_turn_id"] == turn.turn_id and turns.next_before_turn_id == turn.turn_id
     assert turn.evidence_context == {"cxdb": {"context_id": ctx.context_id, "turn_id": turn.turn_id, "turn_hash": turn.turn_hash, "depth": 1}}
 
 

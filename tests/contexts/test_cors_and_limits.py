@@ -50,3 +50,14 @@ def test_the_gateways_rate_limit_answers_429_with_retry_after(tmp_path: Path) ->
     limited = client.get("/cxdb/v1/stats", headers={"X-API-Key": key})
     assert limited.json["error"]["code"] == "RATE_LIMIT_EXCEEDED" and 0 < int(limited.headers["Retry-After"]) <= 60
     assert client.get("/api/xase/v1/health").status_code == 200  # the rest of the ledger keeps its own budget
+
+
+def test_preflights_are_never_rate_limited_and_a_429_keeps_its_cors_headers(tmp_path: Path) -> None:
+    """A preflight carries no key: limited by address, every browser behind one proxy would share, and lose, one budget."""
+    client, key = _app(tmp_path, cxdb_rate_limit="3 per minute", cxdb_allowed_origins=("https://ui.example.com",))
+    preflight = {"Origin": "https://ui.example.com", "Access-Control-Request-Method": "GET"}
+    answers = [client.options("/cxdb/v1/contexts", headers=preflight) for _ in range(10)]
+    assert {answer.status_code for answer in answers} == {200}
+    assert {answer.headers["Access-Control-Allow-Origin"] for answer in answers} == {"https://ui.example.com"}
+    limited = [client.get("/cxdb/v1/stats", headers={"X-API-Key": key, "Origin": "https://ui.example.com"}) for _ in range(4)][-1]
+    assert limited.status_code == 429 and limited.headers["Access-Control-Allow-Origin"] == "https://ui.example.com"

@@ -180,7 +180,7 @@ class Client:
         what `xase.contexts.verify_history` and `xase verify --turns` check offline."""
         page = self.get_turns(context_id, page_size, view="both", **({"from_turn_id": str(turn_id)} if turn_id is not None else {}))
         pages = [page.turns]  # newest page first
-        while page.next_before_turn_id is not None:
+        while page.turns and page.turns[0]["parent_turn_id"] != "0":  # stop at the root, without asking for the empty page below it
             page = self.get_turns(context_id, page_size, before_turn_id=page.next_before_turn_id, view="both")
             pages.append(page.turns)
         return [turn for older_first in reversed(pages) for turn in older_first]

@@ -1,0 +1,55 @@
+"""Inputs that once reached a 500: each is a 400 now, on both backends, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.knowledge.conftest import Knowledge, context_data
+
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "sk",
+    [NESTED, "x" * (64 * 1024 + 1), json.dumps(json.dumps({"phi": "1", "mu": "2"}))],
+    ids=["nested past the parser", "over the cap", "plaintext encoded twice"],
+)
+def test_an_execution_context_whose_secret_is_hostile_or_plaintext_is_refused(knowledge: Knowledge, sk: str) -> None:
+    before = knowledge.state()
+    answer = knowledge.data("POST", "exec_context", json={"context_id": "hostile", "data": {**context_data(), "sk": sk}})
+    assert answer.status_code == 400 and answer.get_json()["error"]["details"]["field"] == "data.sk"
+    assert knowledge.state() == before
+
+
+@pytest.mark.parametrize("sort_by", ["\u0661", "meta_data.\u0663", "tag.\u00b2", "\uff11"])
+def test_a_sort_path_with_unicode_digits_is_a_name_not_an_index(knowledge: Knowledge, sort_by: str) -> None:
+    body = {"kb_id": knowledge.kb_id, "context_id": "ctx", "sort_by": sort_by, "sort_order": "asc", "limit": 10}
+    answer = knowledge.data("POST", "chunk/meta/page", json=body)
+    assert answer.status_code == 200, answer.get_json()
+    assert len(answer.get_json()["results"]) == 4
+
+
+def _key(k: Knowledge, permission: int, kb_id: str) -> dict[str, str]:
+    created = k.admin("POST", "keys", json={"name": f"p{permission}"}).get_json()
+    if permission:
+        assert k.admin("PUT", f"keys/{created['apiKey']['hash']}/permissions/{kb_id}", json={"permission": permission}).status_code == 200
+    return {"X-API-Key": created["secretKey"]}
+
+
+def test_execution_contexts_follow_the_permissions_of_the_bases_they_serve(knowledge: Knowledge) -> None:
+    """A key with no permission anywhere once listed and read every context, its encrypted secret key included."""
+    other = knowledge.admin("POST", "kbs", json={"name": "other", "description": ""}).get_json()["id"]
+    assert knowledge.client.post(f"/xtrace/v1/exec_context/acme/{other}/bind/spare", headers={"X-API-Key": knowledge.key}).status_code == 200
+    none, reader = _key(knowledge, 0, knowledge.kb_id), _key(knowledge, 1, knowledge.kb_id)
+    root = "/xtrace/v1/exec_context/acme"
+    for path in (root, f"{root}/ctx", f"{root}/ctx/kb"):
+        assert knowledge.client.get(path, headers=none).status_code == 403
+    assert knowledge.client.post(root, headers=none, json={"context_id": "mine", "data": context_data()}).status_code == 403
+    assert knowledge.client.delete(f"{root}/spare", headers=none).status_code == 403
+    assert knowledge.client.get(root, headers=reader).get_json()["contexts"] == ["ctx"]  # "spare" serves only a base it cannot read
+    assert knowledge.client.get(f"{root}/ctx", headers=reader).get_json()["sk"] == context_data()["sk"]
+    assert knowledge.client.get(f"{root}/spare", headers=reader).status_code == 403
+    assert knowledge.client.delete(f"{root}/spare", headers=reader).status_code == 403
+    assert knowledge.client.get(f"{root}/spare", headers={"X-API-Key": knowledge.key}).status_code == 200  # an admin key may
