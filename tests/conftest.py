@@ -38,8 +38,31 @@ def _postgres_unavailable() -> Optional[str]:
     return None
 
 
+def _redis_unavailable() -> Optional[str]:
+    """Why Redis tests cannot run here, or None when they can."""
+    try:
+        import redis
+    except ImportError:
+        return "the redis client is not installed (pip install redis)"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:  # any failure means "not reachable"
+        return f"Redis is not reachable at {REDIS_URL}: {type(exc).__name__}"
+    return None
+
+
+REDIS_URL = os.environ.get("XASE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_SKIP = _postgres_unavailable()
+REDIS_SKIP = _redis_unavailable()
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(POSTGRES_SKIP is not None, reason=str(POSTGRES_SKIP)))]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On CI (CI=true, or XASE_REQUIRE_SERVICES=1) a missing PostgreSQL or Redis fails the run: skipping stays for a laptop."""
+    required = os.environ.get("CI") == "true" or os.environ.get("XASE_REQUIRE_SERVICES") == "1"
+    missing = [reason for reason in (POSTGRES_SKIP, REDIS_SKIP) if reason is not None]
+    if required and missing:
+        raise pytest.UsageError("CI needs PostgreSQL and Redis on 127.0.0.1: " + "; ".join(missing))
 
 
 class PostgresDatabase:

@@ -128,7 +128,9 @@ def test_verify_endpoint_and_export_bundle(api: Api, tmp_path: Path) -> None:
     api.post("/records/batch", json={"records": [decision(i) for i in range(7)]})
     api.record(context={"k": "v"})
     report = api.get("/verify").json()
-    assert report == {"ok": True, "tenant_id": report["tenant_id"], "records": 8, "blocks": 2, "first_broken_seq": None, "error": None}
+    assert report == {"ok": True, "status": "OK", "tenant_id": report["tenant_id"], "records": 8, "blocks": 2, "first_broken_seq": None, "error": None,
+                      "contexts": {"ok": True, "turns": 0, "blobs": 0, "contexts": 0, "sealed_heads": 0},
+                      "claims": {"ok": True, "references": 0, "unresolved": 0, "listed": []}}  # fmt: skip
     bundle = tmp_path / "export.jsonl"
     bundle.write_bytes(api.get("/export").content)
     lines = bundle.read_bytes().splitlines()

@@ -89,13 +89,21 @@ while True:
 """
 
 
+def _wait_for_lines(path: Path, count: int, child: subprocess.Popen[bytes], limit: float = 120) -> None:
+    """Until the child has written `count` lines to `path` (each a record() that returned); a hang fails, a dead child fails."""
+    deadline = time.monotonic() + limit
+    while len(path.read_bytes().split(b"\n")) <= count:
+        assert child.poll() is None and time.monotonic() < deadline, f"the recording child stopped early: {path.read_text()[-200:]}"
+        time.sleep(0.02)
+
+
 def sdk_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, seconds: float, rate: float = 3000) -> Tally:
     """The SDK's process, recording `rate` records/s, is SIGKILLed mid-stream; a new process on the same spool delivers the rest."""
     run, spool, accepted = Run(ledger, api_key), str(workdir / "spool"), workdir / "accepted.txt"
     code = _RECORDING_CHILD.format(key=api_key, url=ledger.base_url, spool=spool, run=run.id, rate=rate)
     with open(accepted, "w") as out:  # a file, not a pipe: a full pipe would stall the child before the kill
         child = subprocess.Popen([sys.executable, "-c", code], stdout=out)
-        time.sleep(seconds)
+        _wait_for_lines(accepted, int(rate * seconds), child)  # mid-stream by what the child says, not by a clock
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     sent = len(accepted.read_text().split())

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,9 +124,11 @@ def test_kill_9_mid_stream_leaves_a_readable_spool(tmp_path: Path) -> None:
             spool.append(f"key-{{n}}", {{"n": n, "blob": "x" * 300}})
             if n % 3 == 0:
                 spool.ack([f"key-{{n}}"])
+            if n == 500:
+                print("written", flush=True)
             n += 1
-    """)])  # fmt: skip
-    time.sleep(1.0)
+    """)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert writer.stdout is not None and writer.stdout.readline() == "written\n"  # mid-stream, whatever the machine's speed
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
     reader = Spool(directory)

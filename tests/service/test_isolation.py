@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from tests.conftest import Api, LedgerProcess, decision
 
+MARKER = "zz-bob-only-7f3a"
+
 
 def test_tenant_a_sees_nothing_of_tenant_b(ledger: LedgerProcess) -> None:
     alice, bob = Api(ledger, ledger.new_api_key()), Api(ledger, ledger.new_api_key())
-    bob.post("/records/batch", json={"records": [decision(i, transaction_id=f"bob_{i}") for i in range(3)]})
-    for path in ("/records/bob_1", "/receipts/bob_1", "/blocks/0"):
+    written = bob.post("/records/batch", json={"records": [decision(i, transaction_id=f"bob_{i}", context={"m": MARKER}) for i in range(3)]})
+    assert written.status_code in (200, 201) and [r["transaction_id"] for r in written.json()["results"]] == ["bob_0", "bob_1", "bob_2"]
+    for path in ("/records/bob_1", "/receipts/bob_1", "/evidence/bob_1", "/blocks/0"):
+        assert bob.get(path).status_code == 200, path  # it exists: Alice's 404 below is isolation, not absence
         response = alice.get(path)
         assert response.status_code == 404, path
-        assert "bob" not in response.json()["error"]["message"] or path != "/blocks/0"
+        assert MARKER not in response.text and "bob_" not in response.json()["error"]["details"].get("transaction_id", ""), (path, response.text)
     assert alice.get("/records").json()["records"] == []
     assert alice.get("/stats").json()["records"] == 0
     assert alice.get("/verify").json()["records"] == 0
-    assert b"bob_" not in alice.get("/export").content
+    assert b"bob_" not in alice.get("/export").content and MARKER.encode() not in alice.get("/export").content
 
 
 def test_same_transaction_id_in_two_tenants_are_two_records(ledger: LedgerProcess) -> None:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Api, LedgerProcess, decision
+from tests.conftest import REDIS_SKIP, REDIS_URL, Api, LedgerProcess, decision
 
-REDIS_URL = os.environ.get("XASE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _redis_unavailable() -> str | None:
-    try:
-        import redis
-    except ImportError:
-        return "the redis client is not installed (pip install redis)"
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:  # any failure means "not reachable"
-        return f"Redis is not reachable at {REDIS_URL}: {type(exc).__name__}"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_redis_unavailable() is not None, reason=str(_redis_unavailable()))
+pytestmark = pytest.mark.skipif(REDIS_SKIP is not None, reason=str(REDIS_SKIP))
 
 
 def _two_ledgers(tmp_path: Path, storage: str) -> tuple[LedgerProcess, LedgerProcess]:
