@@ -118,15 +118,19 @@ class SessionClosed(LedgerError):
     status = 410
 
 
-class TooManyFailures(LedgerError):
-    """Too many requests from one address failed authentication; `retry_after` seconds until it may try again."""
+class RateLimited(LedgerError):
+    """Too many requests of one kind right now; `retry_after` seconds until it may try again."""
 
     code = "RATE_LIMIT_EXCEEDED"
     status = 429
 
     def __init__(self, message: str, retry_after: int, details: Optional[dict[str, Any]] = None) -> None:
         super().__init__(message, details)
-        self.retry_after = retry_after
+        self.retry_after = max(1, retry_after)
+
+
+class TooManyFailures(RateLimited):
+    """Too many requests from one address failed authentication."""
 
 
 def over_cap(what: str, cap: str, limit: int) -> ValidationFailed:

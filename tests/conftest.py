@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -239,6 +240,24 @@ def in_process_app(directory: Path, backend: str, **settings: Any) -> Iterator[t
         app.extensions["xase"].engine.dispose()
         if postgres is not None:
             postgres.drop()
+
+
+@contextmanager
+def cloned_database(source: LedgerProcess, directory: Path) -> Iterator[str]:
+    """A database URL holding a copy of a stopped ledger's database (the SQLite file with its log, or a PostgreSQL template copy)."""
+    if source.backend == "sqlite":
+        target = directory / "clone.db"
+        for suffix in ("", "-wal", "-shm"):  # what the WAL holds is part of the database
+            if Path(str(source.database_path) + suffix).exists():
+                shutil.copyfile(str(source.database_path) + suffix, str(target) + suffix)
+        yield f"sqlite:///{target}"
+        return
+    assert source.postgres is not None
+    copy = PostgresDatabase(template=source.postgres.name)
+    try:
+        yield copy.url
+    finally:
+        copy.drop()
 
 
 class Api:

@@ -180,8 +180,10 @@ _TURN_FIELDS = ("type_id", "type_version", "data", "payload", "parent_turn_id", 
 def _append(context_id: str, inputs: list[store.TurnInput]) -> tuple[list[dict[str, Any]], int]:
     caller = _caller()
     number = store.parse_id(context_id, "context_id", zero=False)
+    with reading() as conn:  # encoded before the write lock: the lock is held only for the inserts
+        turns = store.encode_turns(conn, caller.tenant_id, inputs, _limits())
     with write_transaction(state().engine) as conn:
-        answers, replayed = store.append(conn, caller.tenant_id, number, inputs, _limits())
+        answers, replayed = store.append(conn, caller.tenant_id, number, turns)
     return answers, 200 if replayed else 201
 
 

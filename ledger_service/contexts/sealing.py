@@ -159,7 +159,7 @@ def _turns_with_blobs(conn: Connection, tenant_id: str) -> Iterator[Any]:
 def _recompute(conn: Connection, tenant_id: str, report: IntegrityReport) -> dict[int, tuple[str, int]]:
     """Every turn's recomputed (hash, depth), each checked against what is stored."""
     known: dict[int, tuple[str, int]] = {0: (ZERO_HASH, 0)}
-    checked_blobs: dict[str, str] = {}
+    checked_blobs: dict[str, tuple[str, int]] = {}  # stored hash -> (recomputed hash, length)
     for row in _turns_with_blobs(conn, tenant_id):
         subject = f"turn {row.turn_id}"
         if row.blob_hash is None:
@@ -169,12 +169,13 @@ def _recompute(conn: Connection, tenant_id: str, report: IntegrityReport) -> dic
                 payload = codec.decompress(row.compression, row.data, row.uncompressed_len)
             except Exception as exc:  # a corrupted zstd frame
                 raise _Broken(f"{subject}: blob {row.content_hash} does not decompress: {exc}") from None
-            if len(payload) != row.uncompressed_len:
-                raise _Broken(f"{subject}: blob {row.content_hash} uncompressed_len: expected {len(payload)}, got {row.uncompressed_len}")
-            checked_blobs[row.content_hash] = history.content_hash(payload)
+            checked_blobs[row.content_hash] = (history.content_hash(payload), len(payload))
             report.blobs += 1
-        if checked_blobs[row.content_hash] != row.content_hash:
-            raise _Broken(f"{subject}: blob content_hash_b3: expected {row.content_hash}, got {checked_blobs[row.content_hash]}")
+        recomputed, length = checked_blobs[row.content_hash]
+        if recomputed != row.content_hash:
+            raise _Broken(f"{subject}: blob content_hash_b3: expected {row.content_hash}, got {recomputed}")
+        if length != row.uncompressed_len:
+            raise _Broken(f"{subject}: blob {row.content_hash} uncompressed_len: expected {length}, got {row.uncompressed_len}")
         if row.parent_turn_id not in known or row.parent_turn_id >= row.turn_id:
             raise _Broken(f"{subject}: parent turn {row.parent_turn_id} is missing")
         parent_hash, parent_depth = known[row.parent_turn_id]

@@ -193,22 +193,18 @@ def _earlier_turns(conn: Connection, tenant_id: str, context_id: int, keys: list
     return {row.idempotency_key: row for row in conn.execute(query)}
 
 
-def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, bytes], threshold: int) -> None:
+def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, EncodedTurn]) -> None:
     """Store the payloads the tenant does not hold yet (dedup), and count them into its totals."""
     if not payloads:
         return
     held = set(conn.execute(select(Blob.content_hash).where(Blob.tenant_id == tenant_id, Blob.content_hash.in_(list(payloads)))).scalars())
     created = now()
-    rows: list[dict[str, Any]] = []
-    for content_hash, payload in payloads.items():
-        if content_hash not in held:
-            compression, stored = codec.compress(payload, threshold)
-            rows.append({"tenant_id": tenant_id, "content_hash": content_hash, "compression": compression, "uncompressed_len": len(payload),
-                         "data": stored, "created_at": created})  # fmt: skip
-    if rows:
-        conn.execute(insert(Blob), rows)
+    fresh = [turn for content_hash, turn in payloads.items() if content_hash not in held]
+    if fresh:
+        conn.execute(insert(Blob), [{"tenant_id": tenant_id, "content_hash": turn.content_hash, "compression": turn.compression,
+                                     "uncompressed_len": turn.uncompressed_len, "data": turn.stored, "created_at": created} for turn in fresh])  # fmt: skip
         conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(
-            blobs=ContextCounters.blobs + len(rows), storage_bytes=ContextCounters.storage_bytes + sum(len(row["data"]) for row in rows)))
+            blobs=ContextCounters.blobs + len(fresh), storage_bytes=ContextCounters.storage_bytes + sum(len(turn.stored) for turn in fresh)))
 
 
 def _turn_answer(context_id: int, row: dict[str, Any] | Row[Any]) -> dict[str, Any]:
@@ -221,6 +217,31 @@ def _turn_answer(context_id: int, row: dict[str, Any] | Row[Any]) -> dict[str, A
 class AppendLimits:
     max_turn_bytes: int
     compress_min_bytes: int
+
+
+@dataclass(frozen=True)
+class EncodedTurn:
+    """A turn to append, its payload encoded, hashed and compressed: all the CPU an append costs, spent before it
+    takes the tenant's write lock (on SQLite, the database's only one)."""
+
+    item: TurnInput
+    content_hash: str
+    uncompressed_len: int
+    compression: int
+    stored: bytes
+
+
+def encode_turns(conn: Connection, tenant_id: str, inputs: Sequence[TurnInput], limits: AppendLimits) -> list[EncodedTurn]:
+    """Each turn's payload as it will be stored; 422 for data that does not fit its descriptor, 400 past the size cap."""
+    registry = Registry(conn, tenant_id)
+    encoded = []
+    for item in inputs:
+        payload = codec.encode(item.data, registry.descriptor(item.type_id, item.type_version), registry)
+        if len(payload) > limits.max_turn_bytes:
+            raise over_cap("turn payload bytes", "XASE_CXDB_MAX_TURN_BYTES", limits.max_turn_bytes)
+        compression, stored = codec.compress(payload, limits.compress_min_bytes)
+        encoded.append(EncodedTurn(item, history.content_hash(payload), len(payload), compression, stored))
+    return encoded
 
 
 @dataclass
@@ -252,36 +273,32 @@ def _next_turn(tenant_id: str, context_id: int, head: _Head, item: TurnInput, co
     return row
 
 
-def append(conn: Connection, tenant_id: str, context_id: int, inputs: Sequence[TurnInput], limits: AppendLimits) -> tuple[list[dict[str, Any]], bool]:
-    """Append turns, each on the previous, to a context's head; their answers, and whether all were replays
+def append(conn: Connection, tenant_id: str, context_id: int, turns: Sequence[EncodedTurn]) -> tuple[list[dict[str, Any]], bool]:
+    """Append encoded turns, each on the previous, to a context's head; their answers, and whether all were replays
     of earlier appends with the same idempotency keys."""
-    keys = [item.idempotency_key for item in inputs if item.idempotency_key is not None]
+    keys = [turn.item.idempotency_key for turn in turns if turn.item.idempotency_key is not None]
     if len(keys) != len(set(keys)):
         raise ValidationFailed("idempotency_key: the same key twice in one append", {"field": "idempotency_key"})
     next_turn_id = lock_counters(conn, tenant_id).next_turn_id
     context = get_context(conn, tenant_id, context_id)
     head = _Head(context.head_turn_id, context.head_depth, context.head_turn_hash, next_turn_id)
-    registry = Registry(conn, tenant_id)
     earlier_turns = _earlier_turns(conn, tenant_id, context_id, keys)
     answers: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    payloads: dict[str, bytes] = {}
+    payloads: dict[str, EncodedTurn] = {}
     created = now()
-    for item in inputs:
-        payload = codec.encode(item.data, registry.descriptor(item.type_id, item.type_version), registry)
-        if len(payload) > limits.max_turn_bytes:
-            raise over_cap("turn payload bytes", "XASE_CXDB_MAX_TURN_BYTES", limits.max_turn_bytes)
-        content_hash = history.content_hash(payload)
+    for turn in turns:
+        item = turn.item
         earlier = earlier_turns.get(item.idempotency_key) if item.idempotency_key else None
         if earlier is not None:
-            _check_replay(earlier, item, content_hash)
+            _check_replay(earlier, item, turn.content_hash)
             answers.append(_turn_answer(context_id, earlier))
             continue
-        rows.append(_next_turn(tenant_id, context_id, head, item, content_hash, created))
-        payloads[content_hash] = payload
+        rows.append(_next_turn(tenant_id, context_id, head, item, turn.content_hash, created))
+        payloads[turn.content_hash] = turn
         answers.append(_turn_answer(context_id, rows[-1]))
     if rows:
-        _store_blobs(conn, tenant_id, payloads, limits.compress_min_bytes)
+        _store_blobs(conn, tenant_id, payloads)
         conn.execute(insert(Turn), rows)
         conn.execute(update(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)
                      .values(head_turn_id=head.turn_id, head_depth=head.depth, head_turn_hash=head.turn_hash))  # fmt: skip

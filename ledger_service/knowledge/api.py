@@ -9,6 +9,8 @@ builds its whole answer first, so nothing can fail once its evidence is committe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, request
@@ -18,13 +20,15 @@ from ledger_service import auth
 from ledger_service.db import write_transaction
 from ledger_service.errors import NotFound, ValidationFailed
 from ledger_service.evidence import check_idempotency_key, current_ledger
-from ledger_service.knowledge import bases, chunks, homomorphic, retrievals
+from ledger_service.knowledge import bases, chunks, distances, homomorphic, retrievals
 from ledger_service.knowledge.bases import DELETE, READ, WRITE
 from ledger_service.web import json_object, json_response, principal, reading, state
 
 blueprint = Blueprint("knowledge", __name__, url_prefix="/xtrace/v1")
 
-MAX_DISTANCES = 100_000  # chunks one compute_hamming may answer (held in memory while it streams: ~50 MB at key_len 1024)
+MAX_DISTANCES = 100_000  # chunks one compute_hamming may answer
+MAX_DISTANCE_BYTES = 32 * 1024 * 1024  # stored ciphertext bytes one compute_hamming reads (held while it streams): 100,000 chunks of one
+#                                        1,024-bit ciphertext, or 256 chunks of 64 at 8,192 bits
 
 
 def _caller(org_id: str) -> auth.Principal:
@@ -142,20 +146,39 @@ def compute_hamming(org_id: str) -> Response:
     body = json_object("kb_id", "query", "context_id", "meta_filter", "range")
     context_id, filter_ = _search_request(body, required=False)
     id_range = chunks.range_filter(body.get("range"))
-    with reading() as conn:
-        kb = bases.require(conn, caller, body.get("kb_id"), READ)
-        context = bases.public_context(conn, caller.tenant_id, context_id)
-        query = homomorphic.decode_vector(body.get("query"), context, "query")
-        rows = chunks.stored_vectors(conn, kb, context_id, filter_, id_range, MAX_DISTANCES)
-    numbers = homomorphic.query_numbers(query)
-    homomorphic.check_widths(numbers, rows, context)
-    request_ = {"query_sha256": chunks.query_hash(query), "meta_filter": filter_, "range": body.get("range")}
-    evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, [chunk_id for chunk_id, _ in rows])
-    headers = {retrievals.EVIDENCE_HEADER: evidence_id}
-    # Streamed: nothing in it can fail any more (widths checked, evidence committed), and the client reads while we compute.
-    if request.accept_mimetypes.best_match(["application/x-msgpack", "application/json"]) == "application/json":
-        return Response(homomorphic.stream_json(numbers, rows, context), mimetype="application/json", headers=headers)
-    return Response(homomorphic.stream_msgpack(numbers, rows, context), mimetype="application/x-msgpack", headers=headers)
+    with ExitStack() as admitted:
+        admitted.enter_context(distances.one_search_at_a_time(caller.tenant_id))
+        with reading() as conn:
+            kb = bases.require(conn, caller, body.get("kb_id"), READ)
+            context = bases.public_context(conn, caller.tenant_id, context_id)
+            query = homomorphic.decode_vector(body.get("query"), context, "query")
+            rows = chunks.stored_vectors(conn, kb, context_id, filter_, id_range, MAX_DISTANCES, MAX_DISTANCE_BYTES)
+        numbers = homomorphic.query_numbers(query)
+        homomorphic.check_widths(numbers, rows, context)
+        request_ = {"query_sha256": chunks.query_hash(query), "meta_filter": filter_, "range": body.get("range")}
+        evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, [chunk_id for chunk_id, _ in rows])
+        # Streamed: nothing in it can fail any more (widths checked, evidence committed), and the client reads while we compute.
+        json = request.accept_mimetypes.best_match(["application/x-msgpack", "application/json"]) == "application/json"
+        answer = _Admitted(admitted.pop_all(), distances.answer("json" if json else "msgpack", numbers, rows, context))
+    return Response(answer, mimetype="application/json" if json else "application/x-msgpack", headers={retrievals.EVIDENCE_HEADER: evidence_id})
+
+
+class _Admitted:
+    """An answer that gives the tenant's search slot back once it is sent, or the client went away (the server closes it)."""
+
+    def __init__(self, admitted: ExitStack, answer: Iterator[bytes]) -> None:
+        self._admitted, self._answer = admitted, answer
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._answer
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._answer, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._admitted.close()
 
 
 @blueprint.post("/chunk/meta/<org_id>")

@@ -327,14 +327,20 @@ def range_filter(value: Any) -> Optional[tuple[int, int]]:
     return value[0], value[1]
 
 
-def stored_vectors(conn: Connection, kb: Any, context_id: str, filter_: Any, id_range: Optional[tuple[int, int]], limit: int) -> list[tuple[int, bytes]]:
-    """(chunk_id, stored vector) of every chunk of the base encrypted under the context that the filters admit;
-    more than `limit` is a 400."""
+def stored_vectors(conn: Connection, kb: Any, context_id: str, filter_: Any, id_range: Optional[tuple[int, int]], limit: int,
+                   byte_limit: int) -> list[tuple[int, bytes]]:  # fmt: skip
+    """(chunk_id, stored vector) of every chunk of the base encrypted under the context that the filters admit, read
+    in thousands; more than `limit` chunks or `byte_limit` bytes of vectors is a 400, found before any is computed."""
     statement = _matching(conn, kb, context_id, filter_, [Chunk.chunk_id, Chunk.vector])
     if id_range is not None:
         statement = statement.where(Chunk.chunk_id.between(*id_range))
     result = conn.execution_options(yield_per=5000).execute(statement.order_by(Chunk.chunk_id).limit(limit + 1))
-    rows = [(chunk_id, bytes(vector)) for chunk_id, vector in itertools.chain.from_iterable(result.partitions())]  # fetched in thousands
+    rows, size = [], 0
+    for chunk_id, vector in itertools.chain.from_iterable(result.partitions()):
+        size += len(vector)
+        if size > byte_limit:
+            raise over_cap("compute_hamming", "bytes of stored vectors (narrow with meta_filter or range)", byte_limit)
+        rows.append((chunk_id, bytes(vector)))
     if len(rows) > limit:
         raise over_cap("compute_hamming", "chunks (narrow with meta_filter or range)", limit)
     return rows

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import gmpy2
-import msgpack
 
 from ledger_service.errors import ValidationFailed
 from xase._text import is_decimal
 
 __all__ = ["SCHEMES", "MAX_KEY_BITS", "MAX_CIPHERTEXTS", "PublicContext", "parse_context", "decode_vector", "pack_vector",
-           "unpack_vector", "encode_ciphertext", "query_numbers", "distances", "check_widths", "stream_msgpack"]  # fmt: skip
+           "unpack_vector", "encode_ciphertext", "query_numbers", "distances", "check_widths", "json_rows"]  # fmt: skip
 
 SCHEMES = {"PaillierClient": "paillier", "PaillierLookupClient": "paillier_lookup"}
 MAX_KEY_BITS = 8192  # the public modulus n; n^2 has twice as many bits
@@ -166,32 +165,12 @@ def check_widths(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], cont
             raise _mismatch(chunk_id, unpack_vector(blob), numbers)
 
 
-def stream_msgpack(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], context: PublicContext, batch: int = 2000) -> Iterator[bytes]:
-    """The msgpack answer, [[ciphertexts, chunk_id], ...], produced while it is sent: computing overlaps the transfer."""
-    packer = msgpack.Packer(use_bin_type=True)
-    yield packer.pack_array_header(len(rows))
-    pending: list[bytes] = []
-    for ciphertexts, chunk_id in distances(numbers, rows, context):
-        pending.append(packer.pack([ciphertexts, chunk_id]))
-        if len(pending) == batch:
-            yield b"".join(pending)
-            pending = []
-    yield b"".join(pending)
-
-
-def stream_json(numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], context: PublicContext, batch: int = 500) -> Iterator[bytes]:
-    """The JSON answer, [[[ciphertext as an integer, ...], chunk_id], ...], produced while it is sent. The integers are
-    written by gmpy2, which has no digit limit (Python's int-to-text stops at 4,300 digits, a 7,150-bit key)."""
+def json_rows(computed: Iterable[tuple[list[bytes], int]], first: bool) -> bytes:
+    """Rows of the JSON answer, `[[ciphertext as an integer, ...], chunk_id]` each, comma-separated (and preceded by
+    one unless `first`). gmpy2 writes the integers: Python's own int-to-text stops at 4,300 digits (a 7,150-bit key)."""
     from_bytes = gmpy2.mpz.from_bytes
-    yield b"["
-    pending: list[str] = []
-    for index, (ciphertexts, chunk_id) in enumerate(distances(numbers, rows, context)):
-        integers = ",".join(from_bytes(ciphertext, "little").digits() for ciphertext in ciphertexts)
-        pending.append(f"{',' if index else ''}[[{integers}],{chunk_id}]")
-        if len(pending) == batch:
-            yield "".join(pending).encode("ascii")
-            pending = []
-    yield ("".join(pending) + "]").encode("ascii")
+    rows = [f"[[{','.join(from_bytes(c, 'little').digits() for c in ciphertexts)}],{chunk_id}]" for ciphertexts, chunk_id in computed]
+    return (("" if first or not rows else ",") + ",".join(rows)).encode("ascii")
 
 
 def _mismatch(chunk_id: int, stored: Sequence[bytes], numbers: Sequence[Any]) -> ValidationFailed:

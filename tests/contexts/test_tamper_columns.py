@@ -6,7 +6,6 @@ once; each case changes one value of one row in a clone of its database and runs
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import sqlalchemy
 
 from ledger_service import cli as ledger_cli
 from ledger_service.contexts.tables import Blob, Turn
-from tests.conftest import BACKENDS, LedgerProcess, PostgresDatabase
+from tests.conftest import BACKENDS, LedgerProcess, cloned_database
 from tests.contexts.conftest import Store, new_store
 
 # Not evidence (docs/contexts.md section 3 says why): nothing is hashed over them.
@@ -51,17 +50,9 @@ def pristine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def clone(pristine: Pristine, tmp_path: Path) -> Iterator[str]:
-    source = pristine.ledger
-    if source.backend == "sqlite":
-        target = tmp_path / "clone.db"
-        for suffix in ("", "-wal", "-shm"):
-            if Path(str(source.database_path) + suffix).exists():
-                shutil.copyfile(str(source.database_path) + suffix, str(target) + suffix)
-        yield f"sqlite:///{target}"
-        return
-    copy = PostgresDatabase(template=source.postgres.name)  # type: ignore[union-attr]
-    yield copy.url
-    copy.drop()
+    """A database URL holding a copy of the pristine store."""
+    with cloned_database(pristine.ledger, tmp_path) as url:
+        yield url
 
 
 def _changed(value: Any, column: str, other_tenant: str) -> Any:

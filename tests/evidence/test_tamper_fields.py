@@ -9,7 +9,6 @@ a broken seq inside the tampered record or block.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import sqlalchemy
 
 from ledger_service import cli as ledger_cli
 from ledger_service.evidence.tables import Block, Record
-from tests.conftest import BACKENDS, Api, LedgerProcess, PostgresDatabase, decision
+from tests.conftest import BACKENDS, Api, LedgerProcess, cloned_database, decision
 from xase import cli as xase_cli
 
 # Not evidence, so not covered by any hash: it only lets the ledger answer a retry
@@ -95,18 +94,9 @@ def pristine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def clone(pristine: Pristine, tmp_path: Path) -> Iterator[str]:
-    """A database URL holding a copy of the pristine chain."""
-    source = pristine.ledger
-    if source.backend == "sqlite":
-        target = tmp_path / "clone.db"
-        for suffix in ("", "-wal", "-shm"):  # what the WAL holds is part of the database
-            if Path(str(source.database_path) + suffix).exists():
-                shutil.copyfile(str(source.database_path) + suffix, str(target) + suffix)
-        yield f"sqlite:///{target}"
-        return
-    copy = PostgresDatabase(template=source.postgres.name)  # type: ignore[union-attr]
-    yield copy.url
-    copy.drop()
+    """A database URL holding a copy of the pristine store."""
+    with cloned_database(pristine.ledger, tmp_path) as url:
+        yield url
 
 
 def _tamper(url: str, statement: str, tenant_id: str) -> None:

@@ -43,6 +43,7 @@ class Tally:
     duplicates: int
     chain_ok: bool
     figures: dict[str, Any] = field(default_factory=dict)
+    settings: str = "SDK defaults"  # the XaseClient options the scenario ran with, as a reader must set them to get its result
 
     @property
     def lost(self) -> int:
@@ -59,12 +60,18 @@ class Run:
     def payload(self, n: int) -> dict[str, Any]:
         return {"policy": "fault_policy", "input": {"run": self.id, "n": n}, "output": {"decision": "APPROVED"}}
 
-    def tally(self, scenario: str, sent: int, acknowledged: int, **figures: Any) -> Tally:
+    def tally(self, scenario: str, sent: int, acknowledged: int, settings: str, **figures: Any) -> Tally:
         expected = {evidence.commitment({"run": self.id, "n": n}) for n in range(sent)}
         stored = Counter(record["record"]["input_hash"] for record in self.api.all_records())
         chain_ok = self.api.get("/verify", timeout=120).json()["ok"] is True
         return Tally(scenario, sent, acknowledged, present=len(expected & set(stored)),
-                     duplicates=sum(count - 1 for count in stored.values()), chain_ok=chain_ok, figures=figures)  # fmt: skip
+                     duplicates=sum(count - 1 for count in stored.values()), chain_ok=chain_ok, figures=figures, settings=settings)  # fmt: skip
+
+
+def settings(**options: Any) -> str:
+    """How a table row states the XaseClient options a scenario set (a spool's directory shown as `spool_path`)."""
+    shown = ["spool_path" if name == "spool_path" else f"{name}={value!r}" for name, value in options.items()]
+    return ", ".join(shown) if shown else "SDK defaults"
 
 
 def _wait_drained(client: XaseClient, timeout: float) -> float:
@@ -118,7 +125,8 @@ def sdk_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, seconds: floa
     acknowledged = before_restart + restarted.get_stats()["sent"] - len(already_in)
     restarted.close()
     # acknowledged may exceed sent by the record being written when the kill came: spooled, never seen returning
-    return run.tally("SDK process kill -9 mid-stream (spool, fsync=batch)", sent, acknowledged, in_ledger_at_kill=before_restart,
+    return run.tally("SDK process kill -9 mid-stream", sent, acknowledged,
+                     settings(spool_path=spool, spool_fsync="batch", queue_full_policy="spill"), in_ledger_at_kill=before_restart,
                      replayed_from_spool=replayed, already_acknowledged=len(already_in), replay_seconds=round(drain, 2))  # fmt: skip
 
 
@@ -153,11 +161,12 @@ class Recorder:
         self.thread.join()
 
 
-def ledger_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, records: int, kills: int, rate: float = 2000) -> Tally:
-    """The ledger is SIGKILLed `kills` times while batches are in flight and restarted on its port."""
+def ledger_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, records: int, kills: int, rate: float = 2000, sdk_defaults: bool = False) -> Tally:
+    """The ledger is SIGKILLed `kills` times while batches are in flight and restarted on its port; with a spool, or
+    with every SDK option at its default (no spool: `retry_deadline` keeps what the ledger could not take)."""
     run = Run(ledger, api_key)
-    client = XaseClient(api_key=api_key, base_url=ledger.base_url, spool_path=str(workdir / "spool"), queue_full_policy="spill",
-                        batch_size=100, flush_interval=0.05, retry_backoff_max=1.0)  # fmt: skip
+    options: dict[str, Any] = {} if sdk_defaults else {"spool_path": str(workdir / "spool"), "queue_full_policy": "spill", "retry_backoff_max": 1.0}
+    client = XaseClient(api_key=api_key, base_url=ledger.base_url, **options)
     port, restarts = ledger.port, []
     with Recorder(client, run, records, rate) as recorder:
         for _ in range(kills):
@@ -172,7 +181,7 @@ def ledger_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, records: i
     ledger.stop()
     verified = ledger.cli("verify", check=False)
     ledger.start(port=port)
-    tally = run.tally("Ledger kill -9 mid-batch, restarted", recorder.sent, stats["sent"], kills=kills,
+    tally = run.tally("Ledger kill -9 mid-batch, restarted", recorder.sent, stats["sent"], settings(**options), kills=kills,
                       sdk_retries=stats["retries"], failed=stats["failed"], cli_verify_ok=verified.returncode == 0,
                       restart_seconds=round(max(restarts), 2))  # fmt: skip
     tally.chain_ok = tally.chain_ok and verified.returncode == 0
@@ -184,8 +193,8 @@ def ledger_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, records: i
 def ledger_down(ledger: LedgerProcess, api_key: str, workdir: Path, down_seconds: float, rate: float = 500, queue_max_size: int = 500) -> Tally:
     """The ledger is down for `down_seconds` while the SDK keeps recording; memory stays bounded, the spool takes the rest."""
     run = Run(ledger, api_key)
-    client = XaseClient(api_key=api_key, base_url=ledger.base_url, spool_path=str(workdir / "spool"), queue_full_policy="spill",
-                        queue_max_size=queue_max_size, retry_backoff_max=1.0)  # fmt: skip
+    options = {"spool_path": str(workdir / "spool"), "queue_full_policy": "spill", "queue_max_size": queue_max_size, "retry_backoff_max": 1.0}
+    client = XaseClient(api_key=api_key, base_url=ledger.base_url, **options)
     port = ledger.port
     ledger.stop(signal.SIGKILL)
     with Recorder(client, run, int(down_seconds * rate), rate) as recorder:
@@ -195,18 +204,17 @@ def ledger_down(ledger: LedgerProcess, api_key: str, workdir: Path, down_seconds
     drain = _wait_drained(client, 300)
     stats = client.get_stats()
     client.close()
-    return run.tally(f"Ledger down {down_seconds:g} s while recording", recorder.sent, stats["sent"],
+    return run.tally(f"Ledger down {down_seconds:g} s while recording", recorder.sent, stats["sent"], settings(**options),
                      queue_max_size=queue_max_size, peak_memory_queue=recorder.peak_queue, peak_spilled=recorder.peak_spilled,
                      spooled_at_recovery=during["spooled"], dropped=stats["dropped"], drain_seconds=round(drain, 2))  # fmt: skip
 
 
 # ---------------------------------------------------------------- 4. 429 storms and 5xx bursts (the proxy serves 5 too)
 
-def _through_proxy(run: Run, records: int, plan: Callable[[int], Optional[Fault]], **options: Any) -> tuple[ClientStats, list[Hit]]:
+def _through_proxy(run: Run, records: int, plan: Callable[[int], Optional[Fault]], options: dict[str, Any]) -> tuple[ClientStats, list[Hit]]:
     """Record `records` through a fault proxy following `plan` until all are final; the client's stats and the proxy's log."""
     with FaultProxy(f"http://127.0.0.1:{run.ledger.port}", plan) as proxy:
-        client = XaseClient(api_key=run.api.key, base_url=proxy.base_url + PREFIX, batch_size=50, flush_interval=0.02, retry_backoff=0.02,
-                            queue_max_size=records, **options)  # fmt: skip
+        client = XaseClient(api_key=run.api.key, base_url=proxy.base_url + PREFIX, **options)
         for n in range(records):
             client.record(run.payload(n))
         _wait_drained(client, 300)
@@ -226,11 +234,12 @@ def _storm_plan(n: int) -> Optional[Fault]:
 def storms(ledger: LedgerProcess, api_key: str, records: int) -> Tally:
     """429 storms and 5xx bursts (some after the ledger committed): backoff honoured, nothing twice, stats account for all."""
     run = Run(ledger, api_key)
-    stats, hits = _through_proxy(run, records, _storm_plan, max_retries=8, retry_backoff_max=2.0)
+    options = {"batch_size": 50, "flush_interval": 0.02, "retry_backoff": 0.02, "queue_max_size": records, "max_retries": 8, "retry_backoff_max": 2.0}
+    stats, hits = _through_proxy(run, records, _storm_plan, options)
     early = _early_retries(hits)
     injected = sum(1 for hit in hits if hit.fault is not None)
     accounted = stats["sent"] + stats["failed"] + stats["dropped"] + stats["size"] + stats["in_flight"]
-    return run.tally("429 storms and 5xx bursts", records, stats["sent"], injected_faults=injected, requests=len(hits),
+    return run.tally("429 storms and 5xx bursts", records, stats["sent"], settings(**options), injected_faults=injected, requests=len(hits),
                      sdk_retries=stats["retries"], retry_after_violations=early, stats_accounted=accounted)  # fmt: skip
 
 
@@ -249,9 +258,10 @@ def slow_ledger(ledger: LedgerProcess, api_key: str, records: int, timeout: floa
     def plan(n: int) -> Optional[Fault]:
         return Fault(forward=True, delay=timeout + 0.5) if n % 4 == 1 else None
 
-    stats, hits = _through_proxy(run, records, plan, timeout=timeout, max_retries=5)
+    options = {"batch_size": 50, "flush_interval": 0.02, "retry_backoff": 0.02, "queue_max_size": records, "timeout": timeout, "max_retries": 5}
+    stats, hits = _through_proxy(run, records, plan, options)
     delayed = sum(1 for hit in hits if hit.fault is not None)
-    return run.tally(f"Slow ledger (answers held {timeout + 0.5:g} s > timeout {timeout:g} s)", records, stats["sent"],
+    return run.tally(f"Slow ledger (answers held {timeout + 0.5:g} s > timeout {timeout:g} s)", records, stats["sent"], settings(**options),
                      delayed_answers=delayed, sdk_retries=stats["retries"], failed=stats["failed"])  # fmt: skip
 
 
@@ -261,7 +271,7 @@ _EXITING_CHILD = """
 import logging, sys, time
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 from xase import XaseClient
-xase = XaseClient(api_key="xase_pk_dead", base_url={url!r}, atexit_timeout={budget!r}, {spool}max_retries=3)
+xase = XaseClient(api_key="xase_pk_dead", base_url={url!r}, atexit_timeout={budget!r}, {spool})
 for n in range({records}):
     xase.record({{"policy": "fault_policy", "input": {{"n": n}}, "output": {{}}}})
 print(time.monotonic(), flush=True)
@@ -282,7 +292,8 @@ def exit_with_dead_ledger(workdir: Path, records: int, budget: float = 2.0, spoo
         left = Spool(workdir / "spool")
         kept = len(left)
         left.close()
-    return Tally(f"Interpreter exit, dead ledger{' (spool)' if spool else ''}", records, 0, present=0, duplicates=0, chain_ok=True,
+    shown = settings(atexit_timeout=budget, **({"spool_path": "spool"} if spool else {}))
+    return Tally(f"Interpreter exit, dead ledger{' (spool)' if spool else ''}", records, 0, present=0, duplicates=0, chain_ok=True, settings=shown,
                  figures={"exit_seconds": round(exit_seconds, 2), "atexit_budget": budget, "returncode": done.returncode,
                           "reported_undelivered": int(reported.group(1)) if reported else None, "kept_in_spool": kept,
                           "reported_failed_earlier": int(failed_earlier.group(1)) if failed_earlier else 0,

@@ -6,11 +6,13 @@ import base64
 import json
 import math
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from ledger_service.errors import ValidationFailed
-from ledger_service.knowledge import homomorphic
+from ledger_service.knowledge import distances, homomorphic
 
 # A small textbook Paillier key (g = n + 1): the test's own, to decrypt what the server combines.
 P, Q = 1_000_000_007, 998_244_353
@@ -115,6 +117,15 @@ def test_vectors_outside_the_key_are_refused(items: object) -> None:
         homomorphic.decode_vector(items, context, "query")
 
 
+@contextmanager
+def _inline_below(rows: int) -> Iterator[None]:
+    saved, distances.INLINE_ROWS = distances.INLINE_ROWS, rows
+    try:
+        yield
+    finally:
+        distances.INLINE_ROWS = saved
+
+
 def test_the_streamed_answer_is_the_distances_and_widths_are_checked_before_it_starts() -> None:
     import msgpack
 
@@ -122,8 +133,13 @@ def test_the_streamed_answer_is_the_distances_and_widths_are_checked_before_it_s
     rng = random.Random(3)
     rows = [(n, homomorphic.pack_vector(homomorphic.decode_vector([_b64(_encrypt(n, rng))], context, "index"))) for n in range(1, 4500)]
     numbers = homomorphic.query_numbers(homomorphic.decode_vector([_b64(_encrypt(7, rng))], context, "query"))
-    streamed = msgpack.unpackb(b"".join(homomorphic.stream_msgpack(numbers, rows, context)), raw=False)
-    assert streamed == [[ciphertexts, chunk_id] for ciphertexts, chunk_id in homomorphic.distances(numbers, rows, context)]
+    expected = [[ciphertexts, chunk_id] for ciphertexts, chunk_id in homomorphic.distances(numbers, rows, context)]
+    for inline in (True, False):  # on the request thread, and by the pool of low-priority processes
+        with _inline_below(10_000 if inline else 0):
+            streamed = msgpack.unpackb(b"".join(distances.answer("msgpack", numbers, rows, context)), raw=False)
+            as_json = json.loads(b"".join(distances.answer("json", numbers, rows, context)))
+        assert streamed == expected
+        assert as_json == [[[int.from_bytes(c, "little") for c in ciphertexts], chunk_id] for ciphertexts, chunk_id in expected]
     homomorphic.check_widths(numbers, rows, context)
     with pytest.raises(ValidationFailed, match="chunk 9 holds 2"):
         homomorphic.check_widths(numbers, [*rows, (9, homomorphic.pack_vector([rows[0][1][2:], rows[1][1][2:]]))], context)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from tests.knowledge.conftest import Knowledge, context_data
+from ledger_service.knowledge import api, distances
+from tests.knowledge.conftest import Knowledge, ciphertext, context_data
 
 NESTED = "[" * 100_000 + "]" * 100_000
 
@@ -53,3 +55,31 @@ def test_execution_contexts_follow_the_permissions_of_the_bases_they_serve(knowl
     assert knowledge.client.get(f"{root}/spare", headers=reader).status_code == 403
     assert knowledge.client.delete(f"{root}/spare", headers=reader).status_code == 403
     assert knowledge.client.get(f"{root}/spare", headers={"X-API-Key": knowledge.key}).status_code == 200  # an admin key may
+
+
+def _search(k: Knowledge) -> Any:
+    return k.data("POST", "compute_hamming", json={"kb_id": k.kb_id, "context_id": "ctx", "query": [ciphertext(3)]})
+
+
+def test_a_search_past_its_byte_budget_is_refused_before_any_work_or_evidence(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api, "MAX_DISTANCE_BYTES", 40)  # the fixture's four chunks hold more
+    before = knowledge.state()
+    refused = _search(knowledge)
+    assert refused.status_code == 400 and refused.get_json()["error"]["details"]["cap"].startswith("bytes of stored vectors")
+    assert knowledge.state() == before
+
+
+def test_a_tenant_runs_at_most_two_searches_at_once_and_gets_its_slots_back(knowledge: Knowledge) -> None:
+    for _ in range(2 * distances.MAX_SEARCHES_PER_TENANT + 1):  # each answered and closed: its slot is free again
+        answer = _search(knowledge)
+        assert answer.status_code == 200 and answer.get_data()
+        answer.close()  # as a WSGI server does once the answer is sent
+    with distances.one_search_at_a_time(knowledge.tenant_id), distances.one_search_at_a_time(knowledge.tenant_id):
+        busy = _search(knowledge)
+        busy.close()
+        assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
+        with distances.one_search_at_a_time("another tenant"):
+            pass  # another organisation is not held back
+    last = _search(knowledge)
+    last.close()
+    assert last.status_code == 200
