@@ -1,6 +1,6 @@
 """Callbacks feeding metrics (seed 001): on_success / on_error run on the SDK's worker thread.
 
-    XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/callbacks_metrics.py
+XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/callbacks_metrics.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fraud detection, synchronous (seed 001): wait for the ledger and print the receipt URL.
 
-    XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/fraud_detection.py
+XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/fraud_detection.py
 """
 
 from __future__ import annotations

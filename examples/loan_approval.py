@@ -1,6 +1,6 @@
 """Loan approval, fire-and-forget (seed 001): recording costs microseconds; atexit flushes.
 
-    XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/loan_approval.py
+XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/loan_approval.py
 """
 
 from __future__ import annotations

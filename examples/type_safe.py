@@ -1,6 +1,6 @@
 """Type-safe usage (seed 001): RecordPayload is a TypedDict; mypy checks your payloads.
 
-    XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/type_safe.py
+XASE_API_KEY=xase_pk_... XASE_BASE_URL=http://127.0.0.1:3000/api/xase/v1 python examples/type_safe.py
 """
 
 from __future__ import annotations

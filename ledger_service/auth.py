@@ -146,9 +146,7 @@ def authenticate(conn: Connection, secret: Optional[str]) -> Principal:
     if not secret:
         raise Unauthorized("Missing X-API-Key header (or Authorization: Bearer)")
     presented = hash_secret(secret)
-    row = conn.execute(
-        select(ApiKey.id, ApiKey.tenant_id, ApiKey.key_hash, ApiKey.scopes, ApiKey.revoked_at).where(ApiKey.key_hash == presented)
-    ).first()
+    row = conn.execute(select(ApiKey.id, ApiKey.tenant_id, ApiKey.key_hash, ApiKey.scopes, ApiKey.revoked_at).where(ApiKey.key_hash == presented)).first()
     # The lookup is by hash; the explicit constant-time check keeps the accept path free of early exits.
     if row is None or not hmac.compare_digest(row.key_hash, presented):
         raise Unauthorized("Invalid API key")

@@ -207,7 +207,7 @@ def _report_lines(result: verification.TenantVerification) -> list[str]:
     if result.claims:
         lines.append(f"{tenant_id}: UNRESOLVED references: {len(result.claims)} of {result.references} cited by decisions do not resolve "
                      "(the decisions' claims; the ledger's own data is not affected)")  # fmt: skip
-        lines += [f"  seq {claim.seq} ({claim.transaction_id}): {claim.member}: {claim.message}" for claim in result.claims[:verification.MAX_LISTED_CLAIMS]]
+        lines += [f"  seq {claim.seq} ({claim.transaction_id}): {claim.member}: {claim.message}" for claim in result.claims[: verification.MAX_LISTED_CLAIMS]]
     elif result.references:
         lines.append(f"{tenant_id}: references OK ({result.references} cited by decisions resolve)")
     return lines

@@ -216,4 +216,3 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValidationFailed(f"{name}: must be within [{low}, {high}]", {"field": name})
     return value
-

@@ -6,6 +6,7 @@ source "$(dirname "$0")/_venv.sh" dev
 cd "$ROOT"
 echo "== ruff"
 ruff check xase ledger_service tests scripts examples
+ruff format --check xase ledger_service tests scripts examples
 echo "== mypy --strict"
 mypy
 echo "== pytest"

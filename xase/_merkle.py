@@ -66,9 +66,7 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     return _path([leaf_hash(leaf) for leaf in leaves], index)
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, audit_path: Sequence[bytes], expected_root: bytes
-) -> None:
+def verify_inclusion(leaf: bytes, index: int, size: int, audit_path: Sequence[bytes], expected_root: bytes) -> None:
     """Check that `leaf` (a leaf HASH) sits at `index` of the tree of `size` with `expected_root`.
 
     RFC 9162 section 2.1.3.2, step for step. Returns None or raises MerkleError.

@@ -93,9 +93,7 @@ class XaseClient:
 
     # ---------------------------------------------------------------- recording
 
-    def record(
-        self, payload: RecordPayload, *, idempotency_key: Optional[str] = None, skip_queue: bool = False
-    ) -> Optional[RecordResult]:
+    def record(self, payload: RecordPayload, *, idempotency_key: Optional[str] = None, skip_queue: bool = False) -> Optional[RecordResult]:
         """Record one decision.
 
         Fire-and-forget mode: queue it and return None at once. Synchronous mode

@@ -160,9 +160,7 @@ def inclusion_proof(record_hashes: Sequence[str], leaf_index: int) -> list[str]:
     return [node.hex() for node in _merkle.inclusion_proof([bytes.fromhex(h) for h in record_hashes], leaf_index)]
 
 
-def verify_inclusion(
-    record_hash_hex: str, leaf_index: int, tree_size: int, audit_path: Sequence[str], root_hex: str
-) -> None:
+def verify_inclusion(record_hash_hex: str, leaf_index: int, tree_size: int, audit_path: Sequence[str], root_hex: str) -> None:
     """RFC 9162 2.1.3.2 for a record hash; raises _merkle.MerkleError (a ValueError)."""
     leaf = _merkle.leaf_hash(bytes.fromhex(record_hash_hex))
     path = [bytes.fromhex(node) for node in audit_path]
@@ -183,9 +181,7 @@ def load_public_key(key: PublicKeyLike) -> ec.EllipticCurvePublicKey:
 
 def key_fingerprint(key: PublicKeyLike) -> str:
     """Section 3: "sha256:" + hex(H(DER SubjectPublicKeyInfo))."""
-    der = load_public_key(key).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = load_public_key(key).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
@@ -323,9 +319,7 @@ def check_block_body(block: Any) -> None:
             raise VerificationError(subject, "format", f"{member}: invalid value {block[member]!r}", seq=first)
 
 
-def _verify_block_hash_and_signature(
-    block: Mapping[str, Any], key: PublicKeyLike, subject: str, seq: int | None
-) -> None:
+def _verify_block_hash_and_signature(block: Mapping[str, Any], key: PublicKeyLike, subject: str, seq: int | None) -> None:
     digest = block_hash(block)
     if block.get("block_hash") != digest.hex():
         raise VerificationError(subject, "block_hash", f"expected {digest.hex()}, got {block.get('block_hash')}", seq=seq)

@@ -40,7 +40,7 @@ _STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN",
 
 
 def url_path(*segments: str) -> str:
-    """"/a/b" from segments, each percent-quoted whole: an id can never add a segment or a query."""
+    """ "/a/b" from segments, each percent-quoted whole: an id can never add a segment or a query."""
     texts = [str(segment) for segment in segments]
     for text in texts:
         if text in ("", ".", ".."):

@@ -60,6 +60,8 @@ class BatchSender(Protocol):
 
 
 QueueItem = Union[QueuedRecord, FlushMarker]
+
+
 @dataclass
 class _Delivery:
     """A prepared batch: its records, their wire form, and the flush markers released once they are final."""

@@ -195,7 +195,8 @@ def _without_stored(engine: Engine, dataset_id: str, prepared: list[tuple[str, s
         for start in range(0, len(prepared), 500):
             ids = [record_id for record_id, _body in prepared[start : start + 500]]
             query = select(DatasetRecord.record_id, DatasetRecord.body).where(
-                DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq <= committed, DatasetRecord.record_id.in_(ids))
+                DatasetRecord.dataset_id == dataset_id, DatasetRecord.seq <= committed, DatasetRecord.record_id.in_(ids)
+            )
             stored.update((row.record_id, _canonical_text(row.body)) for row in conn.execute(query))
     for record_id, body in prepared:
         if record_id in stored and stored[record_id] != body:
@@ -217,7 +218,7 @@ def grant_access(conn: Connection, dataset: Any, grantee: Any, purposes: Any, ma
     if tenant is None:
         raise NotFound(f"tenant {grantee!r} not found", {"field": "tenant"})
     if not isinstance(purposes, list) or not purposes or not all(isinstance(p, str) and _PURPOSE.match(p) for p in purposes):
-        raise ValidationFailed("purposes: a non-empty list of purpose names such as \"model_training\"", {"field": "purposes"})
+        raise ValidationFailed('purposes: a non-empty list of purpose names such as "model_training"', {"field": "purposes"})
     if isinstance(max_duration_seconds, bool) or not isinstance(max_duration_seconds, int) or not 60 <= max_duration_seconds <= MAX_DURATION_SECONDS:
         raise ValidationFailed(f"max_duration_seconds: an integer within [60, {MAX_DURATION_SECONDS}]", {"field": "max_duration_seconds"})
     row = {"id": _new_id("grant"), "dataset_id": dataset.id, "grantee_tenant_id": tenant.id, "purposes": json.dumps(sorted(set(purposes))),

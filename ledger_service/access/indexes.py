@@ -52,7 +52,7 @@ def _existing(engine: Engine) -> set[str]:
 def index_fields(engine: Engine, fields: Any) -> list[dict[str, Any]]:
     """Make sure each field has its index; what was done per field (`created` false: it existed)."""
     if not isinstance(fields, list) or not fields or not all(isinstance(field, str) for field in fields):
-        raise ValidationFailed("fields: a non-empty list of field paths such as \"age\" or \"lab_results.glucose\"", {"field": "fields"})
+        raise ValidationFailed('fields: a non-empty list of field paths such as "age" or "lab_results.glucose"', {"field": "fields"})
     if len(fields) > MAX_FIELDS_PER_CALL:
         raise over_cap("fields per call", "max_fields_per_call", MAX_FIELDS_PER_CALL)
     wanted = {field: parse_path(field) for field in dict.fromkeys(fields)}

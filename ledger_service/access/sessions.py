@@ -49,7 +49,7 @@ _BODY = _RECORDS.c.body
 
 
 def parse_duration(value: Any) -> int:
-    """"30d", "12h", "45m", "90s" or a number of seconds."""
+    """ "30d", "12h", "45m", "90s" or a number of seconds."""
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     elif isinstance(value, str) and _DURATION.match(value):
@@ -108,7 +108,7 @@ def open_session(engine: Engine, ledger: Ledger, tenant_id: str, dataset_ref: An
                  holder: Any = None) -> dict[str, Any]:  # fmt: skip
     seconds = parse_duration(duration)
     if not isinstance(purpose, str) or not purpose:
-        raise ValidationFailed("purpose: required, e.g. \"model_training\"", {"field": "purpose"})
+        raise ValidationFailed('purpose: required, e.g. "model_training"', {"field": "purpose"})
     with write_transaction(engine) as conn:
         dataset = _granted_dataset(conn, tenant_id, dataset_ref, holder)
         grants = conn.execute(select(DatasetGrant).where(DatasetGrant.dataset_id == dataset.id, DatasetGrant.grantee_tenant_id == tenant_id,

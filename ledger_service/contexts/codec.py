@@ -270,5 +270,3 @@ def project(payload: bytes, descriptor: Optional[Descriptor], registry: Registry
     if descriptor is None or not isinstance(body, dict):
         return plain(body, options)
     return _project_map(body, descriptor, registry, options, 0)
-
-

@@ -124,7 +124,7 @@ def _check_field(spec: Any, what: str, enums: set[str]) -> None:
 def _check_version(spec: Any, what: str, enums: set[str]) -> dict[str, Any]:
     spec = _object(spec, what, 2)
     if set(spec) - {"fields", "doc"} or "fields" not in spec:
-        raise Unprocessable(f"{what}: expected {{\"fields\": {{...}}}}")
+        raise Unprocessable(f'{what}: expected {{"fields": {{...}}}}')
     fields = _object(spec["fields"], f"{what}.fields", MAX_FIELDS)
     names: set[str] = set()
     for tag, field_spec in fields.items():

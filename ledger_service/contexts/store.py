@@ -203,8 +203,11 @@ def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, EncodedTu
     if fresh:
         conn.execute(insert(Blob), [{"tenant_id": tenant_id, "content_hash": turn.content_hash, "compression": turn.compression,
                                      "uncompressed_len": turn.uncompressed_len, "data": turn.stored, "created_at": created} for turn in fresh])  # fmt: skip
-        conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(
-            blobs=ContextCounters.blobs + len(fresh), storage_bytes=ContextCounters.storage_bytes + sum(len(turn.stored) for turn in fresh)))
+        conn.execute(
+            update(ContextCounters)
+            .where(ContextCounters.tenant_id == tenant_id)
+            .values(blobs=ContextCounters.blobs + len(fresh), storage_bytes=ContextCounters.storage_bytes + sum(len(turn.stored) for turn in fresh))
+        )
 
 
 def _turn_answer(context_id: int, row: dict[str, Any] | Row[Any]) -> dict[str, Any]:

@@ -34,8 +34,18 @@ from ledger_service.evidence.claims import Claim, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
 from ledger_service.evidence.ledger import Ledger, current_ledger
 
-__all__ = ["Claim", "Ledger", "check_idempotency_key", "contexts_naming", "current_ledger", "install", "open_chain", "receipt",
-           "unresolved_references", "verify_chain"]
+__all__ = [
+    "Claim",
+    "Ledger",
+    "check_idempotency_key",
+    "contexts_naming",
+    "current_ledger",
+    "install",
+    "open_chain",
+    "receipt",
+    "unresolved_references",
+    "verify_chain",
+]
 
 
 def install(app: Flask, ledger: Ledger) -> None:

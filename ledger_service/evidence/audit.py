@@ -94,11 +94,13 @@ def receipt(conn: Connection, tenant_id: str, transaction_id: str) -> dict[str, 
     """The self-contained receipt of EVIDENCE-FORMAT.md section 5."""
     row = record_row(conn, tenant_id, transaction_id)
     block = block_view(_block_row(conn, tenant_id, row.block_seq))
-    hashes = conn.execute(
-        select(Record.record_hash)
-        .where(Record.tenant_id == tenant_id, Record.seq.between(block["first_seq"], block["last_seq"]))
-        .order_by(Record.seq)
-    ).scalars().all()
+    hashes = (
+        conn.execute(
+            select(Record.record_hash).where(Record.tenant_id == tenant_id, Record.seq.between(block["first_seq"], block["last_seq"])).order_by(Record.seq)
+        )
+        .scalars()
+        .all()
+    )
     leaf_index = row.seq - block["first_seq"]
     result: dict[str, Any] = {
         "receipt_version": 1,

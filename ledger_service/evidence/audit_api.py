@@ -18,8 +18,7 @@ blueprint = Blueprint("evidence", __name__, url_prefix=PREFIX)
 def _receipt_page(receipt: dict[str, object], verdict: str) -> Response:
     pretty = html.escape(json.dumps(receipt, indent=2, ensure_ascii=False))
     page = (
-        "<!doctype html><meta charset=utf-8><title>Xase receipt</title>"
-        f"<h1>Xase receipt</h1><p><strong>{html.escape(verdict)}</strong></p><pre>{pretty}</pre>"
+        f"<!doctype html><meta charset=utf-8><title>Xase receipt</title><h1>Xase receipt</h1><p><strong>{html.escape(verdict)}</strong></p><pre>{pretty}</pre>"
     )
     return Response(page, mimetype="text/html")
 

@@ -66,9 +66,7 @@ def record_result(row: Any) -> dict[str, Any]:
 
 def open_chain(conn: Connection, tenant_id: str) -> None:
     """Start a new tenant's empty chain: the head row every append locks."""
-    conn.execute(
-        insert(ChainHead).values(tenant_id=tenant_id, next_seq=0, head_hash=evidence.ZERO_HASH, next_block_seq=0, head_block_hash=evidence.ZERO_HASH)
-    )
+    conn.execute(insert(ChainHead).values(tenant_id=tenant_id, next_seq=0, head_hash=evidence.ZERO_HASH, next_block_seq=0, head_block_hash=evidence.ZERO_HASH))
 
 
 def register_signer(engine: Engine, signer: Signer) -> None:
@@ -174,11 +172,7 @@ def _seal(signer: Signer, head: Any, tenant_id: str, rows: list[dict[str, Any]],
 def _store_payloads(conn: Connection, tenant_id: str, payloads: dict[str, bytes]) -> None:
     if not payloads:
         return
-    present = set(
-        conn.execute(
-            select(Payload.payload_ref).where(Payload.tenant_id == tenant_id, Payload.payload_ref.in_(list(payloads)))
-        ).scalars()
-    )
+    present = set(conn.execute(select(Payload.payload_ref).where(Payload.tenant_id == tenant_id, Payload.payload_ref.in_(list(payloads)))).scalars())
     fresh = [{"tenant_id": tenant_id, "payload_ref": ref, "body": body.decode("utf-8"), "erased_at": None}
              for ref, body in payloads.items() if ref not in present]  # fmt: skip
     if fresh:
@@ -237,7 +231,7 @@ def append_within(conn: Connection, signer: Signer, tenant_id: str, items: Seque
         block = _seal(signer, head, tenant_id, rows, recorded_at)
         bulk_insert(conn, _RECORDS, [tuple(row[column] for column in _RECORD_COLUMNS) for row in rows])
         _store_payloads(conn, tenant_id, payloads)
-        conn.execute(insert(Block).values(tenant_id=tenant_id, **{k: v for k, v in block.items() if k not in ('v', 'tenant_id')}))
+        conn.execute(insert(Block).values(tenant_id=tenant_id, **{k: v for k, v in block.items() if k not in ("v", "tenant_id")}))
         conn.execute(
             update(ChainHead)
             .where(ChainHead.tenant_id == tenant_id)

@@ -43,9 +43,7 @@ class KmsSigner:
         except (BotoCoreError, ClientError) as exc:
             raise KmsKeyError(f"cannot use KMS key {key_id!r}: {exc}") from exc
         if metadata.get("KeySpec") != "ECC_NIST_P256" or metadata.get("KeyUsage") != "SIGN_VERIFY":
-            raise KmsKeyError(
-                f"KMS key {key_id!r} must be ECC_NIST_P256 / SIGN_VERIFY, got {metadata.get('KeySpec')} / {metadata.get('KeyUsage')}"
-            )
+            raise KmsKeyError(f"KMS key {key_id!r} must be ECC_NIST_P256 / SIGN_VERIFY, got {metadata.get('KeySpec')} / {metadata.get('KeyUsage')}")
         if "ECDSA_SHA_256" not in (public.get("SigningAlgorithms") or ["ECDSA_SHA_256"]):
             raise KmsKeyError(f"KMS key {key_id!r} does not offer ECDSA_SHA_256")
         self.kms_key_arn: Optional[str] = metadata["Arn"]

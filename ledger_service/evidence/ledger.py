@@ -99,7 +99,6 @@ class Ledger:
         assert outcome.result is not None
         return dict(outcome.result)
 
-
     def recorded(self, conn: Connection, tenant_id: str, idempotency_key: str) -> Optional[dict[str, Any]]:
         """The record appended under this idempotency key (its transaction id, record, context and payload), or None:
         a subsystem replays a change whose answer was lost from its evidence, instead of making it twice."""

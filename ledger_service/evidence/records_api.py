@@ -51,7 +51,7 @@ def create_records() -> Response:
     body = json_body()
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list) or not records:
-        raise ValidationFailed("body must be {\"records\": [...]} with at least one record", {"field": "records"})
+        raise ValidationFailed('body must be {"records": [...]} with at least one record', {"field": "records"})
     limit = state().settings.max_batch_size
     if len(records) > limit:
         raise ValidationFailed(f"records: at most {limit} per batch, got {len(records)}", {"field": "records", "max": limit})

@@ -45,9 +45,7 @@ class LocalSigner:
             raise ValueError(f"signing key must be ECDSA P-256, got {private_key.curve.name}")
         self._private_key = private_key
         public = private_key.public_key()
-        self.public_pem = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode("ascii")
+        self.public_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
         self.key_id = evidence.key_fingerprint(public)
 
     @classmethod

@@ -29,8 +29,18 @@ from ledger_service.errors import ValidationFailed, over_cap
 from xase import evidence
 from xase._text import is_decimal
 
-__all__ = ["JsonDocument", "compile_filter", "sort_expression", "parse_path", "LOGICAL", "FIELD_OPERATORS", "MAX_DEPTH", "MAX_IN",
-           "MAX_PREDICATES", "MAX_VALUES"]
+__all__ = [
+    "JsonDocument",
+    "compile_filter",
+    "sort_expression",
+    "parse_path",
+    "LOGICAL",
+    "FIELD_OPERATORS",
+    "MAX_DEPTH",
+    "MAX_IN",
+    "MAX_PREDICATES",
+    "MAX_VALUES",
+]
 
 LOGICAL = frozenset({"$and", "$or", "$nor", "$not"})
 FIELD_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"})

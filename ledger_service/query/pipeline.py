@@ -39,7 +39,7 @@ def _invalid(message: str, **details: Any) -> ValidationFailed:
 
 def _field_reference(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, str) or not value.startswith("$"):
-        raise _invalid(f"{where} needs a field reference like \"$age\", got {value!r}")
+        raise _invalid(f'{where} needs a field reference like "$age", got {value!r}')
     return parse_path(value[1:])
 
 

@@ -67,6 +67,7 @@ def main() -> int:
             def call() -> None:
                 response = api.post(f"{url}/sessions/{session}/filter", json=body, timeout=60)
                 response.raise_for_status()
+
             return call
 
         queries = {

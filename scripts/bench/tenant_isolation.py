@@ -157,8 +157,10 @@ def run(seconds: float, database_url: str | None, backend: str) -> bool:
                 p50, p99 = _summary(_victim(root, victim, seconds))
             ratio = p99 / idle_p99
             held = held and ratio <= 2.0
-            print(f"{name + ':':12} victim p50 {p50:6.1f} ms, p99 {p99:6.1f} ms, p99 {ratio:4.2f}x idle "
-                  f"({'within' if ratio <= 2.0 else 'PAST'} 2x; attacker {counts['requests']} requests)   [{settings}]")
+            print(
+                f"{name + ':':12} victim p50 {p50:6.1f} ms, p99 {p99:6.1f} ms, p99 {ratio:4.2f}x idle "
+                f"({'within' if ratio <= 2.0 else 'PAST'} 2x; attacker {counts['requests']} requests)   [{settings}]"
+            )
     return held
 
 

@@ -156,24 +156,43 @@ def _markdown(rows: list[Row]) -> str:
 
 
 GUARANTEES = [  # (what holds, the settings it needs, what measures it)
-    ("A record made just before a normal exit, or when the main thread dies, is delivered", "SDK defaults (`atexit_timeout` 2 s)",
-     "`tests/sdk/test_delivery.py::test_atexit_delivers_what_was_recorded_with_sdk_defaults`; the exit rows below"),
-    ("What is queued survives SIGTERM (`docker stop`, Kubernetes)", "`handle_signals=True` (or a `spool_path`: the next start delivers it)",
-     "`tests/sdk/test_delivery.py::test_sigterm_with_handle_signals_delivers_what_was_recorded_then_terminates`"),
-    ("A ledger restart or outage fails no record",
-     "SDK defaults, up to `retry_deadline` (60 s) after the ledger first could not take a batch; any length with a `spool_path`",
-     "`tests/sdk/test_delivery.py::test_sdk_defaults_lose_nothing_across_a_ledger_restart`; the ledger kill rows below"),
-    ("Nothing a `record()` returned for is lost when the SDK's process is killed",
-     "`spool_path` (`spool_fsync` `batch`: a process crash; `always`: power loss)", "the SDK process kill row below"),
+    (
+        "A record made just before a normal exit, or when the main thread dies, is delivered",
+        "SDK defaults (`atexit_timeout` 2 s)",
+        "`tests/sdk/test_delivery.py::test_atexit_delivers_what_was_recorded_with_sdk_defaults`; the exit rows below",
+    ),
+    (
+        "What is queued survives SIGTERM (`docker stop`, Kubernetes)",
+        "`handle_signals=True` (or a `spool_path`: the next start delivers it)",
+        "`tests/sdk/test_delivery.py::test_sigterm_with_handle_signals_delivers_what_was_recorded_then_terminates`",
+    ),
+    (
+        "A ledger restart or outage fails no record",
+        "SDK defaults, up to `retry_deadline` (60 s) after the ledger first could not take a batch; any length with a `spool_path`",
+        "`tests/sdk/test_delivery.py::test_sdk_defaults_lose_nothing_across_a_ledger_restart`; the ledger kill rows below",
+    ),
+    (
+        "Nothing a `record()` returned for is lost when the SDK's process is killed",
+        "`spool_path` (`spool_fsync` `batch`: a process crash; `always`: power loss)",
+        "the SDK process kill row below",
+    ),
     ("No record is stored twice, whatever is retried", "SDK defaults (each record's idempotency key is fixed once)", "every row below (Duplicates)"),
-    ("A record reported failed may still be recorded (not confirmed); recording it again under its `transaction_id` is safe", "-",
-     "the storm rows below"),
-    ("A change (knowledge, data access, erasure) and its evidence commit together or not at all", "server, always",
-     "`tests/knowledge/test_change_evidence.py`, `tests/access/test_change_evidence.py` (a signing fault between them, both backends)"),
-    ("Verification says BROKEN only when the ledger's own data was altered; a reference a client cites that does not resolve is a claim (exit 3)",
-     "server, always", "`tests/evidence/test_claims.py`, `tests/contexts/test_tamper_columns.py`, the tamper rows below"),
-    ("No tenant makes another wait: byte budgets per request, heavy searches in low-priority processes, two at once per tenant", "server defaults",
-     "`python scripts/bench/tenant_isolation.py` (the victim's p99 against idle, per attack)"),
+    ("A record reported failed may still be recorded (not confirmed); recording it again under its `transaction_id` is safe", "-", "the storm rows below"),
+    (
+        "A change (knowledge, data access, erasure) and its evidence commit together or not at all",
+        "server, always",
+        "`tests/knowledge/test_change_evidence.py`, `tests/access/test_change_evidence.py` (a signing fault between them, both backends)",
+    ),
+    (
+        "Verification says BROKEN only when the ledger's own data was altered; a reference a client cites that does not resolve is a claim (exit 3)",
+        "server, always",
+        "`tests/evidence/test_claims.py`, `tests/contexts/test_tamper_columns.py`, the tamper rows below",
+    ),
+    (
+        "No tenant makes another wait: byte budgets per request, heavy searches in low-priority processes, two at once per tenant",
+        "server defaults",
+        "`python scripts/bench/tenant_isolation.py` (the victim's p99 against idle, per attack)",
+    ),
 ]
 
 

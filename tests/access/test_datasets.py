@@ -137,8 +137,7 @@ def test_grants_validate_and_revoke(tenants: Tenants) -> None:
         assert [g["id"] for g in datasets.list_grants(conn, dataset)] == [grant["id"]]
 
 
-def test_an_upload_that_lost_its_lease_publishes_nothing_and_leaves_the_new_owners_rows(tenants: Tenants,
-                                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_upload_that_lost_its_lease_publishes_nothing_and_leaves_the_new_owners_rows(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> None:
     dataset = _dataset(tenants)
     real = datasets.write_transaction
 

@@ -131,7 +131,7 @@ def test_an_erased_payload_brought_back_or_unmarked_is_tampering(fresh_ledger: L
     _stored(eraser, "tampered")
     _erase(eraser, "tampered")
     fresh_ledger.stop()
-    fresh_ledger.sql("UPDATE payloads SET body = '{\"input\":{\"note\":\"forged\"},\"output\":{}}'")
+    fresh_ledger.sql('UPDATE payloads SET body = \'{"input":{"note":"forged"},"output":{}}\'')
     assert "BROKEN at seq 0:" in fresh_ledger.cli("verify", "--tenant", "acme", check=False).stdout
     fresh_ledger.sql("UPDATE payloads SET body = NULL, erased_at = NULL")
     assert "BROKEN at seq 0:" in fresh_ledger.cli("verify", "--tenant", "acme", check=False).stdout

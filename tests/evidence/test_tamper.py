@@ -17,7 +17,7 @@ from tests.conftest import Api, LedgerProcess, decision
 TAMPERING = {
     "record policy_id": ("UPDATE records SET policy_id = 'credit_policy_v5' WHERE seq = 5", 5),
     "record prev_hash": ("UPDATE records SET prev_hash = (SELECT record_hash FROM records WHERE seq = 1) WHERE seq = 3", 3),
-    "record context": ("UPDATE records SET context_json = '{\"ip\":\"6.6.6.6\"}' WHERE seq = 4", 4),
+    "record context": ('UPDATE records SET context_json = \'{"ip":"6.6.6.6"}\' WHERE seq = 4', 4),
     "deleted record": ("DELETE FROM records WHERE seq = 5", 5),
     "deleted last record": ("DELETE FROM records WHERE seq = 9", 9),
     "block signature": ("UPDATE blocks SET signature = (SELECT signature FROM blocks WHERE block_seq = 0) WHERE block_seq = 2", 8),

@@ -21,8 +21,7 @@ from xase import cli as xase_cli
 HOSTILE = "credit\x1b[2K\r\ntenant          ten_victim\u202e"
 
 
-def test_hostile_fields_of_a_valid_receipt_are_escaped(chain: tuple[Engine, LocalSigner, str], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_fields_of_a_valid_receipt_are_escaped(chain: tuple[Engine, LocalSigner, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     engine, signer, tenant_id = chain
     item = dataclasses.replace(parse_record(decision(1, transaction_id="t_1")), policy_id=HOSTILE, policy_version="v\x07")
     (outcome,) = append(engine, signer, tenant_id, [item])

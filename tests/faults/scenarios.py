@@ -132,6 +132,7 @@ def sdk_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, seconds: floa
 
 # ---------------------------------------------------------------- 2. ledger killed
 
+
 class Recorder:
     """A thread recording `count` records at `rate` per second into `client`."""
 
@@ -190,6 +191,7 @@ def ledger_kill_9(ledger: LedgerProcess, api_key: str, workdir: Path, records: i
 
 # ---------------------------------------------------------------- 3. ledger down
 
+
 def ledger_down(ledger: LedgerProcess, api_key: str, workdir: Path, down_seconds: float, rate: float = 500, queue_max_size: int = 500) -> Tally:
     """The ledger is down for `down_seconds` while the SDK keeps recording; memory stays bounded, the spool takes the rest."""
     run = Run(ledger, api_key)
@@ -210,6 +212,7 @@ def ledger_down(ledger: LedgerProcess, api_key: str, workdir: Path, down_seconds
 
 
 # ---------------------------------------------------------------- 4. 429 storms and 5xx bursts (the proxy serves 5 too)
+
 
 def _through_proxy(run: Run, records: int, plan: Callable[[int], Optional[Fault]], options: dict[str, Any]) -> tuple[ClientStats, list[Hit]]:
     """Record `records` through a fault proxy following `plan` until all are final; the client's stats and the proxy's log."""
@@ -250,6 +253,7 @@ def _early_retries(hits: list[Hit]) -> int:
 
 
 # ---------------------------------------------------------------- 5. slow ledger
+
 
 def slow_ledger(ledger: LedgerProcess, api_key: str, records: int, timeout: float = 0.5) -> Tally:
     """Every 4th answer is held past the client's timeout after the ledger committed: retries must not duplicate."""

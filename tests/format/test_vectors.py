@@ -37,9 +37,7 @@ def test_merkle_vectors(case: dict[str, Any]) -> None:
     assert evidence.merkle_root(case["leaves"]) == case["root"]
     for proof in case.get("proofs", []):
         assert evidence.inclusion_proof(case["leaves"], proof["leaf_index"]) == proof["audit_path"]
-        evidence.verify_inclusion(
-            case["leaves"][proof["leaf_index"]], proof["leaf_index"], proof["tree_size"], proof["audit_path"], case["root"]
-        )
+        evidence.verify_inclusion(case["leaves"][proof["leaf_index"]], proof["leaf_index"], proof["tree_size"], proof["audit_path"], case["root"])
 
 
 def test_every_inclusion_proof_for_up_to_8_leaves_is_covered() -> None:

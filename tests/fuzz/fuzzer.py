@@ -180,6 +180,7 @@ def _ok(response: requests.Response) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- what a request is made of
 
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -473,6 +474,7 @@ def _break(draw: st.DrawFn, value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- the oracle
+
 
 @dataclass
 class FuzzReport:

@@ -41,5 +41,3 @@ def test_fuzzing_every_endpoint_breaks_nothing(ledger: LedgerProcess) -> None:
     verified = ledger.cli("verify", check=False)  # the CLI's verification too: hostile accepted content is a claim at most
     assert verified.returncode in (0, 3) and "BROKEN" not in verified.stdout and "Traceback" not in verified.stderr, (replay, verified.stdout)
     assert len(report.statuses) > 4 and any(status < 300 for status in report.statuses)  # it did reach the handlers
-
-

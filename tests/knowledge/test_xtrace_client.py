@@ -138,8 +138,9 @@ def test_meta_operations_and_dry_runs(org: Org) -> None:
         async with org.client(secret) as client:
             out: dict[str, Any] = {}
             out["odd"] = await client.meta_search(kb_id, {"tag1": "odd"}, context.id)
-            out["content"] = await client.meta_search(kb_id, '{"tag2": {"$in": ["n1", "n2"]}}', context.id, return_content=True,
-                                                      projection=["chunk_id", "chunk_content"])
+            out["content"] = await client.meta_search(
+                kb_id, '{"tag2": {"$in": ["n1", "n2"]}}', context.id, return_content=True, projection=["chunk_id", "chunk_content"]
+            )
             out["page"] = await client.meta_search_paginated(kb_id, context.id, meta_filter={"tag1": "even"}, limit=2, offset=1, sort_order="asc")
             out["dry_delete"] = await client.delete_chunks_by_meta(kb_id, context.id, {"tag1": "odd"}, dry_run=True)
             out["dry_patch"] = await client.patch_chunks_by_meta(kb_id, context.id, {"tag1": "odd"}, {"reviewed": True}, dry_run=True)
@@ -278,8 +279,7 @@ def test_organisations_are_isolated(org: Org) -> None:
     async def probe(client_org: Org, key: str) -> list[str]:
         async with client_org.client(key) as client:
             outcomes = []
-            calls = (client.meta_search(kb_id, {"tag1": "odd"}, context.id), client.get_chunk_by_id([1], kb_id),
-                     client.get_serialized_exec_context(context.id))
+            calls = (client.meta_search(kb_id, {"tag1": "odd"}, context.id), client.get_chunk_by_id([1], kb_id), client.get_serialized_exec_context(context.id))
             for call in calls:
                 try:
                     await call

@@ -107,8 +107,10 @@ conditions = st.one_of(
 )
 filters = st.recursive(
     st.dictionaries(paths, conditions, min_size=1, max_size=2),
-    lambda inner: st.builds(lambda op, parts: {op: parts}, st.sampled_from(["$and", "$or", "$nor"]), st.lists(inner, min_size=1, max_size=3))
-    | st.builds(lambda part: {"$not": part}, inner),
+    lambda inner: (
+        st.builds(lambda op, parts: {op: parts}, st.sampled_from(["$and", "$or", "$nor"]), st.lists(inner, min_size=1, max_size=3))
+        | st.builds(lambda part: {"$not": part}, inner)
+    ),
     max_leaves=6,
 )
 

@@ -122,7 +122,6 @@ def test_kill_9_mid_stream_loses_nothing_record_returned_for(api: Api, tmp_path:
     assert api.get("/verify").json()["ok"] is True
 
 
-
 def test_with_two_batches_in_flight_an_outage_still_delivers_each_record_exactly_once(fresh_ledger: LedgerProcess, tmp_path: Path) -> None:
     api = Api(fresh_ledger, fresh_ledger.new_api_key())
     client = XaseClient(api_key=api.key, base_url=fresh_ledger.base_url, spool_path=str(tmp_path / "spool"), max_in_flight=2, batch_size=10,

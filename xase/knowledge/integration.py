@@ -210,7 +210,12 @@ class XTraceIntegration:
     # ---------------------------------------------------------------- searches
 
     async def compute_hamming_distances(
-        self, query: list[Any], context_id: str, kb_id: str, meta_filter: Union[str, dict[str, Any], None] = None, range: Optional[list[int]] = None  # noqa: A002
+        self,
+        query: list[Any],
+        context_id: str,
+        kb_id: str,
+        meta_filter: Union[str, dict[str, Any], None] = None,
+        range: Optional[list[int]] = None,  # noqa: A002
     ) -> list[tuple[int, list[Union[int, bytes]]]]:
         """(chunk_id, encrypted distance) for every chunk the filters admit; decrypt with the context."""
         body: dict[str, Any] = {"kb_id": kb_id, "query": [self._encode_index(i) for i in query], "context_id": context_id}
