@@ -65,6 +65,9 @@ class Settings:
     cxdb_seal_interval: float = 60.0  # XASE_CXDB_SEAL_INTERVAL: seconds between seals of moved heads; 0 disables
     cxdb_max_turn_bytes: int = 1024 * 1024  # XASE_CXDB_MAX_TURN_BYTES: a turn's encoded payload
     cxdb_compress_min_bytes: int = 1024  # XASE_CXDB_COMPRESS_MIN_BYTES: payloads this large or larger are zstd-compressed
+    # XASE_TENANT_STORAGE_BYTES: what one tenant may store in each of the context store (blobs, as stored) and the knowledge
+    # bases (chunks' vectors, contents and names); past it a write is a 413 QUOTA_EXCEEDED. 0: no quota.
+    tenant_storage_bytes: int = 10 * 1024**3
 
     @classmethod
     def from_env(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
@@ -94,6 +97,7 @@ class Settings:
             "cxdb_seal_interval": _number("XASE_CXDB_SEAL_INTERVAL", cls.cxdb_seal_interval, float),
             "cxdb_max_turn_bytes": _int("XASE_CXDB_MAX_TURN_BYTES", cls.cxdb_max_turn_bytes),
             "cxdb_compress_min_bytes": _int("XASE_CXDB_COMPRESS_MIN_BYTES", cls.cxdb_compress_min_bytes),
+            "tenant_storage_bytes": _int("XASE_TENANT_STORAGE_BYTES", cls.tenant_storage_bytes),
         }
         values.update(overrides or {})
         return cls(**values).validated()
@@ -113,6 +117,8 @@ class Settings:
             raise ValueError(f"XASE_CXDB_SEAL_INTERVAL must be a number of seconds >= 0, got {self.cxdb_seal_interval}")
         if self.cxdb_max_turn_bytes < 1 or self.cxdb_compress_min_bytes < 0:
             raise ValueError("XASE_CXDB_MAX_TURN_BYTES must be positive and XASE_CXDB_COMPRESS_MIN_BYTES not negative")
+        if self.tenant_storage_bytes < 0:
+            raise ValueError(f"XASE_TENANT_STORAGE_BYTES must be 0 (no quota) or positive, got {self.tenant_storage_bytes}")
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
         return self

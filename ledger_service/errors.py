@@ -118,6 +118,13 @@ class SessionClosed(LedgerError):
     status = 410
 
 
+class QuotaExceeded(LedgerError):
+    """The change would take the tenant's stored bytes past its quota (XASE_TENANT_STORAGE_BYTES): a retry cannot help."""
+
+    code = "QUOTA_EXCEEDED"
+    status = 413
+
+
 class RateLimited(LedgerError):
     """Too many requests of one kind right now; `retry_after` seconds until it may try again."""
 
@@ -131,6 +138,13 @@ class RateLimited(LedgerError):
 
 class TooManyFailures(RateLimited):
     """Too many requests from one address failed authentication."""
+
+
+def check_quota(stored: int, quota: int, what: str) -> None:
+    """QuotaExceeded if `stored` bytes pass a tenant's `quota` (0: none)."""
+    if quota and stored > quota:
+        raise QuotaExceeded(f"{what}: {stored} bytes would pass this organisation's quota of {quota} (XASE_TENANT_STORAGE_BYTES)",
+                            {"cap": "XASE_TENANT_STORAGE_BYTES", "limit": quota, "stored": stored})  # fmt: skip
 
 
 def over_cap(what: str, cap: str, limit: int) -> ValidationFailed:

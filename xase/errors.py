@@ -26,6 +26,7 @@ ERROR_CODES = frozenset(
         "SESSION_CLOSED",
         "ACCESS_REVOKED",
         "UNEXPECTED_REDIRECT",
+        "QUOTA_EXCEEDED",
         # the agent context store's (seed 003)
         "BAD_REQUEST",
         "PRECONDITION_FAILED",

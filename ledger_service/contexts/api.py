@@ -183,7 +183,7 @@ def _append(context_id: str, inputs: list[store.TurnInput]) -> tuple[list[dict[s
     with reading() as conn:  # encoded before the write lock: the lock is held only for the inserts
         turns = store.encode_turns(conn, caller.tenant_id, inputs, _limits())
     with write_transaction(state().engine) as conn:
-        answers, replayed = store.append(conn, caller.tenant_id, number, turns)
+        answers, replayed = store.append(conn, caller.tenant_id, number, turns, state().settings.tenant_storage_bytes)
     return answers, 200 if replayed else 201
 
 

@@ -17,7 +17,7 @@ from ledger_service.contexts import codec
 from ledger_service.contexts.counters import counters, lock_counters
 from ledger_service.contexts.registry import Registry
 from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
-from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, over_cap
+from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, check_quota, over_cap
 from xase._text import is_decimal, is_label
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
@@ -193,14 +193,15 @@ def _earlier_turns(conn: Connection, tenant_id: str, context_id: int, keys: list
     return {row.idempotency_key: row for row in conn.execute(query)}
 
 
-def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, EncodedTurn]) -> None:
-    """Store the payloads the tenant does not hold yet (dedup), and count them into its totals."""
+def _store_blobs(conn: Connection, tenant_id: str, payloads: dict[str, EncodedTurn], stored: int, quota: int) -> None:
+    """Store the payloads the tenant does not hold yet (dedup), and count them into its totals (`stored` bytes so far, within `quota`)."""
     if not payloads:
         return
     held = set(conn.execute(select(Blob.content_hash).where(Blob.tenant_id == tenant_id, Blob.content_hash.in_(list(payloads)))).scalars())
     created = now()
     fresh = [turn for content_hash, turn in payloads.items() if content_hash not in held]
     if fresh:
+        check_quota(stored + sum(len(turn.stored) for turn in fresh), quota, "agent context store")
         conn.execute(insert(Blob), [{"tenant_id": tenant_id, "content_hash": turn.content_hash, "compression": turn.compression,
                                      "uncompressed_len": turn.uncompressed_len, "data": turn.stored, "created_at": created} for turn in fresh])  # fmt: skip
         conn.execute(
@@ -276,13 +277,14 @@ def _next_turn(tenant_id: str, context_id: int, head: _Head, item: TurnInput, co
     return row
 
 
-def append(conn: Connection, tenant_id: str, context_id: int, turns: Sequence[EncodedTurn]) -> tuple[list[dict[str, Any]], bool]:
+def append(conn: Connection, tenant_id: str, context_id: int, turns: Sequence[EncodedTurn], quota: int = 0) -> tuple[list[dict[str, Any]], bool]:
     """Append encoded turns, each on the previous, to a context's head; their answers, and whether all were replays
     of earlier appends with the same idempotency keys."""
     keys = [turn.item.idempotency_key for turn in turns if turn.item.idempotency_key is not None]
     if len(keys) != len(set(keys)):
         raise ValidationFailed("idempotency_key: the same key twice in one append", {"field": "idempotency_key"})
-    next_turn_id = lock_counters(conn, tenant_id).next_turn_id
+    locked = lock_counters(conn, tenant_id)
+    next_turn_id = locked.next_turn_id
     context = get_context(conn, tenant_id, context_id)
     head = _Head(context.head_turn_id, context.head_depth, context.head_turn_hash, next_turn_id)
     earlier_turns = _earlier_turns(conn, tenant_id, context_id, keys)
@@ -301,7 +303,7 @@ def append(conn: Connection, tenant_id: str, context_id: int, turns: Sequence[En
         payloads[turn.content_hash] = turn
         answers.append(_turn_answer(context_id, rows[-1]))
     if rows:
-        _store_blobs(conn, tenant_id, payloads)
+        _store_blobs(conn, tenant_id, payloads, locked.storage_bytes, quota)
         conn.execute(insert(Turn), rows)
         conn.execute(update(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)
                      .values(head_turn_id=head.turn_id, head_depth=head.depth, head_turn_hash=head.turn_hash))  # fmt: skip

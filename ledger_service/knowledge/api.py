@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from ledger_service import auth
 from ledger_service.db import write_transaction
-from ledger_service.errors import NotFound, ValidationFailed
+from ledger_service.errors import NotFound, ValidationFailed, check_quota
 from ledger_service.evidence import check_idempotency_key, current_ledger
 from ledger_service.knowledge import bases, chunks, distances, homomorphic, retrievals
 from ledger_service.knowledge.bases import DELETE, READ, WRITE
@@ -81,6 +81,9 @@ def _change(caller: auth.Principal, action: str, kb_id: Any, need: int, context_
         if prior is not None:
             return _change_answer(action, *prior)
         ids = make(conn, kb)
+        grew, stored = chunks.account(conn, kb)
+        if grew:
+            check_quota(stored, state().settings.tenant_storage_bytes, "knowledge bases")
         evidence_id = retrievals.record(current_ledger(), caller, action, kb.id, context_id, request_, ids, within=conn, idempotency_key=key)
     return _change_answer(action, evidence_id, ids)
 

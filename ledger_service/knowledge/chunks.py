@@ -327,6 +327,16 @@ def range_filter(value: Any) -> Optional[tuple[int, int]]:
     return value[0], value[1]
 
 
+def account(conn: Connection, kb: Any) -> tuple[bool, int]:
+    """Recount the base's stored bytes after a change to its chunks: whether it grew, and the tenant's total over all its bases."""
+    size = select(func.coalesce(func.sum(func.length(Chunk.vector) + func.length(Chunk.content) + func.length(Chunk.name)), 0))
+    before = conn.execute(select(KnowledgeBase.stored_bytes).where(KnowledgeBase.id == kb.id)).scalar_one()
+    after = int(conn.execute(size.where(Chunk.kb_id == kb.id)).scalar_one())  # PostgreSQL sums into numeric: a Decimal
+    conn.execute(update(KnowledgeBase).where(KnowledgeBase.id == kb.id).values(stored_bytes=after))
+    total = conn.execute(select(func.sum(KnowledgeBase.stored_bytes)).where(KnowledgeBase.tenant_id == kb.tenant_id)).scalar_one()
+    return after > before, int(total)
+
+
 def stored_vectors(conn: Connection, kb: Any, context_id: str, filter_: Any, id_range: Optional[tuple[int, int]], limit: int,
                    byte_limit: int) -> list[tuple[int, bytes]]:  # fmt: skip
     """(chunk_id, stored vector) of every chunk of the base encrypted under the context that the filters admit, read

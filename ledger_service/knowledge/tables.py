@@ -26,6 +26,7 @@ class KnowledgeBase(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     next_chunk_id: Mapped[int] = mapped_column(BigInteger, default=1)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # its chunks' vectors, contents and names
     created_at: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[str] = mapped_column(String(32))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,19 @@ def test_preflights_are_never_rate_limited_and_a_429_keeps_its_cors_headers(tmp_
     assert {answer.headers["Access-Control-Allow-Origin"] for answer in answers} == {"https://ui.example.com"}
     limited = [client.get("/cxdb/v1/stats", headers={"X-API-Key": key, "Origin": "https://ui.example.com"}) for _ in range(4)][-1]
     assert limited.status_code == 429 and limited.headers["Access-Control-Allow-Origin"] == "https://ui.example.com"
+
+
+def test_an_append_past_the_organisations_storage_quota_is_a_413(tmp_path: Path) -> None:
+    client, key = _app(tmp_path, tenant_storage_bytes=4000)
+    context = client.post("/cxdb/v1/contexts/create", json={}, headers={"X-API-Key": key}).json["context_id"]
+
+    def append(text: str) -> Any:
+        turn = {"type_id": "note", "type_version": 1, "data": {"text": text}}
+        return client.post(f"/cxdb/v1/contexts/{context}/append", json=turn, headers={"X-API-Key": key})
+
+    assert append(secrets.token_urlsafe(1500)).status_code == 201  # random text: about 1,500 bytes stored, compressed or not
+    assert append(secrets.token_urlsafe(1500)).status_code == 201
+    refused = append(secrets.token_urlsafe(1500))
+    assert refused.status_code == 413 and refused.json["error"]["code"] == "QUOTA_EXCEEDED"
+    assert client.get(f"/cxdb/v1/contexts/{context}", headers={"X-API-Key": key}).json["head_depth"] == 2
+    assert client.get("/cxdb/v1/stats", headers={"X-API-Key": key}).json["storage_bytes"] <= 4000

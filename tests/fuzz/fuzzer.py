@@ -353,6 +353,8 @@ _TRAPS = [
     b'{"records": [' + b"{}," * 2_000 + b"{}]}", b'{"filter": {"$where": "sleep(1)"}}', b'{"pipeline": [{"$out": "x"}]}',
     b'{"filter": ' + b'{"$not": ' * 5_000 + b"{}" + b"}" * 5_001, b'{"filter": {"age": ' + b'{"$not": ' * 5_000 + b'{"$gt": 1}' + b"}" * 5_002,
     b'{"filter": ' + b'{"$and": [' * 3_000 + b"{}" + b"]}" * 3_000 + b"}", b'{"records": ["\\ud800"], "operation_type": "TRAIN"}',
+    # Byte-heavy: a 1 MiB turn (compressible, deduplicated: cheap to store, costly to answer), a 1 MiB field anywhere.
+    b'{"type_id": "note", "type_version": 1, "data": {"text": "' + b"y" * (1 << 20) + b'"}}', b'{"name": "' + b"z" * (1 << 20) + b'"}',
 ]  # fmt: skip
 
 
@@ -403,7 +405,8 @@ _GARBAGE_ID = st.one_of(
 )
 _PARAM_VALUES = st.one_of(
     st.text(_URL_SAFE, max_size=20), _QUERY_JSON,
-    st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN", "\u0661", "\u00b2", "\u0664\u0662", "\uff11", "2026-13-45T00:00:00Z"]),
+    st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN", "\u0661", "\u00b2", "\u0664\u0662", "\uff11", "2026-13-45T00:00:00Z",
+                     "1024", "both", "100000"]),  # the largest pages and answers
 )  # fmt: skip
 _PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts",
                 "kb_id", "chunk_ids", "projection", "view", "type_hint_mode", "as_type_id", "as_type_version", "before_turn_id", "from_turn_id",

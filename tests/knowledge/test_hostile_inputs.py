@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from ledger_service.knowledge import api, distances
-from tests.knowledge.conftest import Knowledge, ciphertext, context_data
+from tests.knowledge.conftest import Knowledge, chunk, ciphertext, context_data
 
 NESTED = "[" * 100_000 + "]" * 100_000
 
@@ -83,3 +85,19 @@ def test_a_tenant_runs_at_most_two_searches_at_once_and_gets_its_slots_back(know
     last = _search(knowledge)
     last.close()
     assert last.status_code == 200
+
+
+def test_a_change_past_the_organisations_storage_quota_is_a_413_and_changes_nothing(knowledge: Knowledge) -> None:
+    app = knowledge.client.application
+    stored = knowledge.state()
+    with app.extensions["xase"].engine.connect() as conn:
+        total = int(conn.execute(text("SELECT SUM(stored_bytes) FROM knowledge_bases")).scalar_one())
+    assert total > 0  # the fixture's four chunks are counted
+    app.extensions["xase"] = dataclasses.replace(app.extensions["xase"], settings=dataclasses.replace(app.extensions["xase"].settings,
+                                                                                                      tenant_storage_bytes=total + 10))  # fmt: skip
+    refused = knowledge.data("POST", "chunk", json={"kb_id": knowledge.kb_id, "context_id": "ctx", "chunks": [chunk(9)]})
+    assert refused.status_code == 413 and refused.get_json()["error"]["code"] == "QUOTA_EXCEEDED"
+    assert knowledge.state() == stored
+    deleted = knowledge.data("DELETE", "chunk", query_string=[("kb_id", knowledge.kb_id), ("chunk_ids", "1")])
+    assert deleted.status_code == 200  # shrinking is always allowed
+    assert knowledge.data("POST", "chunk", json={"kb_id": knowledge.kb_id, "context_id": "ctx", "chunks": [chunk(9)]}).status_code == 200
