@@ -7,18 +7,17 @@ FAILED_DEPENDENCY) in the error body every Xase endpoint uses.
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any, Optional
 
 from flask import Blueprint, Response, request
 
-from ledger_service import auth
-from ledger_service.contexts import codec, registry, sealing, store
-from ledger_service.contexts.registry import Descriptor, Registry
+from ledger_service import auth, workers
+from ledger_service.contexts import codec, pages, registry, sealing, store
+from ledger_service.contexts.registry import Registry
 from ledger_service.db import write_transaction
-from ledger_service.errors import FailedDependency, LedgerError, NotFound, PreconditionFailed, ValidationFailed, over_cap
-from ledger_service.web import error_response, int_arg, json_body, json_object, json_response, principal, reading, state
+from ledger_service.errors import LedgerError, NotFound, ValidationFailed
+from ledger_service.web import body_bytes, error_response, int_arg, json_body, json_object, json_response, principal, reading, state
 from xase._version import __version__
 from xase.evidence import is_hex64
 
@@ -174,14 +173,19 @@ def fork_context() -> Response:
 
 # ---------------------------------------------------------------- turns
 
-_TURN_FIELDS = ("type_id", "type_version", "data", "payload", "parent_turn_id", "idempotency_key")
+OFFLOADED_BODY_BYTES = 256 * 1024  # an append body this large is parsed and encoded by a worker process
 
 
-def _append(context_id: str, inputs: list[store.TurnInput]) -> tuple[list[dict[str, Any]], int]:
-    caller = _caller()
+def _append(context_id: str, batch: bool) -> tuple[list[dict[str, Any]], int]:
+    caller = _caller()  # authenticate before reading the body
     number = store.parse_id(context_id, "context_id", zero=False)
-    with reading() as conn:  # encoded before the write lock: the lock is held only for the inserts
-        turns = store.encode_turns(conn, caller.tenant_id, inputs, _limits())
+    if (request.content_length or 0) > OFFLOADED_BODY_BYTES:
+        with workers.admitted(caller.tenant_id, "large context reads and appends"):
+            turns = workers.run(store.encode_body, workers.Database.of(state().settings), caller.tenant_id, body_bytes(), batch, _limits())
+    else:
+        inputs = store.parse_append(json_body(), batch)
+        with reading() as conn:  # encoded before the write lock: the lock is held only for the inserts
+            turns = store.encode_turns(conn, caller.tenant_id, inputs, _limits())
     with write_transaction(state().engine) as conn:
         answers, replayed = store.append(conn, caller.tenant_id, number, turns, state().settings.tenant_storage_bytes)
     return answers, 200 if replayed else 201
@@ -190,67 +194,15 @@ def _append(context_id: str, inputs: list[store.TurnInput]) -> tuple[list[dict[s
 @blueprint.post("/v1/contexts/<context_id>/append")
 @blueprint.post("/v1/contexts/<context_id>/turns")
 def append_turn(context_id: str) -> Response:
-    _caller()  # authenticate before reading the body
-    (answer,), status = _append(context_id, [store.parse_turn(json_object(*_TURN_FIELDS))])
+    (answer,), status = _append(context_id, batch=False)
     return json_response(answer, status)
 
 
 @blueprint.post("/v1/contexts/<context_id>/append_batch")
 def append_turns(context_id: str) -> Response:
     """Xase's batch form: `{"turns": [...]}`, each turn appended on the previous, all or none."""
-    _caller()
-    items = json_object("turns").get("turns")
-    if not isinstance(items, list) or not items:
-        raise ValidationFailed("turns: expected a non-empty array", {"field": "turns"})
-    if len(items) > store.MAX_APPEND_TURNS:
-        raise over_cap("turns per append", "MAX_APPEND_TURNS", store.MAX_APPEND_TURNS)
-    inputs = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or set(item) - set(_TURN_FIELDS):
-            raise ValidationFailed(f"turns[{index}]: expected a turn object with members among {list(_TURN_FIELDS)}", {"index": index})
-        inputs.append(store.parse_turn(item))
-    answers, status = _append(context_id, inputs)
+    answers, status = _append(context_id, batch=True)
     return json_response({"context_id": context_id, "turns": answers}, status)
-
-
-def _descriptor_for(row: Any, mode: str, explicit: Optional[Descriptor], types: Registry) -> Optional[Descriptor]:
-    if mode == "explicit":
-        return explicit
-    return types.descriptor(row.type_id, row.type_version if mode == "inherit" else None)
-
-
-def _turn_view(row: Any, payload: Optional[bytes], view: str, mode: str, explicit: Optional[Descriptor], types: Registry,
-               options: codec.RenderOptions) -> dict[str, Any]:  # fmt: skip
-    turn: dict[str, Any] = {"turn_id": str(row.turn_id), "parent_turn_id": str(row.parent_turn_id), "depth": row.depth,
-                            "declared_type": {"type_id": row.type_id, "type_version": row.type_version}, "turn_hash": row.turn_hash}  # fmt: skip
-    if view in ("typed", "both"):
-        descriptor = _descriptor_for(row, mode, explicit, types)
-        turn["decoded_as"] = {"type_id": descriptor.type_id, "type_version": descriptor.type_version} if descriptor else None
-        turn["data"] = codec.project(payload, descriptor, types, options) if payload is not None else None
-    if view in ("raw", "both"):
-        encoded = base64.b64encode(payload).decode("ascii") if payload is not None else None
-        turn.update({"content_hash_b3": row.content_hash, "encoding": row.encoding, "compression": row.compression,
-                     "uncompressed_len": row.uncompressed_len, "bytes_b64": encoded})  # fmt: skip
-    return turn
-
-
-def _explicit_type(types: Registry, mode: str, has_registry: bool) -> Optional[Descriptor]:
-    as_type_id, as_version = request.args.get("as_type_id"), request.args.get("as_type_version")
-    if mode != "explicit":
-        if as_type_id is not None or as_version is not None:
-            raise ValidationFailed("as_type_id and as_type_version require type_hint_mode=explicit", {"field": "type_hint_mode"})
-        if mode == "latest" and not has_registry:
-            raise PreconditionFailed("type_hint_mode=latest needs a type registry: publish a bundle first")
-        return None
-    if as_type_id is None or as_version is None:
-        raise ValidationFailed("type_hint_mode=explicit requires as_type_id and as_type_version", {"field": "as_type_id"})
-    version = int_arg("as_type_version", 0, 0, 2**32 - 1)
-    if not has_registry:
-        raise PreconditionFailed("type_hint_mode=explicit needs a type registry: publish a bundle first")
-    descriptor = types.descriptor(as_type_id, version)
-    if descriptor is None:
-        raise FailedDependency(f"no descriptor for {as_type_id} version {version}", {"type_id": as_type_id, "type_version": version})
-    return descriptor
 
 
 def _optional_id(name: str) -> Optional[int]:
@@ -261,25 +213,22 @@ def _optional_id(name: str) -> Optional[int]:
 @blueprint.get("/v1/contexts/<context_id>/turns")
 def get_turns(context_id: str) -> Response:
     caller = _caller()
-    number = store.parse_id(context_id, "context_id", zero=False)
-    limit = int_arg("limit", 64, 1, MAX_TURNS_PAGE)
     before_id, from_id = _optional_id("before_turn_id"), _optional_id("from_turn_id")
     if before_id is not None and from_id is not None:
         raise ValidationFailed("before_turn_id and from_turn_id exclude each other", {"field": "from_turn_id"})
-    view = _choice("view", ("typed", "raw", "both"))
-    mode = _choice("type_hint_mode", ("inherit", "latest", "explicit"))
-    options = codec.RenderOptions(_flag("include_unknown", False), **{name: _choice(name, choices) for name, choices in codec.RENDER_CHOICES.items()})
+    page = pages.PageRequest(
+        caller.tenant_id, store.parse_id(context_id, "context_id", zero=False), int_arg("limit", 64, 1, MAX_TURNS_PAGE), before_id, from_id,
+        _choice("view", ("typed", "raw", "both")), _choice("type_hint_mode", ("inherit", "latest", "explicit")), request.args.get("as_type_id"),
+        int_arg("as_type_version", 0, 0, 2**32 - 1) if request.args.get("as_type_version") is not None else None,
+        codec.RenderOptions(_flag("include_unknown", False), **{name: _choice(name, choices) for name, choices in codec.RENDER_CHOICES.items()}),
+    )  # fmt: skip
     with reading() as conn:
-        context, bundle_id = store.context_and_bundle(conn, caller.tenant_id, number)
-        types = Registry(conn, caller.tenant_id, empty=bundle_id is None)
-        explicit = _explicit_type(types, mode, has_registry=bundle_id is not None)
-        rows = store.page(conn, caller.tenant_id, context, limit, before_id, from_id)
-        turns = [_turn_view(row, payload, view, mode, explicit, types, options) for row, payload in rows]
-    meta = {"context_id": str(context.context_id), "head_turn_id": str(context.head_turn_id), "head_depth": context.head_depth,
-            "head_turn_hash": context.head_turn_hash, "registry_bundle_id": bundle_id}  # fmt: skip
-    next_before = str(rows[0][0].turn_id) if rows else None  # as the seed: the page's oldest turn (older ones are below it)
-    # floatless: stored payloads came from strict JSON (no NaN, no infinity), so orjson writes what json would
-    return json_response({"meta": meta, "turns": turns, "next_before_turn_id": next_before}, floatless=True)
+        planned = pages.plan(conn, page)
+        body = pages.answer(conn, page, planned) if planned.payload_bytes <= pages.INLINE_BYTES else None
+    if body is None:  # rendering it is CPU: a worker process does it
+        with workers.admitted(caller.tenant_id, "large context reads and appends"):
+            body = workers.run(pages.answer_in_worker, workers.Database.of(state().settings), page)
+    return Response(body, mimetype="application/json")
 
 
 # ---------------------------------------------------------------- blobs

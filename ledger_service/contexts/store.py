@@ -6,23 +6,26 @@ contiguous, a head moves by one writer at a time) and never wait on another tena
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, cast
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
 
+from ledger_service import workers
 from ledger_service.auth import Principal, now
 from ledger_service.contexts import codec
 from ledger_service.contexts.counters import counters, lock_counters
 from ledger_service.contexts.registry import Registry
 from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
 from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, check_quota, over_cap
+from xase import evidence
 from xase._text import is_decimal, is_label
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 
-__all__ = ["TurnInput", "parse_id", "parse_turn", "create_context", "append", "get_context", "list_contexts",
+__all__ = ["TurnInput", "parse_id", "parse_turn", "page_rows", "with_payloads", "create_context", "append", "get_context", "list_contexts",
            "children", "walk", "get_blob", "stats", "MAX_APPEND_TURNS"]  # fmt: skip
 
 MAX_APPEND_TURNS = 1_000  # turns per append request (the batch form)
@@ -235,6 +238,43 @@ class EncodedTurn:
     stored: bytes
 
 
+TURN_FIELDS = ("type_id", "type_version", "data", "payload", "parent_turn_id", "idempotency_key")
+
+
+def parse_append(body: Any, batch: bool) -> list[TurnInput]:
+    """The turns of an append's JSON body: one turn, or (`batch`) `{"turns": [...]}`, 1 to MAX_APPEND_TURNS of them."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("body must be a JSON object")
+    unknown = sorted(set(body) - ({"turns"} if batch else set(TURN_FIELDS)))
+    if unknown:
+        raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
+    if not batch:
+        return [parse_turn(body)]
+    items = body.get("turns")
+    if not isinstance(items, list) or not items:
+        raise ValidationFailed("turns: expected a non-empty array", {"field": "turns"})
+    if len(items) > MAX_APPEND_TURNS:
+        raise over_cap("turns per append", "MAX_APPEND_TURNS", MAX_APPEND_TURNS)
+    inputs = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - set(TURN_FIELDS):
+            raise ValidationFailed(f"turns[{index}]: expected a turn object with members among {list(TURN_FIELDS)}", {"index": index})
+        inputs.append(parse_turn(item))
+    return inputs
+
+
+def encode_body(database: workers.Database, tenant_id: str, body: bytes, batch: bool, limits: AppendLimits) -> list[EncodedTurn]:
+    """An append's raw JSON body parsed, checked and encoded, in a worker process (through its own connection); the
+    turns come back without their JSON data, which only the encoding needed."""
+    try:
+        parsed = evidence.loads(body)
+    except evidence.InvalidJSONError as exc:
+        raise ValidationFailed(str(exc)) from None
+    with workers.engine_for(database).connect() as conn:
+        encoded = encode_turns(conn, tenant_id, parse_append(parsed, batch), limits)
+    return [dataclasses.replace(turn, item=dataclasses.replace(turn.item, data={})) for turn in encoded]
+
+
 def encode_turns(conn: Connection, tenant_id: str, inputs: Sequence[TurnInput], limits: AppendLimits) -> list[EncodedTurn]:
     """Each turn's payload as it will be stored; 422 for data that does not fit its descriptor, 400 past the size cap."""
     registry = Registry(conn, tenant_id)
@@ -357,11 +397,11 @@ def _payloads(conn: Connection, tenant_id: str, content_hashes: set[str]) -> dic
     return found
 
 
-def page(conn: Connection, tenant_id: str, context: Row[Any], limit: int, before_turn_id: Optional[int], from_turn_id: Optional[int] = None,
-         budget: int = MAX_PAGE_BYTES) -> list[tuple[Row[Any], Optional[bytes]]]:  # fmt: skip
-    """A page of history, oldest first, each turn with its payload (None: its blob is missing): the `limit` turns
-    from the context's head, from `from_turn_id` (that turn and older), or below `before_turn_id` (older than
-    that turn). The page ends early, at the newest turns whose payloads add up to `budget` bytes."""
+def page_rows(conn: Connection, tenant_id: str, context: Row[Any], limit: int, before_turn_id: Optional[int], from_turn_id: Optional[int] = None,
+              budget: int = MAX_PAGE_BYTES) -> list[Row[Any]]:  # fmt: skip
+    """A page of history, oldest first, without payloads: the `limit` turns from the context's head, from
+    `from_turn_id` (that turn and older), or below `before_turn_id` (older than that turn). The page ends early, at
+    the newest turns whose payloads add up to `budget` bytes."""
     if from_turn_id is not None:
         rows = walk(conn, tenant_id, _turn(conn, tenant_id, from_turn_id).turn_id if from_turn_id else 0, limit)
     elif before_turn_id is None:
@@ -370,9 +410,13 @@ def page(conn: Connection, tenant_id: str, context: Row[Any], limit: int, before
         rows = []
     else:
         rows = walk(conn, tenant_id, _turn(conn, tenant_id, before_turn_id).parent_turn_id, limit)
-    kept = _within_budget(rows, budget)
-    payloads = _payloads(conn, tenant_id, {row.content_hash for row in kept if row.blob_hash is not None})
-    return [(row, payloads.get(row.content_hash)) for row in kept]
+    return _within_budget(rows, budget)
+
+
+def with_payloads(conn: Connection, tenant_id: str, rows: list[Row[Any]]) -> list[tuple[Row[Any], Optional[bytes]]]:
+    """Each turn with its payload (None: its blob is missing), each distinct blob read and decompressed once."""
+    payloads = _payloads(conn, tenant_id, {row.content_hash for row in rows if row.blob_hash is not None})
+    return [(row, payloads.get(row.content_hash)) for row in rows]
 
 
 def get_blob(conn: Connection, tenant_id: str, content_hash: str) -> bytes:

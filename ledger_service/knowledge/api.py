@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from flask import Blueprint, Response, request
 from sqlalchemy import Connection
 
-from ledger_service import auth
+from ledger_service import auth, workers
 from ledger_service.db import write_transaction
 from ledger_service.errors import NotFound, ValidationFailed, check_quota
 from ledger_service.evidence import check_idempotency_key, current_ledger
@@ -150,7 +150,7 @@ def compute_hamming(org_id: str) -> Response:
     context_id, filter_ = _search_request(body, required=False)
     id_range = chunks.range_filter(body.get("range"))
     with ExitStack() as admitted:
-        admitted.enter_context(distances.one_search_at_a_time(caller.tenant_id))
+        admitted.enter_context(workers.admitted(caller.tenant_id, "compute_hamming searches"))
         with reading() as conn:
             kb = bases.require(conn, caller, body.get("kb_id"), READ)
             context = bases.public_context(conn, caller.tenant_id, context_id)

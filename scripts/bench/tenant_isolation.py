@@ -3,7 +3,7 @@
     python scripts/bench/tenant_isolation.py [--seconds 8] [--backend sqlite|postgresql]
 
 A ledger as `xase-ledger serve` starts by default (gunicorn, a worker per core, at most 4; every setting at its
-default but the rate limit, off so that only the caps stand between the attacker and the host). Tenant "victim"
+default, the rate limit of 200 requests/s per key included). Tenant "victim"
 records a decision, appends an agent-context turn and reads it back, in a loop, one request at a time. First
 alone (idle), then while tenant "attacker" runs each attack of the 2026-12-07 review, with 4 threads:
 
@@ -140,8 +140,8 @@ def _summary(latencies: list[float]) -> tuple[float, float]:
 
 
 def run(seconds: float, database_url: str | None, backend: str) -> bool:
-    settings = f"{backend}, xase-ledger serve defaults (rate limit off), victim 1 request at a time, attacker {THREADS} threads"
-    with running_ledger(database_url=database_url, workers=None) as ledger:
+    settings = f"{backend}, xase-ledger serve defaults, victim 1 request at a time, attacker {THREADS} threads"
+    with running_ledger({"XASE_RATE_LIMIT": "200 per second"}, database_url=database_url, workers=None) as ledger:  # the default
         root = ledger.base_url.removesuffix("/api/xase/v1")
         victim = _key(ledger, "victim", ["records:write", "records:read", "contexts"])
         attacker = _key(ledger, "attacker", ["admin"])

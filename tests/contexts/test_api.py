@@ -445,3 +445,17 @@ def test_a_page_of_turns_ends_early_at_its_byte_budget(store: Store) -> None:
     assert sum(turn["uncompressed_len"] for turn in first["turns"]) <= 8 * 1024 * 1024
     rest = store.call("GET", f"/v1/contexts/{context}/turns", params={"limit": 64, "view": "raw", "before_turn_id": first["next_before_turn_id"]})
     assert [turn["depth"] for turn in rest.json()["turns"]] == [1, 2]
+
+
+def test_a_large_append_is_checked_as_a_small_one(store: Store) -> None:
+    """Past 256 KiB an append is parsed and encoded by a worker process: its refusals are the same."""
+    context = new_context(store)
+    note = {"type_id": "com.example.Note", "type_version": 1, "data": {"text": "n" * 1000}}
+    bad = [*([note] * 300), {"type_id": "com.example.Note", "type_version": 1, "data": "not an object"}]
+    error_of(store.call("POST", f"/v1/contexts/{context}/append_batch", json={"turns": bad}), 422, "UNPROCESSABLE_ENTITY")
+    error_of(store.call("POST", f"/v1/contexts/{context}/append_batch", json={"turns": [note] * 300, "extra": 1}), 400, "BAD_REQUEST")
+    assert store.call("GET", f"/v1/contexts/{context}").json()["head_depth"] == 0
+    answer = store.call("POST", f"/v1/contexts/{context}/append_batch", json={"turns": [note] * 300})
+    assert answer.status_code == 201 and [turn["depth"] for turn in answer.json()["turns"]] == list(range(1, 301))
+    page = store.call("GET", f"/v1/contexts/{context}/turns", params={"limit": 300, "view": "both"}).json()  # rendered by a worker
+    assert len(page["turns"]) == 300 and page["turns"][-1]["data"] == note["data"] and page["next_before_turn_id"] == page["turns"][0]["turn_id"]

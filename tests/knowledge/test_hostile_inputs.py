@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ledger_service.knowledge import api, distances
+from ledger_service import workers
+from ledger_service.knowledge import api
 from tests.knowledge.conftest import Knowledge, chunk, ciphertext, context_data
 
 NESTED = "[" * 100_000 + "]" * 100_000
@@ -72,15 +73,15 @@ def test_a_search_past_its_byte_budget_is_refused_before_any_work_or_evidence(kn
 
 
 def test_a_tenant_runs_at_most_two_searches_at_once_and_gets_its_slots_back(knowledge: Knowledge) -> None:
-    for _ in range(2 * distances.MAX_SEARCHES_PER_TENANT + 1):  # each answered and closed: its slot is free again
+    for _ in range(2 * workers.MAX_HEAVY_PER_TENANT + 1):  # each answered and closed: its slot is free again
         answer = _search(knowledge)
         assert answer.status_code == 200 and answer.get_data()
         answer.close()  # as a WSGI server does once the answer is sent
-    with distances.one_search_at_a_time(knowledge.tenant_id), distances.one_search_at_a_time(knowledge.tenant_id):
+    with workers.admitted(knowledge.tenant_id, "searches"), workers.admitted(knowledge.tenant_id, "searches"):
         busy = _search(knowledge)
         busy.close()
         assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
-        with distances.one_search_at_a_time("another tenant"):
+        with workers.admitted("another tenant", "searches"):
             pass  # another organisation is not held back
     last = _search(knowledge)
     last.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ledger_service"
-SHARED = {"config", "db", "errors", "auth", "tables", "web", "metrics"}
+SHARED = {"config", "db", "errors", "auth", "tables", "web", "metrics", "workers"}
 COMPOSITION = {"app", "cli", "serving", "health", "admin_api", "tenants", "schema", "verification"}
 SUBSYSTEMS = {"evidence", "access", "knowledge", "contexts"}
 
