@@ -1,4 +1,4 @@
-"""The evidence a decision cites: the typed references a record's `context` may carry (evidence format, section 9).
+"""The evidence a decision cites: the typed references a record's `context` may carry (docs/references.md).
 
 A decision names what it was made on with reserved members of its context:
 
