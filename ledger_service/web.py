@@ -171,20 +171,24 @@ def json_object(*allowed: str, required: bool = True) -> dict[str, Any]:
     return body
 
 
-def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None, *, floatless: bool = False) -> Response:
-    """A JSON answer. `floatless`: the payload holds no float (RecordResults), so orjson may write it, ten times
-    faster; elsewhere the standard encoder, whose allow_nan=False refuses what orjson would write as null."""
+def json_bytes(payload: Any, *, floatless: bool = False) -> bytes:
+    """`payload` as JSON. `floatless`: it holds no float (RecordResults, stored turns), so orjson may write it, ten
+    times faster; elsewhere the standard encoder, whose allow_nan=False refuses what orjson would write as null."""
     if floatless:
         try:
-            return Response(orjson.dumps(payload), status=status, mimetype="application/json", headers=headers)
+            return orjson.dumps(payload)
         except orjson.JSONEncodeError:
             pass  # a lone surrogate echoed from the request: the standard encoder escapes it below
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
-        data = body.encode("utf-8")
+        return body.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate echoed from the request (in an error message): send it escaped
-        data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
-    return Response(data, status=status, mimetype="application/json", headers=headers)
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def json_response(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None, *, floatless: bool = False) -> Response:
+    """A JSON answer (`json_bytes`)."""
+    return Response(json_bytes(payload, floatless=floatless), status=status, mimetype="application/json", headers=headers)
 
 
 def error_response(status: int, code: str, message: str, details: Optional[dict[str, Any]] = None,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 import orjson
 from cryptography.exceptions import InvalidSignature
@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from xase import _merkle
 from xase._jcs import MAX_SAFE_INTEGER, CanonicalizationError, InvalidJSONError, canonicalize, loads, orjson_writes_number_as_jcs
+
+if TYPE_CHECKING:
+    from typing import TypeGuard  # Python 3.10+; annotations only, never evaluated
 
 __all__ = [
     "MAX_SAFE_INTEGER",
@@ -205,7 +208,7 @@ def verify_signature(public_key: PublicKeyLike, digest: bytes, signature_b64: st
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def is_hex64(value: Any) -> bool:
+def is_hex64(value: Any) -> TypeGuard[str]:
     """Whether `value` is 64 lowercase hex characters: a hash as the format writes it."""
     return type(value) is str and _HEX64.fullmatch(value) is not None
 

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
+from xase.evidence import is_hex64
+
 __all__ = ["REFERENCES_VERSION", "REFERENCE_MEMBERS", "MAX_CITED", "TurnReference", "EvidenceReference", "Reference", "BadReference",
            "parse_references"]  # fmt: skip
 
@@ -27,7 +29,6 @@ REFERENCES_VERSION = 1
 MAX_CITED = 100  # evidence ids per member
 _MAX_ID = 2**63 - 1  # turn and context ids are the store's signed 64-bit integers, written in decimal
 _DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _EVIDENCE_IDS = {"retrieval": re.compile(r"ret_[0-9a-f]{24}"), "data_access": re.compile(r"acc_[0-9a-f]{24}")}
 REFERENCE_MEMBERS = ("cxdb", *_EVIDENCE_IDS)
 
@@ -75,7 +76,7 @@ def _turn(ref: Any) -> TurnReference:
     if unknown:
         raise BadReference("context.cxdb", f"unknown member(s) {unknown}")
     turn_hash = ref.get("turn_hash")
-    if type(turn_hash) is not str or not _HEX64.fullmatch(turn_hash):
+    if not is_hex64(turn_hash):
         raise BadReference("context.cxdb.turn_hash", "expected the turn's 64 lowercase hex hash, as the ledger answered the append")
     depth = ref.get("depth")
     if "depth" in ref and (type(depth) is not int or not 1 <= depth <= _MAX_ID):

@@ -9,17 +9,16 @@ interpreter that serves the other tenants' requests.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import orjson
 from sqlalchemy import Connection, Row
 
 from ledger_service import workers
 from ledger_service.contexts import codec, store
 from ledger_service.contexts.registry import Descriptor, Registry
 from ledger_service.errors import FailedDependency, PreconditionFailed, ValidationFailed
+from ledger_service.web import json_bytes
 
 __all__ = ["INLINE_BYTES", "PageRequest", "answer", "answer_in_worker", "plan"]
 
@@ -104,11 +103,8 @@ def answer(conn: Connection, page: PageRequest, planned: Optional[Plan] = None) 
     meta = {"context_id": str(context.context_id), "head_turn_id": str(context.head_turn_id), "head_depth": context.head_depth,
             "head_turn_hash": context.head_turn_hash, "registry_bundle_id": bundle_id}  # fmt: skip
     next_before = str(planned.rows[0].turn_id) if planned.rows else None  # as the seed: the page's oldest turn (older ones are below it)
-    body = {"meta": meta, "turns": turns, "next_before_turn_id": next_before}
-    try:  # stored payloads came from strict JSON (no NaN, no infinity), so orjson writes what json would
-        return orjson.dumps(body)
-    except orjson.JSONEncodeError:  # a lone surrogate: the standard encoder escapes it
-        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+    # floatless: stored payloads came from strict JSON (no NaN, no infinity), so orjson writes what json would
+    return json_bytes({"meta": meta, "turns": turns, "next_before_turn_id": next_before}, floatless=True)
 
 
 def answer_in_worker(database: workers.Database, page: PageRequest) -> bytes:

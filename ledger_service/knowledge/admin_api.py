@@ -17,6 +17,7 @@ from ledger_service.db import write_transaction
 from ledger_service.errors import NotFound
 from ledger_service.evidence import current_ledger
 from ledger_service.knowledge import bases, retrievals
+from ledger_service.knowledge.api import evidenced
 from ledger_service.web import json_object, json_response, principal, reading, state
 
 blueprint = Blueprint("knowledge_admin", __name__, url_prefix="/xtrace/v1")
@@ -37,10 +38,6 @@ def _evidence(conn: Connection, caller: auth.Principal, action: str, kb_id: Opti
     return retrievals.record(current_ledger(), caller, action, kb_id, None, request_, chunk_ids, within=conn)
 
 
-def _answer(payload: Any, evidence_id: str, status: int = 200) -> Response:
-    return json_response(payload, status, headers={retrievals.EVIDENCE_HEADER: evidence_id})
-
-
 @blueprint.get("/kbs")
 def list_kbs() -> Response:
     caller = _admin()
@@ -55,7 +52,7 @@ def create_kb() -> Response:
     with write_transaction(state().engine) as conn:
         created = bases.create_kb(conn, caller.tenant_id, body.get("name"), body.get("description"))
         evidence_id = _evidence(conn, caller, "create_kb", created["id"], {"name": created["name"]})
-    return _answer(created, evidence_id, 201)
+    return evidenced(created, evidence_id, 201)
 
 
 @blueprint.get("/kbs/<kb_id>")
@@ -71,7 +68,7 @@ def delete_kb(kb_id: str) -> Response:
     with write_transaction(state().engine) as conn:
         view, chunk_ids = bases.delete_kb(conn, caller.tenant_id, kb_id)
         evidence_id = _evidence(conn, caller, "delete_kb", view["id"], {"name": view["name"]}, chunk_ids)
-    return _answer({**view, "deleted": True}, evidence_id)
+    return evidenced({**view, "deleted": True}, evidence_id)
 
 
 @blueprint.get("/keys")
@@ -88,7 +85,7 @@ def create_key() -> Response:
     with write_transaction(state().engine) as conn:
         created = bases.create_key(conn, caller.tenant_id, body.get("name"), body.get("description"))
         evidence_id = _evidence(conn, caller, "create_key", None, {"key": created["apiKey"]["hash"]})
-    return _answer(created, evidence_id, 201)
+    return evidenced(created, evidence_id, 201)
 
 
 @blueprint.get("/keys/<key_hash>/permissions")
@@ -105,7 +102,7 @@ def set_permission(key_hash: str, kb_id: str) -> Response:
     with write_transaction(state().engine) as conn:
         granted = bases.set_permission(conn, caller.tenant_id, key_hash, kb_id, body.get("permission"))
         evidence_id = _evidence(conn, caller, "set_permission", kb_id, {"key": key_hash, "permission": granted["permission"]})
-    return _answer(granted, evidence_id)
+    return evidenced(granted, evidence_id)
 
 
 @blueprint.patch("/keys/<key_hash>/status/revoke")
@@ -114,4 +111,4 @@ def revoke_key(key_hash: str) -> Response:
     with write_transaction(state().engine) as conn:
         revoked = bases.revoke_key(conn, caller.tenant_id, key_hash)
         evidence_id = _evidence(conn, caller, "revoke_key", None, {"key": key_hash})
-    return _answer(revoked, evidence_id)
+    return evidenced(revoked, evidence_id)

@@ -41,13 +41,14 @@ def _caller(org_id: str) -> auth.Principal:
     return caller
 
 
-def _answer(payload: Any, evidence_id: str) -> Response:
-    return json_response(payload, headers={retrievals.EVIDENCE_HEADER: evidence_id})
+def evidenced(payload: Any, evidence_id: str, status: int = 200) -> Response:
+    """A JSON answer naming its evidence in EVIDENCE_HEADER (the data plane's and the admin plane's)."""
+    return json_response(payload, status, headers={retrievals.EVIDENCE_HEADER: evidence_id})
 
 
 def _evidence(caller: auth.Principal, action: str, kb_id: Optional[str], context_id: Optional[str], request_: dict[str, Any], ids: list[int],
-              within: Optional[Connection] = None) -> str:  # fmt: skip
-    return retrievals.record(current_ledger(), caller, action, kb_id, context_id, request_, ids, within=within)
+              within: Optional[Connection] = None, idempotency_key: Optional[str] = None) -> str:  # fmt: skip
+    return retrievals.record(current_ledger(), caller, action, kb_id, context_id, request_, ids, within=within, idempotency_key=idempotency_key)
 
 
 # ---------------------------------------------------------------- chunks
@@ -62,7 +63,7 @@ def get_chunks(org_id: str) -> Response:
         kb = bases.require(conn, caller, request.args.get("kb_id"), READ)
         found, views = chunks.get_chunks(conn, kb, ids, projection)
     evidence_id = _evidence(caller, "fetch", kb.id, None, {"chunk_ids": ids, "projection": projection}, found)
-    return _answer(views, evidence_id)
+    return evidenced(views, evidence_id)
 
 
 _COUNTED = {"insert": "inserted_count", "update": "updated_count", "patch": "patched_count", "delete": "deleted_count",
@@ -84,14 +85,14 @@ def _change(caller: auth.Principal, action: str, kb_id: Any, need: int, context_
         grew, stored = chunks.account(conn, kb)
         if grew:
             check_quota(stored, state().settings.tenant_storage_bytes, "knowledge bases")
-        evidence_id = retrievals.record(current_ledger(), caller, action, kb.id, context_id, request_, ids, within=conn, idempotency_key=key)
+        evidence_id = _evidence(caller, action, kb.id, context_id, request_, ids, conn, key)
     return _change_answer(action, evidence_id, ids)
 
 
 def _change_answer(action: str, evidence_id: str, ids: list[int]) -> Response:
     if action.endswith("_by_meta"):
-        return _answer({"dry_run": False, "matched_count": len(ids), _COUNTED[action]: len(ids), "evidence_id": evidence_id}, evidence_id)
-    return _answer({"success": True, _COUNTED[action]: len(ids), "chunk_ids": ids, "evidence_id": evidence_id}, evidence_id)
+        return evidenced({"dry_run": False, "matched_count": len(ids), _COUNTED[action]: len(ids), "evidence_id": evidence_id}, evidence_id)
+    return evidenced({"success": True, _COUNTED[action]: len(ids), "chunk_ids": ids, "evidence_id": evidence_id}, evidence_id)
 
 
 def _write(caller: auth.Principal, body: dict[str, Any], items_field: str, action: str) -> Response:
@@ -193,7 +194,7 @@ def meta_search(org_id: str) -> Response:
         kb = bases.require(conn, caller, body.get("kb_id"), READ)
         ids, found = chunks.search(conn, kb, context_id, filter_, body.get("projection"), body.get("return_content") is True)
     evidence_id = _evidence(caller, "meta_search", kb.id, context_id, {"meta_filter": filter_, "projection": body.get("projection")}, ids)
-    return _answer(found, evidence_id)
+    return evidenced(found, evidence_id)
 
 
 @blueprint.post("/chunk/meta/page/<org_id>")
@@ -206,7 +207,7 @@ def meta_search_page(org_id: str) -> Response:
         ids, page = chunks.search_page(conn, kb, context_id, body)
     asked = {name: body.get(name) for name in ("meta_filter", "offset", "limit", "sort_by", "sort_order", "projection")}
     evidence_id = _evidence(caller, "meta_search_page", kb.id, context_id, asked, ids)
-    return _answer(page, evidence_id)
+    return evidenced(page, evidence_id)
 
 
 def _by_meta(org_id: str, action: str, need: int) -> Response:
@@ -255,7 +256,7 @@ def store_context(org_id: str) -> Response:
         bases.require_context_access(conn, caller, bases.check_id(body.get("context_id"), "context_id"), WRITE, stored=False)
         stored = bases.store_context(conn, caller.tenant_id, body.get("context_id"), body.get("data"))
         evidence_id = _evidence(caller, "store_context", None, stored["context_id"], {}, [], conn)
-    return _answer(stored, evidence_id)
+    return evidenced(stored, evidence_id)
 
 
 @blueprint.get("/exec_context/<org_id>")
@@ -280,7 +281,7 @@ def delete_context(org_id: str, context_id: str) -> Response:
         bases.require_context_access(conn, caller, bases.check_id(context_id, "context_id"), DELETE)
         deleted = bases.delete_context(conn, caller.tenant_id, context_id)
         evidence_id = _evidence(caller, "delete_context", None, deleted["context_id"], {}, [], conn)
-    return _answer(deleted, evidence_id)
+    return evidenced(deleted, evidence_id)
 
 
 @blueprint.get("/exec_context/<org_id>/<kb_id>/context")
@@ -306,4 +307,4 @@ def bind(org_id: str, kb_id: str, context_id: str) -> Response:
         kb = bases.require(conn, caller, kb_id, WRITE)
         bound = bases.bind(conn, caller.tenant_id, kb.id, context_id)
         evidence_id = _evidence(caller, "bind", kb.id, bound["context_id"], {}, [], conn)
-    return _answer(bound, evidence_id)
+    return evidenced(bound, evidence_id)

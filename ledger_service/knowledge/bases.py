@@ -173,6 +173,15 @@ def set_permission(conn: Connection, tenant_id: str, key_id: str, kb_id: str, pe
     return {"keyHash": key_id, "knowledgeBaseId": kb_id, "permission": permission}
 
 
+_VERBS = {READ: "read", WRITE: "write", DELETE: "delete"}
+
+
+def _granted(conn: Connection, key_id: str) -> dict[str, int]:
+    """The key's permissions, base by base, as bits (READ, WRITE, DELETE)."""
+    rows = conn.execute(select(KeyPermission.kb_id, KeyPermission.permission).where(KeyPermission.key_id == key_id))
+    return {kb_id: LEVELS.get(permission or 0, 0) for kb_id, permission in rows}
+
+
 def require(conn: Connection, caller: auth.Principal, kb_id: Any, need: int) -> Any:
     """The caller's base `kb_id` if its key holds `need` there; 404 for a base it cannot see, 403 without the permission."""
     row = kb_row(conn, caller.tenant_id, check_id(kb_id, "kb_id"))
@@ -180,7 +189,7 @@ def require(conn: Connection, caller: auth.Principal, kb_id: Any, need: int) -> 
         return row
     granted = conn.execute(select(KeyPermission.permission).where(KeyPermission.key_id == caller.key_id, KeyPermission.kb_id == row.id)).scalar()
     if LEVELS.get(granted or 0, 0) & need != need:
-        verb = {READ: "read", WRITE: "write", DELETE: "delete"}.get(need, "use")
+        verb = _VERBS.get(need, "use")
         raise Forbidden(f"this API key may not {verb} knowledge base {row.id}", {"kb_id": row.id, "required_permission": need})
     return row
 
@@ -197,12 +206,12 @@ def require_context_access(conn: Connection, caller: auth.Principal, context_id:
         _context_row(conn, caller.tenant_id, context_id)
     if "admin" in caller.scopes:
         return
-    granted = dict(conn.execute(select(KeyPermission.kb_id, KeyPermission.permission).where(KeyPermission.key_id == caller.key_id)).all())
+    granted = _granted(conn, caller.key_id)
     bound = [] if context_id is None else list(conn.execute(
         select(ContextBinding.kb_id).where(ContextBinding.tenant_id == caller.tenant_id, ContextBinding.context_id == context_id)).scalars())  # fmt: skip
-    holds = [LEVELS.get(granted.get(kb_id) or 0, 0) & need == need for kb_id in (bound or granted)]
+    holds = [granted.get(kb_id, 0) & need == need for kb_id in (bound or granted)]
     if not (all(holds) if need == DELETE and bound else any(holds)):
-        verb = {READ: "read", WRITE: "write", DELETE: "delete"}.get(need, "use")
+        verb = _VERBS.get(need, "use")
         where = "every base it serves" if need == DELETE and bound else "a base it serves" if bound else "some knowledge base"
         raise Forbidden(f"this API key may {verb} an execution context only with that permission on {where}", {"required_permission": need})
 
@@ -250,8 +259,7 @@ def list_contexts(conn: Connection, caller: auth.Principal) -> list[str]:
     if "admin" in caller.scopes:
         return ids
     require_context_access(conn, caller, None, READ)
-    readable = {kb_id for kb_id, permission in conn.execute(select(KeyPermission.kb_id, KeyPermission.permission)
-                                                            .where(KeyPermission.key_id == caller.key_id)) if LEVELS.get(permission, 0) & READ}  # fmt: skip
+    readable = {kb_id for kb_id, bits in _granted(conn, caller.key_id).items() if bits & READ}
     bound: dict[str, set[str]] = {}
     for context_id, kb_id in conn.execute(select(ContextBinding.context_id, ContextBinding.kb_id).where(ContextBinding.tenant_id == caller.tenant_id)):
         bound.setdefault(context_id, set()).add(kb_id)
