@@ -26,7 +26,16 @@ from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError, TooManyFailures
 from ledger_service.evidence.signing import Signer, signer_for
 from ledger_service.metrics import Metrics
-from ledger_service.web import AppState, FailedAuthentication, error_response, presented_api_key, rate_limit_details, refuse_nul_in_url, refuse_untrusted_host
+from ledger_service.web import (
+    AppState,
+    FailedAuthentication,
+    drain_unread_body,
+    error_response,
+    presented_api_key,
+    rate_limit_details,
+    refuse_nul_in_url,
+    refuse_untrusted_host,
+)
 from xase._text import is_decimal
 
 __all__ = ["create_app"]
@@ -108,6 +117,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
         g.request_id = "req_" + secrets.token_hex(8)
         g.started = time.perf_counter()
 
+    app.after_request(drain_unread_body)
     app.before_request(refuse_untrusted_host)
     app.before_request(refuse_nul_in_url)
 

@@ -15,13 +15,18 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ledger_service.errors import over_cap
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own lock alone
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["make_engine", "migrate", "write_transaction", "read_connection", "bounded_read", "bulk_insert", "flush_sqlite_log"]
 
@@ -75,7 +80,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", statement_timeout
             _owner_only(parsed.database)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         _sqlite_pragmas(engine, sqlite_synchronous)
-        _SQLITE_WRITERS[engine] = _TakeTurns()
+        _SQLITE_WRITERS[engine] = _TakeTurns(_writers_lock_path(parsed.database))
         _SYNCHRONOUS[engine] = sqlite_synchronous
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
@@ -155,16 +160,27 @@ def flush_sqlite_log(engine: Engine, wait_ms: int = 250) -> None:
             raw.execute("PRAGMA busy_timeout=30000")  # type: ignore[union-attr]
 
 
-class _TakeTurns:
-    """A first-come, first-served gate for one SQLite database's writers in this process.
+def _writers_lock_path(database: Optional[str]) -> Optional[Path]:
+    """The file the writers of every process serving this SQLite database take turns on (none in memory)."""
+    if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database + "-writers")
 
-    SQLite's own busy handler retries on a fixed schedule, so a writer that commits and at once
-    begins again (an upload's next chunk) can starve the others; here they take turns instead.
+
+class _TakeTurns:
+    """A first-come, first-served gate for one SQLite database's writers in this process, then a lock across
+    processes (gunicorn's workers) on a file beside the database.
+
+    SQLite's own busy handler retries on a fixed schedule (sleeps of 1, 2, 5, 10, then 25 to 100 ms): a writer
+    that commits and at once begins again (an upload's next chunk) can starve the others, and a writer that finds
+    the lock taken sleeps on long after it was freed. Here they take turns, and each is woken when the lock is free.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock_path: Optional[Path] = None) -> None:
         self._turns: deque[object] = deque()
         self._changed = threading.Condition()
+        self._lock_path = lock_path
+        self._lock_fd, self._lock_pid = -1, 0
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -173,11 +189,25 @@ class _TakeTurns:
             self._turns.append(ticket)
             self._changed.wait_for(lambda: self._turns[0] is ticket)
         try:
-            yield
+            with self._across_processes():
+                yield
         finally:
             with self._changed:
                 self._turns.popleft()
                 self._changed.notify_all()
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self._lock_path is None or fcntl is None:
+            yield
+            return
+        if self._lock_pid != os.getpid():  # a forked process opens its own: a lock belongs to an open file, shared by forks
+            self._lock_fd, self._lock_pid = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
 
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _TakeTurns] = weakref.WeakKeyDictionary()

@@ -133,6 +133,16 @@ def body_bytes() -> bytes:
     return data
 
 
+def drain_unread_body(response: Response) -> Response:
+    """Read what is left of a body within the size cap before answering (a refusal decided before the body was
+    read): gunicorn closes a connection with more than 64 KiB unread without telling the client, whose next request
+    on it then fails."""
+    length = request.content_length
+    if length is not None and length <= state().settings.max_request_bytes:
+        request.stream.exhaust()  # type: ignore[attr-defined]
+    return response
+
+
 def refuse_untrusted_host() -> None:
     """Run before every request: without XASE_PUBLIC_URL, the Host header becomes receipt URLs, so it must be trusted."""
     settings = state().settings

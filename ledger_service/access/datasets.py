@@ -14,13 +14,13 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger_service.access.tables import AccessSession, Dataset, DatasetAccess, DatasetGrant, DatasetRecord
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
-from ledger_service.errors import Conflict, NotFound, ValidationFailed, over_cap
+from ledger_service.errors import Conflict, NotFound, ValidationFailed, check_quota, over_cap
 from ledger_service.tables import Tenant
 from xase import evidence
 
@@ -109,7 +109,7 @@ def prepare_upload(records: list[Any], max_records: int) -> list[tuple[str, str]
     return prepared
 
 
-def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]]) -> dict[str, Any]:
+def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]], quota: int = 0) -> dict[str, Any]:
     """Append prepared records, all or nothing, without holding the write lock for the whole upload.
 
     Rows are staged beyond the dataset's `committed_seq` in short transactions of UPLOAD_CHUNK rows
@@ -128,7 +128,7 @@ def upload_records(engine: Engine, dataset: Any, prepared: list[tuple[str, str]]
             fresh = _without_stored(engine, dataset.id, prepared)
             skipped, prepared = len(prepared) - len(fresh), fresh
             next_seq = _stage(engine, dataset.id, lease, prepared)
-        _publish(engine, dataset.id, lease, next_seq + len(prepared) - 1)
+        _publish(engine, dataset, lease, next_seq + len(prepared) - 1, _size(prepared), quota)
     except BaseException:
         _discard_staged(engine, dataset.id, lease)
         with write_transaction(engine) as conn:
@@ -150,12 +150,22 @@ def _stage(engine: Engine, dataset_id: str, lease: str, prepared: list[tuple[str
     return next_seq
 
 
-def _publish(engine: Engine, dataset_id: str, lease: str, committed_seq: int) -> None:
+def _size(prepared: list[tuple[str, str]]) -> int:
+    return sum(len(body.encode("utf-8")) for _record_id, body in prepared)
+
+
+def _tenant_stored(conn: Connection, tenant_id: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.sum(Dataset.stored_bytes), 0)).where(Dataset.tenant_id == tenant_id)).scalar_one())
+
+
+def _publish(engine: Engine, dataset: Any, lease: str, committed_seq: int, size: int, quota: int) -> None:
     with write_transaction(engine) as conn:
-        published = conn.execute(update(Dataset).where(Dataset.id == dataset_id, Dataset.upload_lease == lease)
-                                 .values(committed_seq=committed_seq, upload_lease=None, upload_started_at=None))  # fmt: skip
+        check_quota(_tenant_stored(conn, dataset.tenant_id) + size, quota, "datasets")
+        published = conn.execute(update(Dataset).where(Dataset.id == dataset.id, Dataset.upload_lease == lease)
+                                 .values(committed_seq=committed_seq, upload_lease=None, upload_started_at=None,
+                                         stored_bytes=Dataset.stored_bytes + size))  # fmt: skip
         if published.rowcount != 1:  # taken over as stale: another uploader owns the staging area now
-            raise Conflict("the upload took too long and lost its lease; nothing was stored", {"dataset_id": dataset_id})
+            raise Conflict("the upload took too long and lost its lease; nothing was stored", {"dataset_id": dataset.id})
         if conn.dialect.name == "postgresql":  # fresh statistics, so lookups by id keep using the index
             conn.exec_driver_sql("ANALYZE dataset_records")
 

@@ -62,7 +62,7 @@ def upload(dataset_ref: str) -> Response:
     with reading() as conn:
         dataset = datasets.find_dataset(conn, caller.tenant_id, dataset_ref)
     prepared = datasets.prepare_upload(_uploaded_records(), state().settings.max_upload_records)
-    uploaded = datasets.upload_records(state().engine, dataset, prepared)
+    uploaded = datasets.upload_records(state().engine, dataset, prepared, state().settings.tenant_storage_bytes)
     return json_response(uploaded, 201 if uploaded["inserted"] else 200)
 
 

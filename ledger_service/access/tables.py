@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.tables import Base, JsonDocument, Position
@@ -29,6 +29,7 @@ class Dataset(Base):
     committed_seq: Mapped[int] = mapped_column(Position, default=-1, server_default="-1")
     upload_lease: Mapped[Optional[str]] = mapped_column(String(40))
     upload_started_at: Mapped[Optional[str]] = mapped_column(String(32))
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # canonical bodies of its published records
 
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_datasets_name"),)
 

@@ -24,6 +24,9 @@ __all__ = ["INLINE_ROWS", "answer"]
 
 INLINE_ROWS = 256  # fewer chunks than this are computed on the request thread: a pool round trip would cost more
 _BATCH_ROWS = 1000
+# A batch crosses the serving interpreter twice (pickled to a worker, its answer unpickled), each a copy that holds
+# the interpreter's lock: a megabyte keeps that under a millisecond, so other requests' threads are not held up.
+_BATCH_BYTES = 1 << 20
 _WINDOW = 2  # batches in flight per search and worker process
 
 
@@ -37,7 +40,16 @@ def _encode(kind: str, numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]]
 
 
 def _batches(rows: Sequence[tuple[int, bytes]]) -> list[Sequence[tuple[int, bytes]]]:
-    return [rows[start : start + _BATCH_ROWS] for start in range(0, len(rows), _BATCH_ROWS)]
+    """Consecutive rows, at most _BATCH_ROWS and _BATCH_BYTES of stored vectors a batch (one row at least)."""
+    batches, start, size = [], 0, 0
+    for end, (_, vector) in enumerate(rows):
+        if end > start and (end - start >= _BATCH_ROWS or size + len(vector) > _BATCH_BYTES):
+            batches.append(rows[start:end])
+            start, size = end, 0
+        size += len(vector)
+    if start < len(rows):
+        batches.append(rows[start:])
+    return batches
 
 
 def _in_order(work: Sequence[Callable[[], Future[bytes]]], window: int) -> Iterator[bytes]:

@@ -1,11 +1,13 @@
 """One tenant attacks, another keeps working: the victim's latency, against its own idle latency in the same run.
 
-    python scripts/bench/tenant_isolation.py [--seconds 8] [--backend sqlite|postgresql]
+    python scripts/bench/tenant_isolation.py [--seconds 10] [--backend sqlite|postgresql]
 
 A ledger as `xase-ledger serve` starts by default (gunicorn, a worker per core, at most 4; every setting at its
 default, the rate limit of 200 requests/s per key included). Tenant "victim"
-records a decision, appends an agent-context turn and reads it back, in a loop, one request at a time. First
-alone (idle), then while tenant "attacker" runs each attack of the 2026-12-07 review, with 4 threads:
+records a decision, appends an agent-context turn and reads it back, in a loop, one request at a time (at most
+VICTIM_RATE a second). For each attack of the 2026-12-07 review: first alone (idle), then while tenant "attacker",
+from its own process at the lowest priority (on another machine in production; here it shares the two cores), runs
+the attack with 4 threads:
 
 - hamming:    compute_hamming over its whole base at the byte budget (1,000 chunks of 64 ciphertexts of a 2,048-bit key)
 - big pages:  pages of 1,024 turns of a deduplicated 1 MiB payload (view=both)
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing import Event, Queue
 from pathlib import Path
 
 import requests
@@ -35,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ledger import BenchLedger, postgres_database, running_ledger
 
 THREADS = 4
+ATTACKER_NICE = 19
 N = (1 << 2047) + 1  # n of 2,048 bits: ciphertexts of 512 bytes, below n^2
 CIPHERTEXT = base64.b64encode(((N * N) // 3).to_bytes(512, "little").rstrip(b"\0")).decode()
 
@@ -50,8 +56,12 @@ def _session(key: str) -> requests.Session:
     return session
 
 
+VICTIM_RATE = 100  # requests/s, half the rate limit: the victim is never refused for its own pace
+
+
 def _victim(root: str, key: str, seconds: float) -> list[float]:
-    """One request at a time for `seconds`: latencies in ms of a decision, a turn append and a read of its page."""
+    """One request at a time, at most VICTIM_RATE a second, for `seconds`: latencies in ms of a decision, a turn
+    append and a read of its page."""
     http = _session(key)
     context = http.post(f"{root}/cxdb/v1/contexts/create", json={"base_turn_id": "0"}, timeout=60).json()["context_id"]
     latencies, n, deadline = [], 0, time.monotonic() + seconds
@@ -62,36 +72,59 @@ def _victim(root: str, key: str, seconds: float) -> list[float]:
             started = time.perf_counter()
             answer = http.request(method, root + path, json=body, timeout=120)
             latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(max(0.0, 1 / VICTIM_RATE - (time.perf_counter() - started)))
             assert answer.status_code < 300, answer.text[:300]
         n += 1
     return latencies
 
 
-@contextmanager
-def _attacking(attack: Callable[[threading.Event], None]) -> Iterator[dict[str, int]]:
-    stop, counts = threading.Event(), {"requests": 0, "failures": 0}
+def _attack(name: str, root: str, key: str, nice: int, ready: Event, stop: Event, counts: Queue) -> None:  # type: ignore[type-arg]
+    """The attacker's own process (never the victim's interpreter): sets up the attack, then runs it on THREADS threads."""
+    os.nice(nice)
+    attack = ATTACKS[name](root, key)
+    tally = {"requests": 0, "failures": 0}
+    lock = threading.Lock()
 
     def loop() -> None:
         while not stop.is_set():
+            failed = 0
             try:
-                attack(stop)
+                attack()
             except requests.RequestException as failure:  # the server dropped the connection: counted, the attack goes on
-                counts["failures"] += 1
+                failed = 1
                 print(f"attacker request failed: {failure}", file=sys.stderr)
-            counts["requests"] += 1
+            with lock:
+                tally["requests"] += 1
+                tally["failures"] += failed
 
     threads = [threading.Thread(target=loop, daemon=True) for _ in range(THREADS)]
     for thread in threads:
         thread.start()
+    ready.set()
+    for thread in threads:
+        thread.join()
+    counts.put(tally)
+
+
+@contextmanager
+def _attacking(name: str, root: str, key: str) -> Iterator[dict[str, int]]:
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, queue = spawn.Event(), spawn.Event(), spawn.Queue()
+    process = spawn.Process(target=_attack, args=(name, root, key, ATTACKER_NICE, ready, stop, queue))
+    process.start()
+    if not ready.wait(600):
+        process.kill()
+        raise RuntimeError(f"the {name} attack did not start")
+    counts: dict[str, int] = {}
     try:
         yield counts
     finally:
         stop.set()
-        for thread in threads:
-            thread.join(300)
+        counts.update(queue.get(timeout=600))
+        process.join(60)
 
 
-def _hamming(root: str, admin_key: str) -> Callable[[threading.Event], None]:
+def _hamming(root: str, admin_key: str) -> Callable[[], None]:
     admin = _session(admin_key)
     admin.headers.update({"X-Xtrace-Key": admin_key, "X-Xtrace-Org-Id": "attacker"})
     kb = admin.post(f"{root}/xtrace/v1/kbs", json={"name": "big", "description": ""}, timeout=60).json()["id"]
@@ -102,7 +135,7 @@ def _hamming(root: str, admin_key: str) -> Callable[[threading.Event], None]:
         admin.post(f"{root}/xtrace/v1/chunk/attacker", json={"kb_id": kb, "context_id": "ctx", "chunks": [chunk] * 100}, timeout=300).raise_for_status()
     body = {"kb_id": kb, "context_id": "ctx", "query": [CIPHERTEXT] * 64}
 
-    def attack(_: threading.Event) -> None:
+    def attack() -> None:
         with admin.post(f"{root}/xtrace/v1/compute_hamming/attacker", json=body, timeout=300, stream=True) as answer:
             for _chunk in answer.iter_content(1 << 16):
                 pass
@@ -110,20 +143,20 @@ def _hamming(root: str, admin_key: str) -> Callable[[threading.Event], None]:
     return attack
 
 
-def _big_pages(root: str, key: str) -> Callable[[threading.Event], None]:
+def _big_pages(root: str, key: str) -> Callable[[], None]:
     http = _session(key)
     context = http.post(f"{root}/cxdb/v1/contexts/create", json={"base_turn_id": "0"}, timeout=60).json()["context_id"]
     big = {"type_id": "note", "type_version": 1, "data": {"text": "x" * (1024 * 1024 - 64)}}
     for _ in range(64):
         http.post(f"{root}/cxdb/v1/contexts/{context}/append", json=big, timeout=120).raise_for_status()
 
-    def attack(_: threading.Event) -> None:
+    def attack() -> None:
         http.get(f"{root}/cxdb/v1/contexts/{context}/turns", params={"limit": 1024, "view": "both"}, timeout=300)
 
     return attack
 
 
-def _enum_batches(root: str, key: str) -> Callable[[threading.Event], None]:
+def _enum_batches(root: str, key: str) -> Callable[[], None]:
     http = _session(key)
     fields = {str(tag): {"name": f"f{tag}", "type": "u16", "enum": "big.Enum"} for tag in range(1, 301)}
     bundle = {"registry_version": 1, "bundle_id": "attack", "types": {"big.Type": {"versions": {"1": {"fields": fields}}}},
@@ -131,11 +164,14 @@ def _enum_batches(root: str, key: str) -> Callable[[threading.Event], None]:
     http.put(f"{root}/cxdb/v1/registry/bundles/attack", json=bundle, timeout=120).raise_for_status()
     turn = {"type_id": "big.Type", "type_version": 1, "data": {f"f{tag}": f"label{10_000 - tag}" for tag in range(1, 301)}}
 
-    def attack(_: threading.Event) -> None:
+    def attack() -> None:
         context = http.post(f"{root}/cxdb/v1/contexts/create", json={"base_turn_id": "0"}, timeout=60).json()["context_id"]
         http.post(f"{root}/cxdb/v1/contexts/{context}/append_batch", json={"turns": [turn] * 600}, timeout=300)
 
     return attack
+
+
+ATTACKS: dict[str, Callable[[str, str], Callable[[], None]]] = {"hamming": _hamming, "big pages": _big_pages, "enum batch": _enum_batches}
 
 
 def _summary(latencies: list[float]) -> tuple[float, float]:
@@ -144,20 +180,18 @@ def _summary(latencies: list[float]) -> tuple[float, float]:
 
 
 def run(seconds: float, database_url: str | None, backend: str) -> bool:
-    settings = f"{backend}, xase-ledger serve defaults, victim 1 request at a time, attacker {THREADS} threads"
+    settings = f"{backend}, xase-ledger serve defaults, victim 1 request at a time at most {VICTIM_RATE}/s, attacker {THREADS} threads at nice {ATTACKER_NICE}"
     with running_ledger({"XASE_RATE_LIMIT": "200 per second"}, database_url=database_url, workers=None) as ledger:  # the default
         log = ledger.directory / "ledger.log"
         root = ledger.base_url.removesuffix("/api/xase/v1")
         victim = _key(ledger, "victim", ["records:write", "records:read", "contexts"])
         attacker = _key(ledger, "attacker", ["admin"])
         _victim(root, victim, 1.0)  # warm up every worker
-        idle_p50, idle_p99 = _summary(_victim(root, victim, seconds))
-        print(f"idle:        victim p50 {idle_p50:6.1f} ms, p99 {idle_p99:6.1f} ms   [{settings}]")
         held = True
-        for name, build in (("hamming", lambda: _hamming(root, attacker)), ("big pages", lambda: _big_pages(root, attacker)),
-                             ("enum batch", lambda: _enum_batches(root, attacker))):  # fmt: skip
-            attack = build()
-            with _attacking(attack) as counts:
+        for name in ATTACKS:  # each attack against an idle period measured just before it: the machine's drift is in both
+            idle_p50, idle_p99 = _summary(_victim(root, victim, seconds))
+            print(f"{'idle:':12} victim p50 {idle_p50:6.1f} ms, p99 {idle_p99:6.1f} ms   [{settings}]")
+            with _attacking(name, root, attacker) as counts:
                 time.sleep(1.0)  # the attack under way
                 p50, p99 = _summary(_victim(root, victim, seconds))
             ratio = p99 / idle_p99
@@ -173,7 +207,7 @@ def run(seconds: float, database_url: str | None, backend: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     if args.backend == "postgresql":

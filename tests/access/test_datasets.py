@@ -13,8 +13,9 @@ from ledger_service.access import datasets
 from ledger_service.access.tables import Dataset, DatasetRecord
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
-from ledger_service.errors import Conflict, NotFound, ValidationFailed
+from ledger_service.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from tests.access.conftest import Tenants
+from xase import evidence
 
 
 def _dataset(tenants: Tenants, name: str = "patients") -> Any:
@@ -157,3 +158,19 @@ def test_an_upload_that_lost_its_lease_publishes_nothing_and_leaves_the_new_owne
     with read_connection(tenants.engine) as conn:
         assert conn.execute(select(Dataset.upload_lease).where(Dataset.id == dataset.id)).scalar() == "newcomer"
         assert conn.execute(select(DatasetRecord.record_id)).scalars().all() == ["slow"]  # left for the newcomer to discard
+
+
+def test_the_tenants_datasets_hold_at_most_its_storage_quota_and_an_upload_past_it_stores_nothing(tenants: Tenants) -> None:
+    first, second = _dataset(tenants), _dataset(tenants, "claims")
+    records = [{"record_id": f"r{n}", "text": "x" * 100} for n in range(10)]
+    size = sum(len(evidence.canonicalize({"text": record["text"]})) for record in records)  # the bodies, without their ids
+    quota = 2 * size - 1  # room for the first upload, not for the same again in another dataset
+    assert datasets.upload_records(tenants.engine, first, datasets.prepare_upload(records, 100), quota)["inserted"] == 10
+    with pytest.raises(QuotaExceeded, match="datasets") as refused:
+        datasets.upload_records(tenants.engine, second, datasets.prepare_upload(records, 100), quota)
+    assert refused.value.details["limit"] == quota and _count(tenants, second) == 0
+    # a retry of what is stored takes no room; with the quota off, anything goes
+    assert datasets.upload_records(tenants.engine, first, datasets.prepare_upload(records, 100), quota)["already_stored"] == 10
+    assert datasets.upload_records(tenants.engine, second, datasets.prepare_upload(records, 100), 0)["inserted"] == 10
+    with read_connection(tenants.engine) as conn:
+        assert conn.execute(select(Dataset.stored_bytes).where(Dataset.id == second.id)).scalar_one() == size

@@ -426,6 +426,8 @@ def shots(draw: st.DrawFn, world: World) -> Shot:
     params = draw(st.dictionaries(st.sampled_from(_PARAM_NAMES), _PARAM_VALUES, max_size=3))
     body, content_type = _body(draw, route, world)
     headers = {"Content-Type": content_type} if content_type else {}
+    if body is not None and draw(st.integers(0, 40)) == 0:  # large within the cap: refused or not, the connection stays usable
+        body += b" " * draw(st.integers(64 * 1024, 512 * 1024))
     if body is not None and draw(st.integers(0, 30)) == 0:
         body = draw(st.sampled_from([gzip.compress(body), b"\x1f\x8b garbage"]))
         headers["Content-Encoding"] = "gzip"
@@ -527,7 +529,12 @@ class Fuzzer:
             base = f"http://127.0.0.1:{world.ledger.port}"
         if not shot.path.startswith(("/admin", *XTRACE_ADMIN)) and keys[shot.auth]:
             headers["X-API-Key"] = keys[shot.auth]  # type: ignore[assignment]
-        response = self.http.request(shot.method, base + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
+        try:
+            response = self.http.request(shot.method, base + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
+        except requests.ConnectionError as dropped:
+            report.violations.append(f"{shot.replay()}: the server dropped the connection ({dropped})")
+            self.http = requests.Session()
+            return
         report.requests += 1
         report.statuses[response.status_code] += 1
         where = f"{shot.replay()} -> {response.status_code}"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from ledger_service import auth
-from tests.conftest import Api, LedgerProcess, decision
+from tests.conftest import PREFIX, Api, LedgerProcess, decision
 
 
 def _error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
@@ -181,3 +183,22 @@ def test_retry_after_is_never_less_than_a_second(tmp_path: Any) -> None:
     limited = [client.get("/api/xase/v1/records", headers=key) for _ in range(30)]
     waits = [int(answer.headers["Retry-After"]) for answer in limited if answer.status_code == 429]
     assert waits and min(waits) >= 1
+
+
+def test_an_error_answered_before_the_body_was_read_keeps_the_connection(tmp_path: Path) -> None:
+    """A refusal decided before the body is read (a bad key here; a busy tenant's 429 likewise) leaves the
+    connection usable: gunicorn closes one whose unread body exceeds 64 KiB, without saying so, and the client's
+    next request on it fails ("Remote end closed connection without response")."""
+    ledger = LedgerProcess(tmp_path, workers=1).start()
+    body = b'{"turns": [' + b",".join([b'{"type_id": "t", "type_version": 1, "data": {"x": "' + b"y" * 4000 + b'"}}'] * 1000) + b"]}"
+    connection = http.client.HTTPConnection("127.0.0.1", ledger.port, timeout=30)
+    try:
+        for _ in range(3):
+            connection.request("POST", "/cxdb/v1/contexts/1/append_batch", body, {"X-API-Key": "xase_pk_wrong", "Content-Type": "application/json"})
+            answer = connection.getresponse()
+            assert answer.status == 401 and b"UNAUTHORIZED" in answer.read()
+            connection.request("GET", PREFIX + "/health")
+            assert connection.getresponse().read() and connection.sock is not None
+    finally:
+        connection.close()
+        ledger.destroy()
