@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -28,7 +29,7 @@ try:
 except ImportError:  # Windows: SQLite's own lock alone
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["make_engine", "migrate", "write_transaction", "read_connection", "bounded_read", "bulk_insert", "flush_sqlite_log"]
+__all__ = ["make_engine", "migrate", "write_transaction", "read_connection", "bounded_read", "bulk_insert", "insert_statement", "flush_sqlite_log"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x58415345  # "XASE": one PostgreSQL advisory lock id for schema changes
@@ -133,6 +134,11 @@ def head_revision() -> str:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def insert_statement(conn: Connection, table: Any) -> Any:
+    """An INSERT that can say ON CONFLICT DO NOTHING / DO UPDATE, in the connection's dialect."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import platform
+import random
 import re
 import socket
 import time
@@ -164,13 +165,21 @@ def assign_key(record: QueuedRecord) -> str:
     return record.idempotency_key
 
 
+# A key must be unique, not secret: a generator of its own, seeded from os.urandom (a tenth of its cost per key),
+# never the `random` module's, which an application may seed (random.seed(42)) and so repeat keys across runs;
+# seeded again in a forked child, which would otherwise draw its parent's keys.
+_KEY_BITS = random.Random()  # noqa: S311 - uniqueness, not secrecy
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_KEY_BITS.seed)
+
+
 def _key_for(record: QueuedRecord) -> str:
     transaction_id = record.payload.get("transaction_id")
     if transaction_id:
         # Stable across processes and restarts, as the seed promises for transaction ids.
         return "tx_" + hashlib.sha256(transaction_id.encode("utf-8")).hexdigest()[:40]
     # Time-ordered (milliseconds, then 80 random bits): the ledger's unique index on keys grows at its end.
-    return f"k{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return f"k{time.time_ns() // 1_000_000:012x}{_KEY_BITS.getrandbits(80):020x}"
 
 
 def wire_item(record: QueuedRecord, runtime: Optional[dict[str, Any]], hmac_key: Optional[bytes]) -> dict[str, Any]:

@@ -35,13 +35,13 @@ class XaseClientConfig:
     on_success: Optional[Callable[[RecordResult], None]] = None  # run on the worker thread
     on_error: Optional[Callable[[XaseError], None]] = None  # run on the worker thread
     # Xase's additions
-    batch_size: int = 100  # records per POST /records/batch (max 500)
+    batch_size: int = 500  # records per POST /records/batch at most (the ledger's cap); fewer when fewer are queued
     flush_interval: float = 0.2  # seconds the worker waits to fill a batch
     queue_full_policy: Literal["drop", "block", "spill"] = "drop"  # drop the new record, wait block_timeout first, or keep it in the spool
     block_timeout: float = 1.0  # seconds record() may wait for room with "block"
     payload_hmac_key: Optional[Union[bytes, str]] = None  # HMAC-SHA256 commitments instead of SHA-256
     capture_runtime_context: bool = True  # add python/hostname/pid/sdk version under context
-    max_in_flight: int = 1  # batches sent at once; 1 keeps them in order in the chain, 2 doubles throughput on a multi-process ledger
+    max_in_flight: int = 2  # batches sent at once, chained in recording order all the same (the ledger orders them)
     gzip: bool = True  # gzip request bodies above gzip_min_bytes
     gzip_min_bytes: int = 1024
     atexit_timeout: float = 2.0  # seconds the exit-time flush may take; 0 disables it

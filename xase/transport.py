@@ -13,6 +13,7 @@ import gzip
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -25,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_when_event_set, wait_random_exponential
 
 from xase._version import __version__
-from xase.config import XaseClientConfig
+from xase.config import MAX_BATCH_SIZE, XaseClientConfig
 from xase.errors import ERROR_CODES, ValidationError, XaseError, typed_error
 from xase.types import RecordResult
 
@@ -37,6 +38,9 @@ Outcome = Union[RecordResult, XaseError]
 
 _STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 408: "NETWORK_ERROR",
                  409: "IDEMPOTENCY_CONFLICT", 413: "VALIDATION_ERROR", 422: "VALIDATION_ERROR", 429: "RATE_LIMIT_EXCEEDED"}  # fmt: skip
+
+
+BATCH_HEADER = "X-Xase-Batch"  # <stream>/<number>: the ledger chains a client's batches in the order numbered
 
 
 def url_path(*segments: str) -> str:
@@ -117,6 +121,8 @@ class Transport:
         self._url = config.base_url.rstrip("/")
         self._jitter = wait_random_exponential(multiplier=config.retry_backoff, max=config.retry_backoff_max)
         self.retries = 0  # attempts beyond the first, for get_stats()
+        self._batch_cap = MAX_BATCH_SIZE  # lowered once the ledger refuses a batch for its size
+        self._quiet_until = 0.0  # monotonic time before which nothing is sent: the last 429's Retry-After
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=8, max_retries=0)
         self.session.mount("http://", adapter)
@@ -147,6 +153,9 @@ class Transport:
             if self._config.gzip and len(data) >= self._config.gzip_min_bytes:
                 data = gzip.compress(data, compresslevel=1)  # 6% larger than level 5 here, at half the CPU
                 request_headers["Content-Encoding"] = "gzip"
+        quiet = self._quiet_until - time.monotonic()
+        if quiet > 0:  # the ledger asked this client to wait (a 429 to another batch of it)
+            self._sleep(quiet)
         try:
             # Never follow a redirect: it would carry the API key and the body to wherever it points.
             response = self.session.request(method, self._url + path, data=data, headers=request_headers, params=params,
@@ -161,7 +170,10 @@ class Transport:
                                                    "(they would carry the API key): set base_url to the final address", response.status_code,
                             {"location": location})  # fmt: skip
         if response.status_code >= 400:
-            raise error_from_body(response.status_code, _json_or_none(response), _retry_after(response.headers.get("Retry-After")))
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            if response.status_code == 429 and retry_after:  # for every batch of this client, not only the one refused
+                self._quiet_until = max(self._quiet_until, time.monotonic() + min(retry_after, self._config.retry_backoff_max))
+            raise error_from_body(response.status_code, _json_or_none(response), retry_after)
         return response
 
     # ---------------------------------------------------------------- retries
@@ -238,8 +250,19 @@ class Transport:
             raise XaseError("SERVER_ERROR", "the ledger answered without a RecordResult", response.status_code)
         return result  # type: ignore[return-value]
 
-    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Outcome]:
-        """POST /records/batch; returns a RecordResult or XaseError per item, in order."""
+    def send_batch(self, items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Outcome]:
+        """POST /records/batch; returns a RecordResult or XaseError per item, in order.
+
+        A batch the ledger refuses for its size (more records than its XASE_MAX_BATCH_SIZE, or more bytes than
+        its XASE_MAX_REQUEST_BYTES) is sent again in parts that fit, in order: the ledger's cap is learnt once,
+        a body too large is halved until each part fits or holds one record, which then fails alone.
+        `place` ("<stream>/<number>", the X-Xase-Batch header) asks the ledger to chain this batch after the stream's
+        previous one, though both are on their way at once; every part of a batch sent in parts but the last says
+        more follow ("+"), so that the next batch waits for all of them.
+        """
+        if len(items) > self._batch_cap:
+            cap = self._batch_cap
+            return self._send_parts(items, [list(range(start, min(start + cap, len(items)))) for start in range(0, len(items), cap)], place)
         outcomes: list[Optional[Outcome]] = [None] * len(items)
         pending = list(range(len(items)))
 
@@ -247,7 +270,7 @@ class Transport:
             nonlocal pending
             # orjson: ten times the standard encoder's speed; the items are plain JSON that canonicalization accepted
             body = orjson.dumps({"records": [items[i] for i in pending]})
-            response = self._request("POST", "/records/batch", raw=body)
+            response = self._request("POST", "/records/batch", None, {BATCH_HEADER: place} if place else None, raw=body)
             results = (_json_or_none(response) or {}).get("results")
             if not isinstance(results, list) or len(results) != len(pending):
                 raise RetryableError("SERVER_ERROR", "the ledger's batch response does not match the request", response.status_code)
@@ -269,12 +292,37 @@ class Transport:
         try:
             retrying(attempt)
         except XaseError as failure:
+            parts = self._parts(failure, pending)
+            if parts:
+                for index, outcome in zip(pending, self._send_parts(items, parts, place)):
+                    outcomes[index] = outcome
+                return [outcome if outcome is not None else XaseError("SERVER_ERROR", "no outcome") for outcome in outcomes]
             attempts = retrying.statistics.get("attempt_number", 1)
             for index in pending:
                 own = outcomes[index]
                 last = own if isinstance(failure, _ItemsFailed) and isinstance(own, XaseError) else failure
                 outcomes[index] = self._gave_up(last, attempts)
         return [outcome if outcome is not None else XaseError("SERVER_ERROR", "no outcome") for outcome in outcomes]
+
+    def _send_parts(self, items: Sequence[dict[str, Any]], parts: list[list[int]], place: Optional[str]) -> list[Outcome]:
+        """The outcomes of `parts` (lists of indices into `items`), sent one after the other, in order."""
+        outcomes: list[Outcome] = []
+        for number, part in enumerate(parts, 1):
+            more = place is not None and number < len(parts) and not place.endswith("+")
+            outcomes += self.send_batch([items[index] for index in part], f"{place}+" if more else place)
+        return outcomes
+
+    def _parts(self, failure: XaseError, pending: list[int]) -> list[list[int]]:
+        """If `failure` refused the `pending` items for their number (the cap it names is kept for later batches)
+        or their bytes (halved, for this batch only), the parts to send instead; else none."""
+        details, size = failure.details, len(pending)
+        cap = details.get("max")
+        if failure.status_code == 400 and details.get("field") == "records" and isinstance(cap, int) and 0 < cap < size:
+            self._batch_cap = cap
+            return [pending[start : start + cap] for start in range(0, size, cap)]
+        if failure.status_code == 413 and "PAYLOAD_TOO_LARGE" in (failure.code, details.get("server_code")) and size > 1:
+            return [pending[: size // 2], pending[size // 2 :]]
+        return []
 
 
 def _json_or_none(response: requests.Response) -> Any:

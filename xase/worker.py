@@ -21,7 +21,9 @@ and the worker moves them into the queue, oldest first, as room frees up.
 from __future__ import annotations
 
 import logging
+import os
 import queue as queues
+import secrets
 import threading
 import time
 from collections import deque
@@ -56,7 +58,7 @@ class FlushMarker:
 class BatchSender(Protocol):
     retries: int
 
-    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Outcome]: ...
+    def send_batch(self, items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Outcome]: ...
 
 
 QueueItem = Union[QueuedRecord, FlushMarker]
@@ -69,6 +71,7 @@ class _Delivery:
     records: list[QueuedRecord]
     items: list[dict[str, Any]]
     markers: list[FlushMarker]
+    place: Optional[str] = None  # "<stream>/<number>": where the ledger chains it among this client's batches
     outcomes: Optional[list[Outcome]] = None
     error: Optional[Exception] = None  # a bug in sending: it costs this batch
     done: threading.Event = field(default_factory=threading.Event)
@@ -102,7 +105,7 @@ class _Senders:
 
 def send(sender: BatchSender, delivery: _Delivery) -> None:
     try:
-        delivery.outcomes = sender.send_batch(delivery.items)
+        delivery.outcomes = sender.send_batch(delivery.items, delivery.place)
     except Exception as exc:  # a bug must cost this batch, never a thread
         delivery.error = exc
     finally:
@@ -149,6 +152,7 @@ class Worker:
         self._thread: Optional[threading.Thread] = None
         self._senders: Optional[_Senders] = None  # the worker thread's; None: send on the calling thread
         self._flying: deque[_Delivery] = deque()  # handed to the senders, not yet settled; oldest first
+        self._stream, self._stream_pid, self._numbered = "", 0, 0  # this process's batches, numbered for the ledger
 
     # ---------------------------------------------------------------- thread
 
@@ -293,9 +297,19 @@ class Worker:
 
     # ---------------------------------------------------------------- delivery
 
+    def _place(self) -> Optional[str]:
+        """The next batch's place among this client's batches, when more than one is sent at once (one at a time
+        arrives in order anyway). A forked process is a stream of its own."""
+        if self.config.max_in_flight == 1:
+            return None
+        if self._stream_pid != os.getpid():
+            self._stream, self._stream_pid, self._numbered = secrets.token_hex(8), os.getpid(), 0
+        self._numbered += 1
+        return f"{self._stream}/{self._numbered}"
+
     def _prepare(self, batch: list[QueuedRecord], markers: list[FlushMarker]) -> _Delivery:
         """The batch in wire form; a record JSON cannot carry fails here, alone."""
-        delivery = _Delivery([], [], markers)
+        delivery = _Delivery([], [], markers, self._place() if batch else None)
         for record in batch:
             try:
                 delivery.items.append(wire_item(record, self.runtime, self.config.hmac_key))

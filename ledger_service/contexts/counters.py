@@ -5,16 +5,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Row, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger_service.contexts.tables import ContextCounters
+from ledger_service.db import insert_statement
 
-__all__ = ["insert_statement", "lock_counters", "counters"]
-
-
-def insert_statement(conn: Connection, table: Any) -> Any:
-    """An INSERT that can say ON CONFLICT DO NOTHING, in the connection's dialect."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+__all__ = ["lock_counters", "counters"]
 
 
 def lock_counters(conn: Connection, tenant_id: str) -> Row[Any]:

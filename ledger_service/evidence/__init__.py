@@ -4,12 +4,13 @@ Owns
     intake.py         strict parsing of a client's record (seed 001 fields, commitments)
     chain.py          append to a chain and seal one signed block, in one transaction
     group_commit.py   coalesce concurrent appends of a tenant into one block
+    ordering.py       a client's numbered batches chained in the order it sent them
     signing.py kms.py the Signer protocol: a local ECDSA key, or AWS KMS
     audit.py          reads: records, receipts, blocks, checkpoint, keys, verify, export, stats
     claims.py         the references decisions cite, resolved against the chain (claims, not integrity)
     erasure.py        erasing a stored payload (section 7) while the chain keeps verifying
     ledger.py         `Ledger`, the handle every other subsystem records its evidence through
-    tables.py         chain_heads, records, blocks, signing_keys, payloads
+    tables.py         chain_heads, records, blocks, signing_keys, payloads, batch_streams
     records_api.py    POST/GET /records, POST /records/batch, POST /records/{id}/payload/erase
     audit_api.py      /receipts, /blocks, /checkpoint, /keys, /verify, /export, /stats
 

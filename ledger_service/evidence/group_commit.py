@@ -15,24 +15,26 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Callable, Optional, Union
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError
-from ledger_service.evidence.chain import Outcome, append
+from ledger_service.evidence.chain import Outcome, append_within
 from ledger_service.evidence.intake import RecordInput
 from ledger_service.evidence.signing import Signer
 
-__all__ = ["GroupCommitter"]
+__all__ = ["GroupCommitter", "AfterAppend"]
 
 Item = Union[RecordInput, LedgerError]
-AppendFunction = Callable[[Engine, Signer, str, Sequence[Item]], list[Outcome]]
+AfterAppend = Callable[[Connection], None]  # more to write in the append's transaction
 
 
 class _Waiter:
-    __slots__ = ("done", "error", "items", "leads", "outcomes")
+    __slots__ = ("after", "done", "error", "items", "leads", "outcomes")
 
-    def __init__(self, items: Sequence[Item]) -> None:
+    def __init__(self, items: Sequence[Item], after: Optional[AfterAppend]) -> None:
         self.items = items
+        self.after = after
         self.done = threading.Event()
         self.leads = False
         self.outcomes: list[Outcome] = []
@@ -42,20 +44,19 @@ class _Waiter:
 class GroupCommitter:
     """Per-process coalescing of appends, per tenant. `max_items` bounds one group's block."""
 
-    def __init__(self, engine: Engine, signer: Signer, max_items: int = 1000, append_function: AppendFunction = append,
-                 observe_group: Optional[Callable[[int, int], None]] = None) -> None:  # fmt: skip
+    def __init__(self, engine: Engine, signer: Signer, max_items: int = 1000, observe_group: Optional[Callable[[int, int], None]] = None) -> None:
         """`observe_group(requests, records)` hears the size of every group appended (for metrics)."""
         self._engine, self._signer = engine, signer
         self._max_items = max_items
-        self._append = append_function
         self._observe_group = observe_group
         self._lock = threading.Lock()
         self._queues: dict[str, deque[_Waiter]] = {}
         self._busy: set[str] = set()
         self.groups = 0  # appends run (one block each, when they append anything)
 
-    def append(self, tenant_id: str, items: Sequence[Item]) -> list[Outcome]:
-        waiter = _Waiter(items)
+    def append(self, tenant_id: str, items: Sequence[Item], after: Optional[AfterAppend] = None) -> list[Outcome]:
+        """The outcomes of `items`, appended with whatever else is waiting; `after` writes in the same transaction."""
+        waiter = _Waiter(items, after)
         with self._lock:
             self._queues.setdefault(tenant_id, deque()).append(waiter)
             if tenant_id not in self._busy:
@@ -85,7 +86,11 @@ class GroupCommitter:
         if self._observe_group is not None:
             self._observe_group(len(group), len(items))
         try:
-            outcomes = self._append(self._engine, self._signer, tenant_id, items)
+            with write_transaction(self._engine) as conn:
+                outcomes = append_within(conn, self._signer, tenant_id, items)
+                for waiter in group:
+                    if waiter.after is not None:
+                        waiter.after(conn)
             offset = 0
             for waiter in group:
                 waiter.outcomes = outcomes[offset : offset + len(waiter.items)]

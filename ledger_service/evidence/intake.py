@@ -13,6 +13,7 @@ client sends can read back as evidence the ledger wrote.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -203,6 +204,7 @@ def skeleton(text: str) -> str:
     return "".join(shown)
 
 
+@functools.lru_cache(maxsize=4096)  # a few policies, recorded again and again; a skeleton costs microseconds per character
 def _looks_reserved(policy_id: str) -> bool:
     """`xase` and then anything but a letter or digit, as a reader would see it: `xase.`, with a fullwidth dot, with a
     Cyrillic `a`, with a zero-width space or a leading blank."""

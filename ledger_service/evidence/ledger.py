@@ -18,9 +18,10 @@ from flask import current_app
 from sqlalchemy import Connection, Engine
 
 from ledger_service.config import Settings
+from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError
 from ledger_service.evidence import audit, chain
-from ledger_service.evidence.group_commit import GroupCommitter
+from ledger_service.evidence.group_commit import AfterAppend, GroupCommitter
 from ledger_service.evidence.intake import RecordInput, parse_record
 from ledger_service.evidence.signing import Signer
 from ledger_service.metrics import Metrics
@@ -68,14 +69,18 @@ class Ledger:
         committer = GroupCommitter(engine, metered, max_items=2 * settings.max_batch_size, observe_group=observe_group)
         return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics)
 
-    def append(self, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]]) -> list[chain.Outcome]:
-        """One block for these items, shared with concurrent appends when group commit is on."""
+    def append(self, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]], after: Optional[AfterAppend] = None) -> list[chain.Outcome]:
+        """One block for these items, shared with concurrent appends when group commit is on; `after` writes more
+        in the same transaction."""
         self.metrics.append_batch.observe(len(items))
         with self.metrics.append_latency.time():
             if self.group_commit:
-                outcomes = self.committer.append(tenant_id, items)
+                outcomes = self.committer.append(tenant_id, items, after)
             else:
-                outcomes = chain.append(self.engine, self.signer, tenant_id, items)
+                with write_transaction(self.engine) as conn:
+                    outcomes = chain.append_within(conn, self.signer, tenant_id, items)
+                    if after is not None:
+                        after(conn)
         self._count(outcomes)
         return outcomes
 

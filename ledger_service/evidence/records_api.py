@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Union
 
 from flask import Blueprint, Response, request
 
 from ledger_service.errors import LedgerError, ValidationFailed
-from ledger_service.evidence import audit, erasure
+from ledger_service.evidence import audit, erasure, ordering
 from ledger_service.evidence.intake import RecordInput, check_idempotency_key, parse_record
 from ledger_service.evidence.ledger import current_ledger
 from ledger_service.web import PREFIX, int_arg, json_body, json_object, json_response, principal, reading, receipt_url_base, state
@@ -48,6 +49,7 @@ def _parse_batch_item(item: Any) -> Union[RecordInput, LedgerError]:
 @blueprint.post("/records/batch")
 def create_records() -> Response:
     caller = principal("records:write")
+    batch = ordering.place(request.headers.get(ordering.BATCH_HEADER))
     body = json_body()
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list) or not records:
@@ -58,7 +60,12 @@ def create_records() -> Response:
     unknown = sorted(set(body) - {"records"})
     if unknown:
         raise ValidationFailed(f"unknown fields {unknown}", {"fields": unknown})
-    outcomes = current_ledger().append(caller.tenant_id, [_parse_batch_item(item) for item in records])
+    items = [_parse_batch_item(item) for item in records]
+    after = None
+    if batch is not None:
+        ordering.wait_turn(state().engine, caller.tenant_id, batch)
+        after = functools.partial(ordering.mark_chained, tenant_id=caller.tenant_id, batch=batch) if batch.last_part else None
+    outcomes = current_ledger().append(caller.tenant_id, items, after)
     base = receipt_url_base()
     results = []
     for outcome in outcomes:

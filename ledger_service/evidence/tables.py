@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.tables import Base, Hash, Position
 
-__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload"]
+__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream"]
 
 
 class ChainHead(Base):
@@ -91,3 +91,13 @@ class Payload(Base):
     payload_ref: Mapped[str] = mapped_column(Hash, primary_key=True)
     body: Mapped[Optional[str]] = mapped_column(Text)
     erased_at: Mapped[Optional[str]] = mapped_column(String(32))
+
+
+class BatchStream(Base):
+    """How far one SDK client's numbered batches are chained (`ordering`): not evidence, an ordering aid."""
+
+    __tablename__ = "batch_streams"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    stream_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_batch: Mapped[int] = mapped_column(Position)
+    updated_at: Mapped[str] = mapped_column(String(32))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import requests
 
 from xase import evidence
@@ -34,7 +34,7 @@ def sdk_like_batch(first: int, size: int) -> bytes:
         }
         for n in range(first, first + size)
     ]  # fmt: skip
-    return json.dumps({"records": records}).encode()
+    return orjson.dumps({"records": records})  # as the SDK writes it
 
 
 @dataclass

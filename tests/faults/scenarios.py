@@ -237,7 +237,10 @@ def _storm_plan(n: int) -> Optional[Fault]:
 def storms(ledger: LedgerProcess, api_key: str, records: int) -> Tally:
     """429 storms and 5xx bursts (some after the ledger committed): backoff honoured, nothing twice, stats account for all."""
     run = Run(ledger, api_key)
-    options = {"batch_size": 50, "flush_interval": 0.02, "retry_backoff": 0.02, "queue_max_size": records, "max_retries": 8, "retry_backoff_max": 2.0}
+    # One batch at a time: a request already on its way when another's 429 arrived cannot have heard it, and the
+    # Retry-After check below reads the proxy's order of arrival as the client's order of sending.
+    options = {"batch_size": 50, "flush_interval": 0.02, "retry_backoff": 0.02, "queue_max_size": records, "max_retries": 8, "retry_backoff_max": 2.0,
+               "max_in_flight": 1}  # fmt: skip
     stats, hits = _through_proxy(run, records, _storm_plan, options)
     early = _early_retries(hits)
     injected = sum(1 for hit in hits if hit.fault is not None)

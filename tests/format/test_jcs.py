@@ -10,6 +10,7 @@ import math
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import example, given, settings
@@ -102,29 +103,35 @@ def test_deep_nesting_is_a_canonicalization_error_not_a_crash() -> None:
 )
 def test_strict_parser_rejects(text: str | bytes, reason: str) -> None:
     with pytest.raises(InvalidJSONError, match=reason):
-        loads(text)
-    with pytest.raises(InvalidJSONError, match=reason):  # the fast parser for canonical text is exactly as strict
-        _jcs.loads_canonical(text.encode() if isinstance(text, str) else text)
+        _jcs.strict_loads(text)
+    with pytest.raises(InvalidJSONError, match=reason):  # the fast path is exactly as strict
+        loads(text.encode() if isinstance(text, str) else text)
 
 
-@pytest.mark.parametrize("text", [b'{"a":1,"a":1}', b'{"b":1,"a":2}', b'{"a":1.0}', b'{"a":"\\ud800"}', b"[9007199254740993]", b'{"a": 1}\n'])
-def test_the_canonical_fast_parser_gives_what_the_strict_parser_gives_or_its_error(text: bytes) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [b'{"a":1,"a":1}', b'{"b":1,"a":2}', b'{"a":1.0}', b'{"a":"\\ud800"}', b"[9007199254740993]", b'{"a": 1}\n', b'{"b":{"x":1,"x":2},"a":0}',
+     b"[18446744073709551616]", b"-0", b"[-0.0]", b'"\\u00e9"', b"[" * 256 + b"]" * 256, b"[" * 300 + b"]" * 300],
+)  # fmt: skip
+def test_the_fast_path_gives_what_the_strict_parser_gives_or_its_error(text: bytes) -> None:
     try:
-        expected: Any = loads(text)
+        expected: Any = _jcs.strict_loads(text)
     except InvalidJSONError as refusal:
         with pytest.raises(InvalidJSONError, match=str(refusal)[:20]):
-            _jcs.loads_canonical(text)
+            loads(text)
     else:
-        assert _jcs.loads_canonical(text) == expected
+        assert loads(text) == expected and type(loads(text)) is type(expected)
 
 
 @settings(max_examples=500, deadline=None)
 @given(json_values)
 @example(1.8446744073709552e19)  # printed as an integer beyond 64 bits: orjson would parse a float, the strict parser an int
 @example({"a": [0.5, -2.5e-7, 1e21]})
-def test_canonical_text_parses_to_the_same_value_by_either_parser(value: Any) -> None:
+def test_canonical_and_orjson_text_parse_to_the_same_value_by_either_parser(value: Any) -> None:
     text = canonicalize(value)
-    assert _jcs.loads_canonical(text + b"\n") == loads(text)
+    assert _jcs.loads_canonical(text + b"\n") == _jcs.strict_loads(text)
+    written = orjson.dumps(value)  # as the SDK sends a batch: keys in their order
+    assert loads(written) == _jcs.strict_loads(written)
 
 
 def test_strict_parser_accepts_ordinary_json() -> None:

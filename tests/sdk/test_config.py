@@ -12,7 +12,7 @@ def test_defaults_are_the_seeds() -> None:
     assert config.base_url == "http://localhost:3000/api/xase/v1"
     assert (config.fire_and_forget, config.timeout, config.max_retries, config.queue_max_size) == (True, 3.0, 3, 10_000)
     assert (config.on_success, config.on_error) == (None, None)
-    assert (config.batch_size, config.flush_interval, config.queue_full_policy) == (100, 0.2, "drop")
+    assert (config.batch_size, config.flush_interval, config.queue_full_policy, config.max_in_flight) == (500, 0.2, "drop", 2)
     assert (config.capture_runtime_context, config.gzip, config.atexit_timeout) == (True, True, 2.0)
 
 

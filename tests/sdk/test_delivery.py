@@ -37,10 +37,12 @@ def loan(n: int, **extra: Any) -> dict[str, Any]:
             "confidence": 0.94, "transaction_id": f"loan_{n}", **extra}  # fmt: skip
 
 
-def test_records_are_delivered_in_order_and_chained(client: XaseClient, tenant: Api) -> None:
+def test_records_are_delivered_in_order_and_chained(tenant: Api) -> None:
+    client = XaseClient(api_key=tenant.key, base_url=tenant.ledger.base_url, flush_interval=0.05, batch_size=100)
     for n in range(250):
         assert client.record(loan(n)) is None
     client.flush(10)
+    client.close()
     stats = client.get_stats()
     assert (stats["sent"], stats["failed"], stats["dropped"], stats["size"], stats["in_flight"]) == (250, 0, 0, 0, 0)
     assert stats["batches"] >= 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,6 +90,27 @@ def test_every_record_gets_a_key_once() -> None:
     record = QueuedRecord(snapshot(VALID))
     first = wire_item(record, None, None)["idempotency_key"]
     assert wire_item(record, None, None)["idempotency_key"] == first  # retries reuse it
+
+
+def _key() -> str:
+    return str(wire_item(QueuedRecord(snapshot(VALID)), None, None)["idempotency_key"])
+
+
+def test_keys_never_repeat_when_the_application_seeds_random_or_forks() -> None:
+    random.seed(42)  # what reproducible ML code does at start: two such processes in the same millisecond
+    first = _key()
+    random.seed(42)
+    assert _key() != first
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child draws from a generator seeded again, not its parent's copy
+        os.write(writer, _key().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    in_child, in_parent = os.read(reader, 100).decode(), _key()
+    os.close(reader)
+    assert in_child[13:] != in_parent[13:]  # the random part (the first 13 characters are k and the millisecond)
 
 
 def test_hmac_commitments() -> None:

@@ -137,3 +137,16 @@ def test_large_bodies_are_gzipped() -> None:
     responses.post(f"{BASE}/records/batch", json={"results": [ok(n) for n in range(50)]})
     RecordingTransport().send_batch([item(n) for n in range(50)])
     assert responses.calls[0].request.headers["Content-Encoding"] == "gzip"
+
+
+@responses.activate
+def test_a_429_holds_back_every_batch_of_the_client_for_its_retry_after() -> None:
+    """Two batches are on their way at once by default: the one refused waits its Retry-After, and so does the other."""
+    responses.post(f"{BASE}/records/batch", status=429, json={"error": {"code": "RATE_LIMIT_EXCEEDED", "message": "slow down"}}, headers={"Retry-After": "3"})
+    responses.post(f"{BASE}/records/batch", json={"results": [ok(0)]})
+    responses.post(f"{BASE}/records/batch", json={"results": [ok(1)]})
+    transport = RecordingTransport()  # records the waits instead of sleeping them
+    transport.send_batch([item(0)])
+    waits_of_the_first = len(transport.waits)
+    assert transport.send_batch([item(1)]) == [ok(1)]
+    assert len(transport.waits) == waits_of_the_first + 1 and 2.5 < transport.waits[-1] <= 3.0  # the other batch waited too

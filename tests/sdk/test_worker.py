@@ -27,7 +27,7 @@ class Network:
         self.batches: list[list[dict[str, Any]]] = []
         self.errors: dict[str, XaseError] = {}
 
-    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+    def send_batch(self, items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Union[RecordResult, XaseError]]:
         self.batches.append(list(items))
         return [self.errors.get(item.get("transaction_id", ""), {"success": True, "transaction_id": item.get("transaction_id", "")})
                 for item in items]  # type: ignore[misc]  # fmt: skip
@@ -104,7 +104,7 @@ def test_an_unexpected_error_costs_the_batch_not_the_thread() -> None:
     errors: list[XaseError] = []
     worker, queue, network = make_worker(on_error=errors.append)
 
-    def broken(items: Sequence[dict[str, Any]]) -> list[Any]:
+    def broken(items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Any]:
         raise KeyError("bug")
 
     network.send_batch = broken  # type: ignore[method-assign]
@@ -120,7 +120,7 @@ class HeldNetwork(Network):
         super().__init__()
         self.arrived, self.answer = threading.Semaphore(0), threading.Event()
 
-    def send_batch(self, items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+    def send_batch(self, items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Union[RecordResult, XaseError]]:
         self.arrived.release()
         assert self.answer.wait(5)
         return super().send_batch(items)
@@ -143,7 +143,7 @@ def running(**options: Any) -> Iterator[tuple[Worker, deque[QueueItem], HeldNetw
 
 
 def test_the_next_batch_is_prepared_while_one_is_in_flight_and_a_flush_waits_for_both() -> None:
-    with running(batch_size=2) as (worker, queue, network):
+    with running(batch_size=2, max_in_flight=1) as (worker, queue, network):
         records = [record(n) for n in range(4)]
         marker = FlushMarker()
         queue.extend([*records, marker])
@@ -231,7 +231,7 @@ def test_the_worker_pauses_once_per_deferral_and_never_after_an_answer() -> None
     network = worker.sender = Network()
     attempts = iter([False, False, True])  # down, down, back
 
-    def send_batch(items: Sequence[dict[str, Any]]) -> list[Union[RecordResult, XaseError]]:
+    def send_batch(items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Union[RecordResult, XaseError]]:
         if next(attempts):
             delivered.set()
             return Network.send_batch(network, items)
