@@ -246,9 +246,14 @@ def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Conne
 
 
 @contextmanager
-def read_connection(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as connection, connection.begin():
-        yield connection
+def read_connection(engine: Engine, *, snapshot: bool = False) -> Iterator[Connection]:
+    """A read transaction. `snapshot`: every statement sees the same data (PostgreSQL REPEATABLE READ; SQLite's
+    transactions in WAL mode always do), for a read that answers over several statements while others write."""
+    with engine.connect() as connection:
+        if snapshot and connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection
 
 
 @contextmanager

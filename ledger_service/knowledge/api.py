@@ -17,8 +17,8 @@ from flask import Blueprint, Response, request
 from sqlalchemy import Connection
 
 from ledger_service import auth, workers
-from ledger_service.db import write_transaction
-from ledger_service.errors import NotFound, ValidationFailed, check_quota
+from ledger_service.db import read_connection, write_transaction
+from ledger_service.errors import NotFound, ValidationFailed, check_quota, over_cap
 from ledger_service.evidence import check_idempotency_key, current_ledger
 from ledger_service.knowledge import bases, chunks, distances, homomorphic, retrievals
 from ledger_service.knowledge.bases import DELETE, READ, WRITE
@@ -27,8 +27,10 @@ from ledger_service.web import json_object, json_response, principal, reading, s
 blueprint = Blueprint("knowledge", __name__, url_prefix="/xtrace/v1")
 
 MAX_DISTANCES = 100_000  # chunks one compute_hamming may answer
-MAX_DISTANCE_BYTES = 32 * 1024 * 1024  # stored ciphertext bytes one compute_hamming reads (held while it streams): 100,000 chunks of one
-#                                        1,024-bit ciphertext, or 256 chunks of 64 at 8,192 bits
+# The CPU one compute_hamming may take, as stored vector bytes x ciphertext width (a product costs ~width^2 per
+# ciphertext): 100,000 chunks of one 512-byte ciphertext (key_len 1024, ~1 s of a core), or 98 chunks of 64
+# ciphertexts at key_len 4096. The vectors are read as the answer is sent, never held whole.
+MAX_DISTANCE_WORK = 100_000 * 514 * 512
 
 
 def _caller(org_id: str) -> auth.Principal:
@@ -82,7 +84,7 @@ def _change(caller: auth.Principal, action: str, kb_id: Any, need: int, context_
         if prior is not None:
             return _change_answer(action, *prior)
         ids = make(conn, kb)
-        grew, stored = chunks.account(conn, kb)
+        grew, stored = chunks.account(conn, kb, action, ids)
         if grew:
             check_quota(stored, state().settings.tenant_storage_bytes, "knowledge bases")
         evidence_id = _evidence(caller, action, kb.id, context_id, request_, ids, conn, key)
@@ -152,18 +154,24 @@ def compute_hamming(org_id: str) -> Response:
     id_range = chunks.range_filter(body.get("range"))
     with ExitStack() as admitted:
         admitted.enter_context(workers.admitted(caller.tenant_id, "compute_hamming searches"))
-        with reading() as conn:
-            kb = bases.require(conn, caller, body.get("kb_id"), READ)
-            context = bases.public_context(conn, caller.tenant_id, context_id)
-            query = homomorphic.decode_vector(body.get("query"), context, "query")
-            rows = chunks.stored_vectors(conn, kb, context_id, filter_, id_range, MAX_DISTANCES, MAX_DISTANCE_BYTES)
+        conn = admitted.enter_context(read_connection(state().engine, snapshot=True))  # open until the answer is sent
+        kb = bases.require(conn, caller, body.get("kb_id"), READ)
+        context = bases.public_context(conn, caller.tenant_id, context_id)
+        query = homomorphic.decode_vector(body.get("query"), context, "query")
         numbers = homomorphic.query_numbers(query)
-        homomorphic.check_widths(numbers, rows, context)
+        selection = chunks.vector_selection(conn, kb, context_id, filter_, id_range)
+        plan = chunks.plan_search(conn, selection, 2 + context.width * len(numbers), MAX_DISTANCES)
+        if plan.misfit is not None:
+            homomorphic.check_widths(numbers, [chunks.stored_vector(conn, kb, plan.misfit)], context)
+        if plan.stored_bytes * context.width > MAX_DISTANCE_WORK:
+            raise over_cap("compute_hamming", "stored vector bytes x ciphertext width (narrow with meta_filter or range)", MAX_DISTANCE_WORK)
         request_ = {"query_sha256": chunks.query_hash(query), "meta_filter": filter_, "range": body.get("range")}
-        evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, [chunk_id for chunk_id, _ in rows])
-        # Streamed: nothing in it can fail any more (widths checked, evidence committed), and the client reads while we compute.
+        evidence_id = _evidence(caller, "compute_hamming", kb.id, context_id, request_, plan.chunk_ids)
+        # Streamed from the same snapshot: nothing in it can fail any more (widths checked, evidence committed), and
+        # the client reads while we compute.
         json = request.accept_mimetypes.best_match(["application/x-msgpack", "application/json"]) == "application/json"
-        answer = _Admitted(admitted.pop_all(), distances.answer("json" if json else "msgpack", numbers, rows, context))
+        rows = chunks.stream_vectors(conn, selection)
+        answer = _Admitted(admitted.pop_all(), distances.answer("json" if json else "msgpack", numbers, rows, len(plan.chunk_ids), context))
     return Response(answer, mimetype="application/json" if json else "application/x-msgpack", headers={retrievals.EVIDENCE_HEADER: evidence_id})
 
 

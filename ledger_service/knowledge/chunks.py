@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional, cast
 
 from sqlalchemy import Connection, Select, Table, delete, func, insert, select, update
@@ -23,8 +24,8 @@ from xase import evidence
 from xase._text import is_decimal
 
 __all__ = ["FIELDS", "MAX_CHUNKS", "MAX_IDS", "MAX_RESULTS", "insert_chunks", "update_chunks", "patch_chunks", "delete_chunks",
-           "get_chunks", "meta_filter", "search", "search_page", "matching_ids", "delete_matching", "patch_matching", "stored_vectors",
-           "range_filter", "query_hash", "chunk_ids_argument"]  # fmt: skip
+           "get_chunks", "meta_filter", "search", "search_page", "matching_ids", "delete_matching", "patch_matching", "vector_selection",
+           "SearchPlan", "plan_search", "stored_vector", "stream_vectors", "range_filter", "query_hash", "chunk_ids_argument"]  # fmt: skip
 
 FIELDS = ("chunk_id", "name", "chunk_content", "meta_data", "index", "context_id", "created_at", "updated_at")
 SEARCH_FIELDS = ("chunk_id", "name", "meta_data", "context_id")  # a metadata search's answer unless projected
@@ -327,33 +328,65 @@ def range_filter(value: Any) -> Optional[tuple[int, int]]:
     return value[0], value[1]
 
 
-def account(conn: Connection, kb: Any) -> tuple[bool, int]:
-    """Recount the base's stored bytes after a change to its chunks: whether it grew, and the tenant's total over all its bases."""
-    size = select(func.coalesce(func.sum(func.length(Chunk.vector) + func.length(Chunk.content) + func.length(Chunk.name)), 0))
-    before = conn.execute(select(KnowledgeBase.stored_bytes).where(KnowledgeBase.id == kb.id)).scalar_one()
-    after = int(conn.execute(size.where(Chunk.kb_id == kb.id)).scalar_one())  # PostgreSQL sums into numeric: a Decimal
-    conn.execute(update(KnowledgeBase).where(KnowledgeBase.id == kb.id).values(stored_bytes=after))
+_STORED_SIZE = func.coalesce(func.sum(func.length(Chunk.vector) + func.length(Chunk.content) + func.length(Chunk.name)), 0)
+
+
+def account(conn: Connection, kb: Any, action: str, ids: list[int]) -> tuple[bool, int]:
+    """Count a change into the base's stored bytes: whether it grew, and the tenant's total over all its bases.
+    An insert adds its new chunks (the hot path: no scan of the base), a patch by metadata changes only metadata,
+    anything else is recounted."""
+    if action == "patch_by_meta":
+        grown = 0
+    elif action == "insert":
+        grown = sum(int(conn.execute(select(_STORED_SIZE).where(Chunk.kb_id == kb.id, Chunk.chunk_id.in_(ids[start : start + MAX_IDS]))).scalar_one())
+                    for start in range(0, len(ids), MAX_IDS))  # fmt: skip
+    else:
+        recounted = int(conn.execute(select(_STORED_SIZE).where(Chunk.kb_id == kb.id)).scalar_one())  # PostgreSQL sums into numeric
+        grown = recounted - conn.execute(select(KnowledgeBase.stored_bytes).where(KnowledgeBase.id == kb.id)).scalar_one()
+    if grown:
+        conn.execute(update(KnowledgeBase).where(KnowledgeBase.id == kb.id).values(stored_bytes=KnowledgeBase.stored_bytes + grown))
     total = conn.execute(select(func.sum(KnowledgeBase.stored_bytes)).where(KnowledgeBase.tenant_id == kb.tenant_id)).scalar_one()
-    return after > before, int(total)
+    return grown > 0, int(total)
 
 
-def stored_vectors(conn: Connection, kb: Any, context_id: str, filter_: Any, id_range: Optional[tuple[int, int]], limit: int,
-                   byte_limit: int) -> list[tuple[int, bytes]]:  # fmt: skip
-    """(chunk_id, stored vector) of every chunk of the base encrypted under the context that the filters admit, read
-    in thousands; more than `limit` chunks or `byte_limit` bytes of vectors is a 400, found before any is computed."""
+def vector_selection(conn: Connection, kb: Any, context_id: str, filter_: Any, id_range: Optional[tuple[int, int]]) -> Select[Any]:
+    """(chunk_id, stored vector) of every chunk of the base encrypted under the context that the filters admit."""
     statement = _matching(conn, kb, context_id, filter_, [Chunk.chunk_id, Chunk.vector])
-    if id_range is not None:
-        statement = statement.where(Chunk.chunk_id.between(*id_range))
-    result = conn.execution_options(yield_per=5000).execute(statement.order_by(Chunk.chunk_id).limit(limit + 1))
-    rows, size = [], 0
-    for chunk_id, vector in itertools.chain.from_iterable(result.partitions()):
-        size += len(vector)
-        if size > byte_limit:
-            raise over_cap("compute_hamming", "bytes of stored vectors (narrow with meta_filter or range)", byte_limit)
-        rows.append((chunk_id, bytes(vector)))
-    if len(rows) > limit:
+    return statement if id_range is None else statement.where(Chunk.chunk_id.between(*id_range))
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """What a search will read, found from the vectors' lengths alone before any is read or computed."""
+
+    chunk_ids: list[int]
+    stored_bytes: int
+    misfit: Optional[int]  # the first chunk whose vector is not `expected_bytes` long, if any
+
+
+def plan_search(conn: Connection, selection: Select[Any], expected_bytes: int, limit: int) -> SearchPlan:
+    """The chunks `selection` will answer, in order; more than `limit` is a 400."""
+    sizes = selection.with_only_columns(Chunk.chunk_id, func.length(Chunk.vector)).order_by(Chunk.chunk_id).limit(limit + 1)
+    chunk_ids, stored, misfit = [], 0, None
+    for chunk_id, size in conn.execute(sizes):
+        chunk_ids.append(chunk_id)
+        stored += size
+        if misfit is None and size != expected_bytes:
+            misfit = chunk_id
+    if len(chunk_ids) > limit:
         raise over_cap("compute_hamming", "chunks (narrow with meta_filter or range)", limit)
-    return rows
+    return SearchPlan(chunk_ids, stored, misfit)
+
+
+def stored_vector(conn: Connection, kb: Any, chunk_id: int) -> tuple[int, bytes]:
+    return chunk_id, bytes(conn.execute(select(Chunk.vector).where(Chunk.kb_id == kb.id, Chunk.chunk_id == chunk_id)).scalar_one())
+
+
+def stream_vectors(conn: Connection, selection: Select[Any]) -> Iterator[tuple[int, bytes]]:
+    """(chunk_id, stored vector) in chunk order, read a thousand at a time as the caller iterates."""
+    result = conn.execution_options(yield_per=1000).execute(selection.order_by(Chunk.chunk_id))
+    for chunk_id, vector in itertools.chain.from_iterable(result.partitions()):
+        yield chunk_id, bytes(vector)
 
 
 def query_hash(query: Sequence[bytes]) -> str:

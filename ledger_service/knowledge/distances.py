@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from functools import partial
 from typing import Any, Callable
@@ -39,20 +39,22 @@ def _encode(kind: str, numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]]
     return b"".join(packer.pack([ciphertexts, chunk_id]) for ciphertexts, chunk_id in computed)
 
 
-def _batches(rows: Sequence[tuple[int, bytes]]) -> list[Sequence[tuple[int, bytes]]]:
-    """Consecutive rows, at most _BATCH_ROWS and _BATCH_BYTES of stored vectors a batch (one row at least)."""
-    batches, start, size = [], 0, 0
-    for end, (_, vector) in enumerate(rows):
-        if end > start and (end - start >= _BATCH_ROWS or size + len(vector) > _BATCH_BYTES):
-            batches.append(rows[start:end])
-            start, size = end, 0
-        size += len(vector)
-    if start < len(rows):
-        batches.append(rows[start:])
-    return batches
+def _batches(rows: Iterable[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
+    """Consecutive rows, at most _BATCH_ROWS and _BATCH_BYTES of stored vectors a batch (one row at least), drawn
+    from `rows` only as batches are asked for."""
+    batch: list[tuple[int, bytes]] = []
+    size = 0
+    for row in rows:
+        if batch and (len(batch) >= _BATCH_ROWS or size + len(row[1]) > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += len(row[1])
+    if batch:
+        yield batch
 
 
-def _in_order(work: Sequence[Callable[[], Future[bytes]]], window: int) -> Iterator[bytes]:
+def _in_order(work: Iterable[Callable[[], Future[bytes]]], window: int) -> Iterator[bytes]:
     """Each future's bytes in submission order, at most `window` submitted and unanswered at once."""
     pending: deque[Future[bytes]] = deque()
     upcoming = iter(work)
@@ -67,16 +69,17 @@ def _in_order(work: Sequence[Callable[[], Future[bytes]]], window: int) -> Itera
             pending.append(following())
 
 
-def answer(kind: str, numbers: Sequence[Any], rows: Sequence[tuple[int, bytes]], context: PublicContext) -> Iterator[bytes]:
-    """The whole answer (`kind` "msgpack" or "json"), produced while it is sent. Widths are checked before: nothing fails."""
-    yield msgpack.Packer().pack_array_header(len(rows)) if kind == "msgpack" else b"["
-    batches = _batches(rows)
-    if len(rows) < INLINE_ROWS:
-        for index, batch in enumerate(batches):
+def answer(kind: str, numbers: Sequence[Any], rows: Iterable[tuple[int, bytes]], count: int, context: PublicContext) -> Iterator[bytes]:
+    """The whole answer (`kind` "msgpack" or "json") over `count` rows, read from `rows` and computed while it is
+    sent: at most a window of batches is in memory. Widths are checked before: nothing fails."""
+    yield msgpack.Packer().pack_array_header(count) if kind == "msgpack" else b"["
+    batches = enumerate(_batches(rows))
+    if count < INLINE_ROWS:
+        for index, batch in batches:
             yield _encode(kind, numbers, batch, context, index == 0)
     else:
-        pool = workers.pool()
-        work = [partial(pool.submit, _encode, kind, list(numbers), list(batch), context, index == 0) for index, batch in enumerate(batches)]
+        pool, numbers = workers.pool(), list(numbers)
+        work = (partial(pool.submit, _encode, kind, numbers, batch, context, index == 0) for index, batch in batches)
         yield from _in_order(work, _WINDOW * (os.cpu_count() or 1))
     if kind == "json":
         yield b"]"

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import gmpy2
 import pytest
+from sqlalchemy import text
 
 from ledger_service.errors import SigningUnavailable
 from ledger_service.evidence import audit
@@ -20,7 +21,7 @@ from tests.knowledge.conftest import Knowledge, chunk, ciphertext, context_data
 CHANGES: dict[str, Callable[[Knowledge], Any]] = {
     "insert": lambda k: k.data("POST", "chunk", json={"kb_id": k.kb_id, "context_id": "ctx", "chunks": [chunk(9)]}),
     "update": lambda k: k.data("PUT", "chunk", json={"kb_id": k.kb_id, "context_id": "ctx", "chunk_updates": [{**chunk(8), "chunk_id": 1}]}),
-    "patch": lambda k: k.data("PATCH", "chunk", json={"kb_id": k.kb_id, "context_id": "ctx", "chunk_patches": [{"chunk_id": 2, "name": "renamed"}]}),
+    "patch": lambda k: k.data("PATCH", "chunk", json={"kb_id": k.kb_id, "context_id": "ctx", "chunk_patches": [{"chunk_id": 2, "name": "a longer name"}]}),
     "delete": lambda k: k.data("DELETE", "chunk", query_string=[("kb_id", k.kb_id), ("chunk_ids", "1"), ("chunk_ids", "3")]),
     "delete_by_meta": lambda k: k.data("DELETE", "chunk/by-meta", json={"kb_id": k.kb_id, "context_id": "ctx", "meta_filter": {"tag": "a"}}),
     "patch_by_meta": lambda k: k.data("PATCH", "chunk/by-meta", json={"kb_id": k.kb_id, "context_id": "ctx", "meta_filter": {"tag": "b"}, "patch": {"n": 1}}),
@@ -117,3 +118,14 @@ def test_a_json_hamming_answer_at_a_large_key_is_whole(knowledge: Knowledge) -> 
     expected = [(query * (3**4000 + i)) % (n * n) for i in range(2)]
     assert [row[1] for row in rows] == [5, 6] and [row[0][0] for row in rows] == expected
     assert knowledge.state()["records"] == [records[0] + 1]
+
+
+@pytest.mark.parametrize("change", ["insert", "update", "patch", "delete", "delete_by_meta", "patch_by_meta"])
+def test_every_chunk_change_keeps_the_bases_stored_bytes_equal_to_a_recount(knowledge: Knowledge, change: str) -> None:
+    """The quota's count: an insert adds its chunks' bytes (no scan of the base), the rest recount; never a drift."""
+    assert CHANGES[change](knowledge).status_code == 200
+    with knowledge.client.application.extensions["xase"].engine.connect() as conn:
+        counted, recounted = conn.execute(text(
+            "SELECT stored_bytes, (SELECT COALESCE(SUM(LENGTH(vector) + LENGTH(content) + LENGTH(name)), 0) FROM knowledge_chunks "
+            "WHERE knowledge_chunks.kb_id = knowledge_bases.id) FROM knowledge_bases WHERE id = :kb"), {"kb": knowledge.kb_id}).one()  # fmt: skip
+    assert counted == recounted > 0

@@ -136,8 +136,8 @@ def test_the_streamed_answer_is_the_distances_and_widths_are_checked_before_it_s
     expected = [[ciphertexts, chunk_id] for ciphertexts, chunk_id in homomorphic.distances(numbers, rows, context)]
     for inline in (True, False):  # on the request thread, and by the pool of low-priority processes
         with _inline_below(10_000 if inline else 0):
-            streamed = msgpack.unpackb(b"".join(distances.answer("msgpack", numbers, rows, context)), raw=False)
-            as_json = json.loads(b"".join(distances.answer("json", numbers, rows, context)))
+            streamed = msgpack.unpackb(b"".join(distances.answer("msgpack", numbers, iter(rows), len(rows), context)), raw=False)
+            as_json = json.loads(b"".join(distances.answer("json", numbers, iter(rows), len(rows), context)))
         assert streamed == expected
         assert as_json == [[[int.from_bytes(c, "little") for c in ciphertexts], chunk_id] for ciphertexts, chunk_id in expected]
     homomorphic.check_widths(numbers, rows, context)

@@ -64,11 +64,11 @@ def _search(k: Knowledge) -> Any:
     return k.data("POST", "compute_hamming", json={"kb_id": k.kb_id, "context_id": "ctx", "query": [ciphertext(3)]})
 
 
-def test_a_search_past_its_byte_budget_is_refused_before_any_work_or_evidence(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api, "MAX_DISTANCE_BYTES", 40)  # the fixture's four chunks hold more
+def test_a_search_past_its_cpu_budget_is_refused_before_any_work_or_evidence(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api, "MAX_DISTANCE_WORK", 40)  # the fixture's four chunks need more
     before = knowledge.state()
     refused = _search(knowledge)
-    assert refused.status_code == 400 and refused.get_json()["error"]["details"]["cap"].startswith("bytes of stored vectors")
+    assert refused.status_code == 400 and refused.get_json()["error"]["details"]["cap"].startswith("stored vector bytes x ciphertext width")
     assert knowledge.state() == before
 
 
