@@ -277,8 +277,8 @@ def test_parallel_decoding_gives_the_same_distances(org: Org, monkeypatch: pytes
             await context.save_to_remote(client)
             index, db = await DataLoader(context, client).load_data_from_memory(_chunks(12), vectors)
             await DataLoader(context, client).dump_db(db, index, kb_id)
-            one = await Retriever(context, client).nn_search_for_ids(query, k=4, kb_id=kb_id, include_scores=True)
-            many = await Retriever(context, client, parallel=True).nn_search_for_ids(query, k=4, kb_id=kb_id, include_scores=True)
+            one = await Retriever(context, client, parallel=False).nn_search_for_ids(query, k=4, kb_id=kb_id, include_scores=True)
+            many = await Retriever(context, client).nn_search_for_ids(query, k=4, kb_id=kb_id, include_scores=True)  # threads by default
             return one, many
 
     one, many = run(scenario())

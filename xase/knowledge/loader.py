@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, Union
+
+import gmpy2
 
 from xase.knowledge import paillier
 from xase.knowledge.context import ExecutionContext
@@ -21,7 +22,7 @@ from xase.knowledge.integration import XTraceIntegration
 __all__ = ["DataLoader", "Retriever", "binarize"]
 
 Encrypted = tuple[list[list[Any]], list[dict[str, Any]]]  # (encrypted index, encrypted chunks)
-PARALLEL_ANSWERS = 5000  # below this, starting processes costs more than it saves
+PARALLEL_ANSWERS = 256  # below this, handing shares to threads costs more than it saves
 DEFAULT_PROJECTION = ["chunk_id", "chunk_content", "tag1", "tag2", "tag3", "tag4", "tag5", "facets"]
 
 
@@ -84,15 +85,11 @@ class DataLoader:
         return await self.integration.update_chunks(index, db, context_id=self.execution_context.id, kb_id=kb_id)
 
 
-_WORKER_KEYS: list[paillier.Keys] = []
-
-
-def _load_keys(scheme: str, pk: str, sk: str, config: str) -> None:
-    _WORKER_KEYS[:] = [paillier.load(paillier.SCHEMES[scheme], pk, sk, config)]
-
-
-def _decode_share(answers: list[list[Any]]) -> list[int]:
-    return [_WORKER_KEYS[0].decode_hamming(ciphertexts) for ciphertexts in answers]
+def _decode_share(keys: paillier.Keys, answers: list[list[Any]]) -> list[int]:
+    """Decode on a thread of the pool: gmpy2 lets go of the interpreter's lock during its arithmetic (a setting of
+    this thread's context), so the shares run on every core at once."""
+    gmpy2.get_context().allow_release_gil = True
+    return [keys.decode_hamming(ciphertexts) for ciphertexts in answers]
 
 
 class Retriever:
@@ -102,10 +99,10 @@ class Retriever:
     records a decision cites: `XaseClient.record({..., "context": {"retrieval": evidence_id}})`).
     """
 
-    def __init__(self, execution_context: ExecutionContext, integration: XTraceIntegration, parallel: bool = False) -> None:
+    def __init__(self, execution_context: ExecutionContext, integration: XTraceIntegration, parallel: bool = True) -> None:
         self.execution_context = execution_context
         self.integration = integration
-        self.parallel = parallel  # decode large answers in a process per core
+        self.parallel = parallel  # decode answers of PARALLEL_ANSWERS or more on a thread per core; False: on the caller's
         self.evidence_ids: list[str] = []
 
     async def nn_search_for_ids(self, query_vector: Any, k: int = 3, kb_id: str = "", meta_filter: Optional[dict[str, Any]] = None,
@@ -126,18 +123,15 @@ class Retriever:
         return (ids, scores) if include_scores else ids
 
     async def _decode(self, answers: list[list[Any]]) -> list[int]:
-        """Every distance, decrypted: in this process, or with `parallel` (and PARALLEL_ANSWERS or more) in a
-        process per core, each decoding a contiguous share (the key pair travels once per process)."""
+        """Every distance, decrypted: with `parallel` (the default) and PARALLEL_ANSWERS or more, by a thread per core,
+        each a share of the answer, the event loop free meanwhile; else on the calling thread."""
         keys = self.execution_context.keys
         jobs = os.cpu_count() or 1
         if not self.parallel or len(answers) < PARALLEL_ANSWERS or jobs < 2:
             return [keys.decode_hamming(ciphertexts) for ciphertexts in answers]
-        state = (keys.scheme, keys.stringify_pk(), keys.stringify_sk(), keys.stringify_config())
-        shares = [answers[i::jobs] for i in range(jobs)]
-        context = multiprocessing.get_context("spawn")  # never fork a process that runs an event loop
         loop = asyncio.get_running_loop()
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_load_keys, initargs=state) as pool:
-            decoded = await asyncio.gather(*(loop.run_in_executor(pool, _decode_share, share) for share in shares))
+        with ThreadPoolExecutor(jobs, thread_name_prefix="xase-decode") as pool:
+            decoded = await asyncio.gather(*(loop.run_in_executor(pool, _decode_share, keys, answers[i::jobs]) for i in range(jobs)))
         scores = [0] * len(answers)
         for i, share in enumerate(decoded):
             scores[i::jobs] = share
