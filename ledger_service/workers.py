@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, BinaryIO, Callable, Optional, TypeVar
 
 from sqlalchemy import Engine
 
@@ -25,7 +26,7 @@ from ledger_service.config import Settings
 from ledger_service.db import make_engine
 from ledger_service.errors import LedgerError, RateLimited
 
-__all__ = ["MAX_HEAVY_PER_TENANT", "Database", "admitted", "engine_for", "pool", "run"]
+__all__ = ["MAX_HEAVY_PER_TENANT", "Database", "admitted", "engine_for", "pool", "run", "run_to_file"]
 
 MAX_HEAVY_PER_TENANT = 2  # per server process
 T = TypeVar("T")
@@ -88,6 +89,26 @@ def run(function: Callable[..., T], *args: Any) -> T:
     if retry_after is not None:
         error.retry_after = retry_after
     raise error
+
+
+def _to_file(function: Callable[..., bytes], args: tuple[Any, ...]) -> str:
+    """In a worker: `function(*args)` written to a file of its own (0600) for the server to send; its path."""
+    body = function(*args)
+    descriptor, path = tempfile.mkstemp(prefix="xase-answer-")
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(body)
+    return path
+
+
+def run_to_file(function: Callable[..., bytes], *args: Any) -> BinaryIO:
+    """`run` for a large answer: the worker writes it to a file, handed back open and already unlinked. Its bytes
+    never pass through this interpreter (a pickled answer is copied here holding the interpreter's lock, which
+    every other request's thread then waits for); the server sends the file with sendfile."""
+    path = run(_to_file, function, args)
+    try:
+        return open(path, "rb")
+    finally:
+        os.unlink(path)
 
 
 def engine_for(database: Database) -> Engine:

@@ -17,7 +17,7 @@ from ledger_service.contexts import codec, pages, registry, sealing, store
 from ledger_service.contexts.registry import Registry
 from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError, NotFound, ValidationFailed
-from ledger_service.web import body_bytes, error_response, int_arg, json_body, json_object, json_response, principal, reading, state
+from ledger_service.web import body_bytes, error_response, file_response, int_arg, json_body, json_object, json_response, principal, reading, state
 from xase._version import __version__
 from xase.evidence import is_hex64
 
@@ -225,10 +225,10 @@ def get_turns(context_id: str) -> Response:
     with reading() as conn:
         planned = pages.plan(conn, page)
         body = pages.answer(conn, page, planned) if planned.payload_bytes <= pages.INLINE_BYTES else None
-    if body is None:  # rendering it is CPU: a worker process does it
-        with workers.admitted(caller.tenant_id, "large context reads and appends"):
-            body = workers.run(pages.answer_in_worker, workers.Database.of(state().settings), page)
-    return Response(body, mimetype="application/json")
+    if body is not None:
+        return Response(body, mimetype="application/json")
+    with workers.admitted(caller.tenant_id, "large context reads and appends"):  # rendering it is CPU: a worker process does it
+        return file_response(workers.run_to_file(pages.answer_in_worker, workers.Database.of(state().settings), page), "application/json")
 
 
 # ---------------------------------------------------------------- blobs
