@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, cast
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, text, update
 
 from ledger_service import workers
 from ledger_service.auth import Principal, now
@@ -19,6 +19,7 @@ from ledger_service.contexts import codec
 from ledger_service.contexts.counters import counters, lock_counters
 from ledger_service.contexts.registry import Registry
 from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, Turn
+from ledger_service.db import bulk_insert
 from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, check_quota, over_cap
 from xase import evidence
 from xase._text import is_decimal, is_label
@@ -317,6 +318,10 @@ def _next_turn(tenant_id: str, context_id: int, head: _Head, item: TurnInput, co
     return row
 
 
+_TURNS = cast(Table, Turn.__table__)
+_TURN_COLUMNS = tuple(column.key for column in _TURNS.columns)
+
+
 def append(conn: Connection, tenant_id: str, context_id: int, turns: Sequence[EncodedTurn], quota: int = 0) -> tuple[list[dict[str, Any]], bool]:
     """Append encoded turns, each on the previous, to a context's head; their answers, and whether all were replays
     of earlier appends with the same idempotency keys."""
@@ -344,7 +349,7 @@ def append(conn: Connection, tenant_id: str, context_id: int, turns: Sequence[En
         answers.append(_turn_answer(context_id, rows[-1]))
     if rows:
         _store_blobs(conn, tenant_id, payloads, locked.storage_bytes, quota)
-        conn.execute(insert(Turn), rows)
+        bulk_insert(conn, _TURNS, [tuple(row[column] for column in _TURN_COLUMNS) for row in rows])  # inside the write lock: the cheapest insert
         conn.execute(update(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)
                      .values(head_turn_id=head.turn_id, head_depth=head.depth, head_turn_hash=head.turn_hash))  # fmt: skip
         conn.execute(update(ContextCounters).where(ContextCounters.tenant_id == tenant_id).values(next_turn_id=head.next_turn_id))
