@@ -7,11 +7,16 @@ the order of recording. It waits at most ORDER_WAIT seconds: a predecessor the l
 whole, holds its stream up no longer than that, and then the chain has the later batch first. A batch the client
 had to send in parts (the ledger refused it for its size) names every part but the last `<stream>/<number>+`:
 each part waits for the previous batch, and only the last lets the next batch go.
+
+A wait holds a server thread: an organisation has at most MAX_WAITING of its batches waiting in a server process
+at once, and one more is chained at once, so a client that names predecessors it never sends cannot take the
+threads other organisations' requests need.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,10 +30,11 @@ from ledger_service.errors import ValidationFailed
 from ledger_service.evidence.tables import BatchStream
 from xase import evidence
 
-__all__ = ["BATCH_HEADER", "ORDER_WAIT", "BatchPlace", "place", "wait_turn", "mark_chained"]
+__all__ = ["BATCH_HEADER", "MAX_WAITING", "ORDER_WAIT", "BatchPlace", "place", "wait_turn", "mark_chained"]
 
 BATCH_HEADER = "X-Xase-Batch"
 ORDER_WAIT = 2.0  # seconds a batch waits for its predecessor
+MAX_WAITING = 4  # an organisation's batches waiting at once in a server process (of its 8 threads)
 _FORGOTTEN_AFTER = timedelta(days=1)  # a stream not heard from this long is dropped (its client has gone)
 _PLACE = re.compile(r"([A-Za-z0-9_-]{8,64})/([1-9][0-9]{0,14})(\+?)")
 
@@ -56,8 +62,27 @@ def _chained(engine: Engine, tenant_id: str, stream: str) -> int:
         return int(conn.execute(query).scalar() or 0)
 
 
+_waiting_lock = threading.Lock()
+_waiting: dict[str, int] = {}
+
+
 def wait_turn(engine: Engine, tenant_id: str, batch: BatchPlace) -> bool:
-    """Return once the stream's previous batch is chained (True), or after ORDER_WAIT seconds without it (False)."""
+    """Return once the stream's previous batch is chained (True), or after ORDER_WAIT seconds without it, or at once
+    when MAX_WAITING of the organisation's batches are waiting already (False)."""
+    with _waiting_lock:
+        if _waiting.get(tenant_id, 0) >= MAX_WAITING:
+            return False
+        _waiting[tenant_id] = _waiting.get(tenant_id, 0) + 1
+    try:
+        return _wait(engine, tenant_id, batch)
+    finally:
+        with _waiting_lock:
+            _waiting[tenant_id] -= 1
+            if not _waiting[tenant_id]:
+                del _waiting[tenant_id]
+
+
+def _wait(engine: Engine, tenant_id: str, batch: BatchPlace) -> bool:
     deadline, pause = time.monotonic() + ORDER_WAIT, 0.0005
     while _chained(engine, tenant_id, batch.stream) < batch.number - 1:
         if time.monotonic() >= deadline:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger_service.db import make_engine, migrate
+from ledger_service.evidence import ordering
 from tests.conftest import BACKENDS, Api, LedgerProcess
 from xase import XaseClient, evidence
 
@@ -82,3 +85,22 @@ def test_a_malformed_batch_place_is_a_400_that_records_nothing(served: LedgerPro
     answer = _batch(tenant, place, 0)
     assert answer.status_code == 400 and answer.json()["error"]["details"]["field"] == "X-Xase-Batch"
     assert tenant.all_records() == []
+
+
+def test_an_organisation_cannot_hold_more_than_max_waiting_threads_with_batches_whose_predecessors_never_come(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    migrate(engine)
+    monkeypatch.setattr(ordering, "ORDER_WAIT", 1.0)
+    waits = [threading.Thread(target=ordering.wait_turn, args=(engine, "hog", ordering.BatchPlace(f"stream{n:04d}", 5))) for n in range(ordering.MAX_WAITING)]
+    for wait in waits:
+        wait.start()
+    time.sleep(0.2)  # all of them waiting for a batch 4 that never comes
+    started = time.monotonic()
+    assert ordering.wait_turn(engine, "hog", ordering.BatchPlace("another1", 5)) is False  # one more: chained at once
+    assert time.monotonic() - started < 0.5
+    assert ordering.wait_turn(engine, "other", ordering.BatchPlace("another2", 1)) is True  # another organisation: its own turn
+    for wait in waits:
+        wait.join(5)
+    engine.dispose()
