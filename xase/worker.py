@@ -229,6 +229,8 @@ class Worker:
                 deferred = self._settle(delivery)
             self.holding += len(deferred)
             self._flying.popleft()
+            if deferred and not held:
+                self._rewind(delivery)
             if deferred or held:
                 held += [*deferred, *delivery.markers]
             else:
@@ -306,6 +308,12 @@ class Worker:
             self._stream, self._stream_pid, self._numbered = secrets.token_hex(8), os.getpid(), 0
         self._numbered += 1
         return f"{self._stream}/{self._numbered}"
+
+    def _rewind(self, deferred: _Delivery) -> None:
+        """Number again from the first deferred batch: its records go again under its number, so that the ledger,
+        which chains a batch after the one numbered before it, never waits for a number that will not come."""
+        if deferred.place is not None and self._stream_pid == os.getpid():
+            self._numbered = min(self._numbered, int(deferred.place.rsplit("/", 1)[1]) - 1)
 
     def _prepare(self, batch: list[QueuedRecord], markers: list[FlushMarker]) -> _Delivery:
         """The batch in wire form; a record JSON cannot carry fails here, alone."""

@@ -292,7 +292,8 @@ _RECORD_THEN_WAIT = """
     for n in range(int(os.environ["COUNT"])):
         xase.record({"policy": "p", "input": {"n": n}, "output": {}, "transaction_id": f"term_{n}"})
     print("recorded", flush=True)
-    time.sleep(120)
+    for _ in range(1200):  # short sleeps: a signal landing just before a long sleep's system call would not end it
+        time.sleep(0.1)
 """
 
 

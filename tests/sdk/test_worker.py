@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -267,3 +268,25 @@ def test_a_record_the_worker_is_collecting_is_pending_and_counted() -> None:
         assert client._pending() == 1
     finally:
         client.close(timeout_s=0.1)
+
+
+def test_a_deferred_batch_goes_again_under_its_own_number_so_the_ledger_never_waits_for_a_gap() -> None:
+    """The ledger chains a numbered batch after the one numbered before it (waiting up to 2 s for it): a deferral must
+    not leave a number that will never come (a ledger restart then cost 2 s a deferral, and the queue overflowed)."""
+    worker, queue, network = make_worker(batch_size=2, max_in_flight=2)
+    places: list[Optional[str]] = []
+    answers = iter([False, True, True, True, True])  # the first batch finds the ledger down
+
+    def send_batch(items: Sequence[dict[str, Any]], place: Optional[str] = None) -> list[Union[RecordResult, XaseError]]:
+        places.append(place)
+        return Network.send_batch(network, items) if next(answers) else [unreachable() for _ in items]
+
+    network.send_batch = send_batch  # type: ignore[method-assign]
+    queue.extend(record(n) for n in range(6))
+    for _ in range(6):
+        worker.step(wait=False)
+    if queue:
+        worker.drain_inline(deadline=time.monotonic() + 5)
+    numbers = [int(place.rsplit("/", 1)[1]) for place in places if place]
+    assert numbers[0] == 1 and 1 in numbers[1:]  # the deferred batch went again as 1, not as a new number after a gap
+    assert sorted(set(numbers)) == list(range(1, max(numbers) + 1))  # no number skipped
