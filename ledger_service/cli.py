@@ -21,7 +21,7 @@ from ledger_service.db import current_revision, head_revision, make_engine, migr
 from ledger_service.evidence import audit
 from ledger_service.evidence.chain import register_signer
 from ledger_service.evidence.signing import signer_for
-from xase import _segments
+from xase import _segments, tlog
 from xase._text import printable
 
 
@@ -59,8 +59,24 @@ def _db(args: argparse.Namespace) -> int:
     engine = _open(settings)
     if args.action == "upgrade":
         migrate(engine, args.revision)
+        if current_revision(engine) == head_revision():
+            _build_trees(engine)
     print(f"{settings.database_url}: schema revision {current_revision(engine) or 'none'}")
     return 0
+
+
+def _build_trees(engine: Engine) -> None:
+    """The log trees of chains older than them, with a progress line per organisation on stderr (resumable)."""
+    from ledger_service.evidence import build_trees
+
+    def progress(tenant_id: str, covered: int, size: int) -> None:
+        done = covered * 40 // max(size, 1)
+        line = f"\rlog tree {tenant_id}: [{'#' * done}{'.' * (40 - done)}] {covered:,}/{size:,} records"
+        print(line, end="" if covered + tlog.TILE_WIDTH <= size else "\n", file=sys.stderr)
+
+    built = build_trees(engine, progress)
+    if built:
+        print(f"log trees: {built:,} tiles written", file=sys.stderr)
 
 
 _SERVER_ERROR_CODES = {400: "VALIDATION_ERROR", 408: "REQUEST_TIMEOUT", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}

@@ -6,6 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
 __all__ = ["Settings"]
@@ -36,6 +37,9 @@ class Settings:
     database_url: str = "sqlite:///./xase-ledger.db"  # XASE_DATABASE_URL
     signing_key_path: str = "./xase-signing-key.pem"  # XASE_SIGNING_KEY_PATH
     kms_key_id: Optional[str] = None  # XASE_KMS_KEY_ID: sign with this AWS KMS key instead of the PEM
+    # XASE_LOG_KEY_PATH: the Ed25519 PEM that signs checkpoints (created on first start); default beside the signing key
+    log_key_path: Optional[str] = None
+    checkpoint_interval: float = 1.0  # XASE_CHECKPOINT_INTERVAL: seconds at least between two checkpoints of a growing tree
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
     host: str = "127.0.0.1"  # XASE_HOST
     port: int = 3000  # XASE_PORT
@@ -76,6 +80,8 @@ class Settings:
             "database_url": env.get("XASE_DATABASE_URL") or cls.database_url,
             "signing_key_path": env.get("XASE_SIGNING_KEY_PATH") or cls.signing_key_path,
             "kms_key_id": env.get("XASE_KMS_KEY_ID") or None,
+            "log_key_path": env.get("XASE_LOG_KEY_PATH") or None,
+            "checkpoint_interval": _number("XASE_CHECKPOINT_INTERVAL", cls.checkpoint_interval, float),
             "admin_key": env.get("XASE_ADMIN_KEY") or None,
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),
@@ -113,6 +119,8 @@ class Settings:
             raise ValueError(f"XASE_KEEPALIVE must be 1..3600 seconds, got {self.keepalive}")
         if self.statement_timeout_ms < 1:
             raise ValueError(f"statement_timeout_ms must be positive, got {self.statement_timeout_ms}")
+        if not (0.05 <= self.checkpoint_interval <= 3600):
+            raise ValueError(f"XASE_CHECKPOINT_INTERVAL must be 0.05..3600 seconds, got {self.checkpoint_interval}")
         if not (0 <= self.cxdb_seal_interval < float("inf")):
             raise ValueError(f"XASE_CXDB_SEAL_INTERVAL must be a number of seconds >= 0, got {self.cxdb_seal_interval}")
         if self.cxdb_max_turn_bytes < 1 or self.cxdb_compress_min_bytes < 0:
@@ -122,6 +130,11 @@ class Settings:
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
         return self
+
+    @property
+    def log_key_file(self) -> str:
+        """Where the checkpoint key lives: XASE_LOG_KEY_PATH, else `xase-log-key.pem` beside the signing key."""
+        return self.log_key_path or str(Path(self.signing_key_path).with_name("xase-log-key.pem"))
 
     def trusts_host(self, host: str) -> bool:
         """Whether a request's Host header (port ignored) may appear in URLs the ledger hands out."""

@@ -6,13 +6,16 @@ Owns
     group_commit.py   coalesce concurrent appends of a tenant into one block
     ordering.py       a client's numbered batches chained in the order it sent them
     signing.py kms.py the Signer protocol: a local ECDSA key, or AWS KMS
+    tree.py           the organisation's append-only Merkle tree, stored as hash tiles in the append's transaction
+    checkpoints.py    signed checkpoints of that tree (C2SP signed notes), at most one per interval
     audit.py          reads: records, receipts, blocks, checkpoint, keys, verify, export, stats
     claims.py         the references decisions cite, resolved against the chain (claims, not integrity)
     erasure.py        erasing a stored payload (section 7) while the chain keeps verifying
     ledger.py         `Ledger`, the handle every other subsystem records its evidence through
-    tables.py         chain_heads, records, blocks, signing_keys, payloads, batch_streams
+    tables.py         chain_heads, records, blocks, signing_keys, payloads, batch_streams, log_tiles, log_checkpoints, log_keys
     records_api.py    POST/GET /records, POST /records/batch, POST /records/{id}/payload/erase
     audit_api.py      /receipts, /blocks, /checkpoint, /keys, /verify, /export, /stats
+    log_api.py        /log/checkpoint, /log/tile, /log/proof/inclusion, /log/proof/consistency, /log/keys
 
 May import the shared layer (`ledger_service.config, db, errors, auth, tables,
 web`) and `xase`; no other subsystem.
@@ -20,7 +23,8 @@ web`) and `xase`; no other subsystem.
 Other subsystems use only the names below: `Ledger.record` to append their
 evidence (within their own transaction for a change), `Ledger.recorded` to
 replay a change under its idempotency key (`check_idempotency_key`), `receipt` to show it, `open_chain` when a tenant is created,
-`contexts_naming` to find the records whose context names their objects.
+`contexts_naming` to find the records whose context names their objects, `build_trees` to build the
+log trees of chains older than them (`xase-ledger db upgrade`).
 Inside this package, modules import each other by module path, never from here.
 """
 
@@ -28,16 +32,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ledger_service.evidence import audit_api, records_api
+from ledger_service.evidence import audit_api, log_api, records_api
 from ledger_service.evidence.audit import contexts_naming, receipt, verify_chain
 from ledger_service.evidence.chain import open_chain
 from ledger_service.evidence.claims import Claim, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
 from ledger_service.evidence.ledger import Ledger, current_ledger
+from ledger_service.evidence.tree import backfill as build_trees
 
 __all__ = [
     "Claim",
     "Ledger",
+    "build_trees",
     "check_idempotency_key",
     "contexts_naming",
     "current_ledger",
@@ -54,3 +60,4 @@ def install(app: Flask, ledger: Ledger) -> None:
     app.extensions["xase.evidence"] = ledger
     app.register_blueprint(records_api.blueprint)
     app.register_blueprint(audit_api.blueprint)
+    app.register_blueprint(log_api.blueprint)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, func, literal, select
 
 from ledger_service.db import make_engine, read_connection
 from ledger_service.errors import NotFound
+from ledger_service.evidence import checkpoints, tree
 from ledger_service.evidence.chain import record_body, record_result
 from ledger_service.evidence.tables import Block, ChainHead, Payload, Record, SigningKey
 from xase import _segments, bundle, evidence
@@ -241,7 +242,7 @@ def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1) -> dict[str, 
     if jobs > 1:
         report = _verify_in_segments(engine, tenant_id, jobs)
         if report is not None:
-            return report
+            return report if not report["ok"] else _verify_log(engine, tenant_id, report)
     with read_connection(engine) as conn:
         verifier = evidence.ChainVerifier(tenant_id, _keys_by_id(conn))
         try:
@@ -249,7 +250,27 @@ def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1) -> dict[str, 
         except evidence.VerificationError as failure:
             return {"ok": False, "tenant_id": tenant_id, "records": verifier.records, "blocks": verifier.blocks,
                     "first_broken_seq": failure.seq, "error": {"step": failure.step, "message": str(failure)}}  # fmt: skip
-    return _verified(tenant_id, verifier.records, verifier.blocks)
+    return _verify_log(engine, tenant_id, _verified(tenant_id, verifier.records, verifier.blocks))
+
+
+def _verify_log(engine: Engine, tenant_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """A verified chain's tree: its stored tiles are the chain's, each checkpoint is signed and states the tree's root."""
+    with read_connection(engine, snapshot=True) as conn:
+        size = tree.tree_size(conn, tenant_id)
+        hashes = conn.execute(
+            select(Record.seq, Record.record_hash)
+            .where(Record.tenant_id == tenant_id, Record.seq < size)
+            .order_by(Record.seq)
+            .execution_options(yield_per=_PAGE)
+        )
+        problem = tree.check_tree(conn, tenant_id, iter(hashes))
+        step = "log_tree"
+        if problem is None:
+            problem, step = checkpoints.verify_checkpoints(conn, tenant_id, tree.TreeReader(conn, tenant_id, size)), "checkpoint"
+    if problem is not None:
+        seq, message = problem
+        return {**report, "ok": False, "first_broken_seq": seq, "error": {"step": step, "message": message}}
+    return report
 
 
 def _verified(tenant_id: str, records: int, blocks: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 One call of `append` is one database transaction: lock the tenant's chain
 head, resolve idempotent replays, append the new records (`seq`, `prev_hash`,
 `record_hash`), seal exactly one block over them (Merkle root, `prev_block_hash`,
-signature) and move the head. Either all of it commits or none of it does.
+signature), store the tiles of the organisation's tree they fill (`tree`) and
+move the head. Either all of it commits or none of it does.
 `append_within` does the same inside a transaction the caller opened, so that a
 change and its evidence commit together or not at all.
 """
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, upd
 from ledger_service.auth import now
 from ledger_service.db import bulk_insert, write_transaction
 from ledger_service.errors import IdempotencyConflict, LedgerError, NotFound
+from ledger_service.evidence import tree
 from ledger_service.evidence.intake import RecordInput
 from ledger_service.evidence.signing import Signer
 from ledger_service.evidence.tables import Block, ChainHead, Payload, Record, SigningKey
@@ -232,6 +234,7 @@ def append_within(conn: Connection, signer: Signer, tenant_id: str, items: Seque
         bulk_insert(conn, _RECORDS, [tuple(row[column] for column in _RECORD_COLUMNS) for row in rows])
         _store_payloads(conn, tenant_id, payloads)
         conn.execute(insert(Block).values(tenant_id=tenant_id, **{k: v for k, v in block.items() if k not in ("v", "tenant_id")}))
+        tree.extend(conn, tenant_id, head.next_seq, seq)
         conn.execute(
             update(ChainHead)
             .where(ChainHead.tenant_id == tenant_id)

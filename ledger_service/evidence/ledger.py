@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from ledger_service.config import Settings
 from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError
-from ledger_service.evidence import audit, chain
+from ledger_service.evidence import audit, chain, checkpoints, tree
 from ledger_service.evidence.group_commit import AfterAppend, GroupCommitter
 from ledger_service.evidence.intake import RecordInput, parse_record
 from ledger_service.evidence.signing import Signer
@@ -54,20 +54,28 @@ class Ledger:
     committer: GroupCommitter
     group_commit: bool
     metrics: Metrics
+    tiles: tree.TileCache
+    checkpointer: checkpoints.Checkpointer
 
     @classmethod
     def start(cls, settings: Settings, engine: Engine, signer: Signer, metrics: Optional[Metrics] = None) -> Ledger:
-        """Register the signer's public key and set up group commit."""
+        """Register the signers' public keys, build the trees of chains that predate them, set up group commit."""
         metrics = metrics or Metrics()
         chain.register_signer(engine, signer)
         metered = _MeteredSigner(signer, metrics)
+        keys = checkpoints.LogKeys.from_path(settings.log_key_file, signer)  # block signatures are what metrics count
+        checkpoints.register_log_key(engine, keys)
+        tree.backfill(engine)
+        tiles = tree.TileCache()
 
         def observe_group(requests: int, records: int) -> None:
             metrics.group_commit_requests.observe(requests)
             metrics.group_commit_records.observe(records)
 
         committer = GroupCommitter(engine, metered, max_items=2 * settings.max_batch_size, observe_group=observe_group)
-        return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics)
+        checkpointer = checkpoints.Checkpointer(engine, keys, settings.checkpoint_interval, settings.public_url, tiles)
+        return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics,
+                   tiles=tiles, checkpointer=checkpointer)  # fmt: skip
 
     def append(self, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]], after: Optional[AfterAppend] = None) -> list[chain.Outcome]:
         """One block for these items, shared with concurrent appends when group commit is on; `after` writes more
@@ -81,13 +89,16 @@ class Ledger:
                     outcomes = chain.append_within(conn, self.signer, tenant_id, items)
                     if after is not None:
                         after(conn)
-        self._count(outcomes)
+        self._count(outcomes, tenant_id)
         return outcomes
 
-    def _count(self, outcomes: Sequence[chain.Outcome]) -> None:
+    def _count(self, outcomes: Sequence[chain.Outcome], tenant_id: str) -> None:
+        """Count the outcomes; the tree grew if any was appended, so a checkpoint is due."""
         counts = Counter("rejected" if outcome.error else "replayed" if outcome.replayed else "appended" for outcome in outcomes)
         for outcome, count in counts.items():
             self.metrics.records.labels(outcome).inc(count)
+        if counts["appended"]:
+            self.checkpointer.poke(tenant_id)
 
     def record(self, tenant_id: str, fields: Mapping[str, Any], *, within: Optional[Connection] = None) -> dict[str, Any]:
         """Append one record the ledger itself writes, in its own block; its RecordResult. Raises what refused it.
@@ -98,7 +109,7 @@ class Ledger:
             (outcome,) = chain.append_within(within, self.signer, tenant_id, [item])
         else:
             (outcome,) = chain.append(self.engine, self.signer, tenant_id, [item])
-        self._count([outcome])
+        self._count([outcome], tenant_id)
         if outcome.error is not None:
             raise outcome.error
         assert outcome.result is not None

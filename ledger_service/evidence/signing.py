@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Union
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from xase import evidence
 
-__all__ = ["Signer", "LocalSigner", "signer_for"]
+__all__ = ["Signer", "LocalSigner", "create_key_file", "signer_for"]
 
 
 class Signer(Protocol):
@@ -53,7 +53,7 @@ class LocalSigner:
         """Load the PEM at `path`, generating it (mode 0600) if the file does not exist."""
         key_path = Path(path)
         if not key_path.exists():
-            _create_key_file(key_path)
+            create_key_file(key_path, ec.generate_private_key(ec.SECP256R1()))
         loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{key_path} does not hold an ECDSA private key")
@@ -72,10 +72,9 @@ def signer_for(kms_key_id: Optional[str], signing_key_path: str | os.PathLike[st
     return LocalSigner.from_path(signing_key_path)
 
 
-def _create_key_file(key_path: Path) -> None:
-    """Write a new P-256 key with mode 0600; atomic, so racing first starts agree on one key."""
+def create_key_file(key_path: Path, private: Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]) -> None:
+    """Write a new private key as PEM with mode 0600; atomic, so racing first starts agree on one key."""
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    private = ec.generate_private_key(ec.SECP256R1())
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     temporary = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.tables import Base, Hash, Position
 
-__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream"]
+__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream", "LogTile", "LogCheckpoint", "LogKey"]
 
 
 class ChainHead(Base):
@@ -101,3 +101,35 @@ class BatchStream(Base):
     stream_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_batch: Mapped[int] = mapped_column(Position)
     updated_at: Mapped[str] = mapped_column(String(32))
+
+
+class LogTile(Base):
+    """A full hash tile of an organisation's tree (`tree`): 256 hashes of height 8*level and their subtree's root."""
+
+    __tablename__ = "log_tiles"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    tile_index: Mapped[int] = mapped_column(Position, primary_key=True)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint of an organisation's tree (`checkpoints`): the note exactly as served."""
+
+    __tablename__ = "log_checkpoints"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(Position, primary_key=True)
+    root: Mapped[str] = mapped_column(Hash)
+    origin: Mapped[str] = mapped_column(String(300))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[str] = mapped_column(String(32))
+
+
+class LogKey(Base):
+    """Every Ed25519 key that ever signed checkpoints (base64 of its 32 bytes), so old checkpoints keep verifying."""
+
+    __tablename__ = "log_keys"
+    public_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(32))
+    first_used_at: Mapped[str] = mapped_column(String(32))

@@ -140,4 +140,4 @@ def test_shipped_format_document_is_the_shared_one() -> None:
     shared = Path(__file__).resolve().parents[3] / "shared" / "design" / "EVIDENCE-FORMAT.md"
     if not shared.exists():
         pytest.skip(f"{shared} is not beside this checkout")
-    assert shipped.read_text() == shared.read_text()
+    assert shipped.read_text().startswith(shared.read_text())  # version 1 as designed; version 2 follows it (section 8)

@@ -217,6 +217,11 @@ ROUTES = [
     Route("GET", "/evidence/{transaction_id}"),
     Route("GET", "/blocks/{block_seq}"),
     Route("GET", "/checkpoint"),
+    Route("GET", "/log/checkpoint"),
+    Route("GET", "/log/keys"),
+    Route("GET", "/log/tile/{tile_path}"),
+    Route("GET", "/log/proof/inclusion"),
+    Route("GET", "/log/proof/consistency"),
     Route("GET", "/keys"),
     Route("GET", "/verify"),
     Route("GET", "/export"),
@@ -390,6 +395,7 @@ def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
         "tenant": ([a.tenant], [b.tenant]),
         "key_id": ([], []),  # never a real key: the fuzzer must not revoke its own world
         "block_seq": (["0", "1"], []),
+        "tile_path": (["0/000", "0/000.p/1", "1/000.p/1", "0/x001/000", "0/\u0660\u0660\u0660", "63/x999/999.p/255"], []),
         "org_id": ([a.tenant], [b.tenant]),
         "kb_id": ([a.knowledge.kb_id], [b.knowledge.kb_id]),
         "context_id": ([a.knowledge.context_id], [b.knowledge.context_id]),
@@ -410,7 +416,7 @@ _PARAM_VALUES = st.one_of(
 )  # fmt: skip
 _PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts",
                 "kb_id", "chunk_ids", "projection", "view", "type_hint_mode", "as_type_id", "as_type_version", "before_turn_id", "from_turn_id",
-                "include_unknown", "bytes_render", "enum_render", "recursive", "tag", "include_lineage"]  # fmt: skip
+                "include_unknown", "bytes_render", "enum_render", "recursive", "tag", "include_lineage", "index", "size", "old"]  # fmt: skip
 
 
 @st.composite
