@@ -257,13 +257,8 @@ def _verify_log(engine: Engine, tenant_id: str, report: dict[str, Any]) -> dict[
     """A verified chain's tree: its stored tiles are the chain's, each checkpoint is signed and states the tree's root."""
     with read_connection(engine, snapshot=True) as conn:
         size = tree.tree_size(conn, tenant_id)
-        hashes = conn.execute(
-            select(Record.seq, Record.record_hash)
-            .where(Record.tenant_id == tenant_id, Record.seq < size)
-            .order_by(Record.seq)
-            .execution_options(yield_per=_PAGE)
-        )
-        problem = tree.check_tree(conn, tenant_id, iter(hashes))
+        in_order = select(Record.record_hash).where(Record.tenant_id == tenant_id, Record.seq < size).order_by(Record.seq)
+        problem = tree.check_tree(conn, tenant_id, conn.execute(in_order.execution_options(yield_per=_PAGE)).scalars())
         step = "log_tree"
         if problem is None:
             problem, step = checkpoints.verify_checkpoints(conn, tenant_id, tree.TreeReader(conn, tenant_id, size)), "checkpoint"

@@ -63,7 +63,7 @@ class LogKeys:
     @property
     def ed25519_public(self) -> str:
         """Base64 of the Ed25519 public key's 32 bytes."""
-        return base64.b64encode(self.verifiers("key")[0].public_key).decode()
+        return base64.b64encode(self._ed25519_public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
 
     def verifiers(self, origin: str) -> list[note.Verifier]:
         return [note.ed25519_verifier(origin, self._ed25519_public), note.ecdsa_verifier(origin, self._ecdsa_public)]
@@ -146,6 +146,15 @@ class Checkpointer:
         except Exception:  # the next append pokes again; a reader asking signs on demand
             log.exception("checkpoint for %s not signed", tenant_id)
 
+    def origin(self, tenant_id: str) -> str:
+        """The organisation's log origin, without signing anything."""
+        with read_connection(self._engine) as conn:
+            return self._origin(tenant_id, latest(conn, tenant_id))
+
+    def _origin(self, tenant_id: str, found: Optional[Latest]) -> str:
+        """Its checkpoints' origin (a log's origin never changes), else the default for a log not yet signed."""
+        return found.origin if found is not None else origin_for(self._public_url, tenant_id)
+
     def current(self, tenant_id: str) -> Latest:
         """The newest checkpoint, signing one first when the tree has outgrown it by more than the interval."""
         with read_connection(self._engine) as conn:
@@ -162,7 +171,7 @@ class Checkpointer:
                 self._signed_at[tenant_id] = time.monotonic()
                 return found
             root = tlog.tree_hash(tree.TreeReader(conn, tenant_id, size, self._cache), size)
-        origin = found.origin if found is not None else origin_for(self._public_url, tenant_id)  # a log's origin never changes
+        origin = self._origin(tenant_id, found)
         text = note.format_checkpoint(note.Checkpoint(origin, size, root))
         signed = self.keys.sign(text, origin)
         with write_transaction(self._engine) as conn:

@@ -7,8 +7,10 @@ reach are 404s, as a tlog-tiles client expects of tiles not yet written.
 from __future__ import annotations
 
 import base64
+from typing import Optional
 
 from flask import Blueprint, Response
+from sqlalchemy import Connection
 
 from ledger_service.errors import ValidationFailed
 from ledger_service.evidence import tree
@@ -37,7 +39,7 @@ def get_checkpoint() -> Response:
 def get_keys() -> Response:
     caller = principal("records:read")
     ledger = current_ledger()
-    origin = ledger.checkpointer.current(caller.tenant_id).origin
+    origin = ledger.checkpointer.origin(caller.tenant_id)  # no checkpoint is signed just to name the keys
     return json_response({"origin": origin, "vkeys": [verifier.vkey for verifier in ledger.checkpointer.keys.verifiers(origin)]})
 
 
@@ -49,29 +51,35 @@ def get_tile(tile_path: str) -> Response:
     except ValueError as problem:
         raise ValidationFailed(str(problem), {"field": "tile"}) from None
     with reading() as conn:
-        reader = tree.TreeReader(conn, caller.tenant_id, tree.tree_size(conn, caller.tenant_id), current_ledger().tiles)
-        data = reader.tile(level, index, width)
+        data = _reader(conn, caller.tenant_id).tile(level, index, width)
     caching = IMMUTABLE if width == tlog.TILE_WIDTH else "no-cache"
     return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": caching})
 
 
-def _sized(conn_size: int, name: str, value: int) -> int:
-    if value > conn_size:
-        raise ValidationFailed(f"{name}: the tree has {conn_size} leaves, got {value}", {"field": name, "tree_size": conn_size})
+def _reader(conn: Connection, tenant_id: str, size: Optional[int] = None) -> tree.TreeReader:
+    """The organisation's tree as it stands; a 400 when `size` is beyond it."""
+    reader = tree.TreeReader(conn, tenant_id, tree.tree_size(conn, tenant_id), current_ledger().tiles)
+    if size is not None and size > reader.size:
+        raise ValidationFailed(f"size: the tree has {reader.size} leaves, got {size}", {"field": "size", "tree_size": reader.size})
+    return reader
+
+
+def _position(name: str, low: int) -> int:
+    """A required query argument: an ASCII decimal within [low, MAX_POSITION]."""
+    value = int_arg(name, -1, low, MAX_POSITION)
+    if value < 0:
+        raise ValidationFailed(f"{name}: required", {"field": name})
     return value
 
 
 @blueprint.get("/proof/inclusion")
 def get_inclusion_proof() -> Response:
     caller = principal("records:read")
-    index, size = int_arg("index", -1, 0, MAX_POSITION), int_arg("size", -1, 1, MAX_POSITION)
-    if index < 0 or size < 0:
-        raise ValidationFailed("index and size are required", {"field": "index" if index < 0 else "size"})
+    index, size = _position("index", 0), _position("size", 1)
     if index >= size:
         raise ValidationFailed(f"index: must be below size {size}, got {index}", {"field": "index"})
     with reading() as conn:
-        reader = tree.TreeReader(conn, caller.tenant_id, tree.tree_size(conn, caller.tenant_id), current_ledger().tiles)
-        _sized(reader.size, "size", size)
+        reader = _reader(conn, caller.tenant_id, size)
         proof = tlog.inclusion_proof(reader, index, size)
         root = tlog.tree_hash(reader, size)
         leaf = reader.subtree(0, index)
@@ -81,14 +89,11 @@ def get_inclusion_proof() -> Response:
 @blueprint.get("/proof/consistency")
 def get_consistency_proof() -> Response:
     caller = principal("records:read")
-    old, size = int_arg("old", -1, 0, MAX_POSITION), int_arg("size", -1, 0, MAX_POSITION)
-    if old < 0 or size < 0:
-        raise ValidationFailed("old and size are required", {"field": "old" if old < 0 else "size"})
+    old, size = _position("old", 0), _position("size", 0)
     if old > size:
         raise ValidationFailed(f"old: must be at most size {size}, got {old}", {"field": "old"})
     with reading() as conn:
-        reader = tree.TreeReader(conn, caller.tenant_id, tree.tree_size(conn, caller.tenant_id), current_ledger().tiles)
-        _sized(reader.size, "size", size)
+        reader = _reader(conn, caller.tenant_id, size)
         proof = tlog.consistency_proof(reader, old, size)
         roots = [tlog.tree_hash(reader, old), tlog.tree_hash(reader, size)]
     old_root, root = _b64(roots)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Optional, cast
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select
@@ -95,8 +95,9 @@ def backfill(engine: Engine, progress: Optional[Callable[[str, int, int], None]]
     """Build the trees of chains that predate them, MAX_BACKFILL_TILES tiles a transaction, so that an interrupted
     run resumes where it stopped. `progress(tenant, leaves covered, leaves)`; returns the tiles written."""
     with read_connection(engine) as conn:
-        sizes = conn.execute(select(ChainHead.tenant_id, ChainHead.next_seq)).all()
-        lagging = [(tenant_id, size) for tenant_id, size in sizes if size >= W and _stored_tiles(conn, tenant_id, 0) < size // W]
+        built = dict(conn.execute(select(LogTile.tenant_id, func.max(LogTile.tile_index) + 1).where(LogTile.level == 0).group_by(LogTile.tenant_id)).all())
+        sizes = conn.execute(select(ChainHead.tenant_id, ChainHead.next_seq).where(ChainHead.next_seq >= W)).all()
+    lagging = [(tenant_id, size) for tenant_id, size in sizes if built.get(tenant_id, 0) < size // W]
     written = 0
     for tenant_id, size in lagging:
         while True:
@@ -184,12 +185,12 @@ class TreeReader:
         return b"".join(self.hashes(level, index * W, index * W + width))
 
 
-def check_tree(conn: Connection, tenant_id: str, record_hashes: Iterator[tuple[int, str]]) -> Optional[tuple[int, str]]:
+def check_tree(conn: Connection, tenant_id: str, record_hashes: Iterable[str]) -> Optional[tuple[int, str]]:
     """Compare the stored tiles with the tiles the chain's record hashes make: None, or (first leaf, what differs)."""
     level_roots: list[bytes] = []
     pending: list[bytes] = []
     stored = _stored_rows(conn, tenant_id, 0)
-    for _seq, record_hash in record_hashes:
+    for record_hash in record_hashes:
         pending.append(tlog.leaf_hash(bytes.fromhex(record_hash)))
         if len(pending) == W:
             row = next(stored, None)
