@@ -11,6 +11,7 @@ from typing import Any, Optional
 __all__ = [
     "LedgerError",
     "ValidationFailed",
+    "CheckpointPending",
     "Unauthorized",
     "Forbidden",
     "NotFound",
@@ -97,6 +98,17 @@ class SigningUnavailable(LedgerError):
 
     code = "SIGNING_UNAVAILABLE"
     status = 503
+
+
+class CheckpointPending(LedgerError):
+    """No signed checkpoint covers the record yet: one is signed within XASE_CHECKPOINT_INTERVAL."""
+
+    code = "CHECKPOINT_PENDING"
+    status = 503
+
+    def __init__(self, message: str, retry_after: int, details: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = max(1, retry_after)
 
 
 class SessionExpired(LedgerError):

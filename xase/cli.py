@@ -1,5 +1,6 @@
 """`xase verify RECEIPT.json [--key PEM] [--context C.json [--turns T.json]]`: check a receipt or an export bundle
 offline; with --turns, also the agent context history the decision was made on (xase.contexts.history).
+`xase verify PROOF.tlog-proof`, `--checkpoint`, `--log URL`: the organisation's log (log_cli.py).
 `xase datasets ...` and `xase grants ...`: governed data access from the shell (datasets_cli.py).
 
 Everything printed from a receipt or bundle is escaped first: a field carrying
@@ -14,11 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xase import datasets_cli, evidence
+from xase import datasets_cli, evidence, log_cli, note
 from xase._segments import jobs_argument
 from xase._text import printable
 from xase.bundle import verify_bundle_file
 from xase.contexts import history
+from xase.errors import XaseError
+from xase.log_monitor import LogInconsistency
 
 
 def _load_receipt(path: str) -> Any:
@@ -49,8 +52,17 @@ def _verify_receipt_file(args: argparse.Namespace) -> int:
     receipt = _load_receipt(args.file)
     trusted = [Path(p).read_text() for p in args.key] or None
     context = _load_json(args.context) if args.context else None
-    evidence.verify_receipt(receipt, trusted_keys=trusted, context=context)
+    vkeys = log_cli.log_keys(args)
+    evidence.verify_receipt(receipt, trusted_keys=trusted, context=context, log_keys=vkeys)
     print(_summary(receipt))
+    if "tlog" in receipt:
+        print(printable(f"log             leaf {receipt['tlog']['index']} of the signed checkpoint it carries"))
+        if args.checkpoint:
+            log_cli.check_held_checkpoint(args, receipt["tlog"]["checkpoint"], log_cli.receipt_verifiers(receipt, vkeys, trusted or []))
+        if args.log:
+            log_cli.check_log(args, receipt["tlog"]["checkpoint"])
+    elif args.checkpoint or args.log:
+        raise ValueError("the receipt carries no log proof (no checkpoint covered the record when it was fetched): fetch it again")
     if context is not None:
         print("context         matches the record's context_hash")
     if args.turns:
@@ -70,8 +82,27 @@ def _is_bundle(path: str) -> bool:
         return b'"xase-export"' in handle.readline(64 * 1024)
 
 
+def _verify_tlog_proof(args: argparse.Namespace) -> int:
+    pems = [Path(p).read_text() for p in args.key]
+    proof, signers = log_cli.verify_tlog_proof_file(args, pems)
+    if args.checkpoint:
+        log_cli.check_held_checkpoint(args, proof.checkpoint, signers)
+    if args.log:
+        log_cli.check_log(args, proof.checkpoint)
+    print("tlog proof verified")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     try:
+        if args.file is None:
+            if not args.log:
+                raise ValueError("give a receipt, bundle or tlog proof to verify, or --log URL to check a log")
+            log_cli.check_log(args)
+            print("log verified")
+            return 0
+        if args.file != "-" and log_cli.is_tlog_proof(args.file):
+            return _verify_tlog_proof(args)
         if args.file != "-" and _is_bundle(args.file):
             trusted = [Path(p).read_text() for p in args.key] or None
             report = verify_bundle_file(args.file, trusted_keys=trusted, jobs=args.jobs)
@@ -83,8 +114,19 @@ def _verify(args: argparse.Namespace) -> int:
         where = f" (first broken seq {exc.seq})" if exc.seq is not None else ""
         print(printable(f"verification FAILED at step {exc.step}{where}: {exc}"), file=sys.stderr)
         return 1
+    except LogInconsistency as exc:
+        print(printable(f"LOG INCONSISTENT: {exc}"), file=sys.stderr)
+        for line in ["checkpoint seen before:", *exc.seen.splitlines(), "checkpoint shown now:", *exc.shown.splitlines()]:
+            print(printable(line), file=sys.stderr)
+        return 1
+    except note.NoteError as exc:
+        print(printable(f"verification FAILED at step checkpoint: {exc}"), file=sys.stderr)
+        return 1
+    except XaseError as exc:
+        print(printable(f"cannot reach the log: {exc}"), file=sys.stderr)
+        return 2
     except (OSError, evidence.InvalidJSONError, KeyError, TypeError, ValueError) as exc:
-        print(printable(f"cannot read {args.file}: {exc}"), file=sys.stderr)
+        print(printable(f"cannot read {args.file or args.log}: {exc}"), file=sys.stderr)
         return 2
 
 
@@ -92,13 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xase", description="Xase evidence tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="verify a receipt (JSON) or an export bundle (JSON Lines) offline")
-    verify.add_argument("file", help="receipt.json, bundle.jsonl, or - for a receipt on stdin")
+    verify.add_argument("file", nargs="?", help="receipt.json, bundle.jsonl, a .tlog-proof, or - for a receipt on stdin")
     verify.add_argument("--key", action="append", default=[], metavar="PEM", help="trusted public key (repeatable)")
     verify.add_argument("--context", metavar="JSON", help="the decision's context as recorded: checked against the receipt's context_hash")
     verify.add_argument("--turns", metavar="JSON", help="the agent context history the context names (Client.history()): "
                                                         "every turn's bytes and hash, up to the committed turn hash")  # fmt: skip
     verify.add_argument("--jobs", type=jobs_argument, default=None, metavar="N",
                         help="processes for a bundle (default: one per core for bundles of 8 MiB or more)")  # fmt: skip
+    log_cli.add_arguments(verify)
     verify.set_defaults(handler=_verify)
     datasets_cli.add_commands(commands)
     args = parser.parse_args(argv)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from xase import _merkle
+from xase import _merkle, note, tlogproof
 from xase._jcs import MAX_SAFE_INTEGER, CanonicalizationError, InvalidJSONError, canonicalize, loads, orjson_writes_number_as_jcs
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ __all__ = [
     "is_hex64",
     "key_fingerprint",
     "load_public_key",
+    "log_proof_of",
     "loads",
     "merkle_root",
     "record_hash",
@@ -399,14 +400,17 @@ def verify_receipt(
     context: Any = None,
     *,
     hmac_key: bytes | None = None,
+    log_keys: Iterable[str] | None = None,
 ) -> None:
-    """Verify a receipt offline, in the order of EVIDENCE-FORMAT.md section 5.
+    """Verify a receipt offline, in the order of EVIDENCE-FORMAT.md section 5 (and 8, for its `tlog` member).
 
     `trusted_keys` are PEMs, public keys or "sha256:..." key ids; without them
     the receipt's own key is used, which proves integrity but not origin.
     With `input`/`output`/`context` the record's commitments are checked too
-    (`hmac_key` for hmac-sha256 commitments). Returns None or raises
-    VerificationError naming the failed step.
+    (`hmac_key` for hmac-sha256 commitments). A receipt with a `tlog` member
+    must also be at its index of the organisation's log, by a checkpoint the
+    block's key or one of `log_keys` (note verifier keys) signed. Returns None
+    or raises VerificationError naming the failed step.
     """
     if not isinstance(receipt, Mapping) or receipt.get("receipt_version") != 1:
         found = receipt.get("receipt_version") if isinstance(receipt, Mapping) else type(receipt).__name__
@@ -434,7 +438,46 @@ def verify_receipt(
         raise VerificationError(subject, "block_hash", f"expected {digest.hex()}, got {block.get('block_hash')}", seq=seq)
     pem = _verify_receipt_key(receipt, block, trusted_key_ids(trusted_keys), seq)
     _verify_block_hash_and_signature(block, pem, subject, seq)
+    if "tlog" in receipt:
+        vkeys = log_keys if log_keys is not None else ([] if trusted_keys is not None else None)
+        block_keys = [pem, *(key for key in trusted_keys or () if not (isinstance(key, str) and key.startswith("sha256:")))]
+        _verify_log_member(receipt, bytes.fromhex(actual_hash), seq, block_keys, vkeys)
     _verify_commitments(record, hmac_key, input=input, output=output, context=context)
+
+
+def log_proof_of(receipt: Mapping[str, Any]) -> tlogproof.LogProof:
+    """The receipt's `tlog` member as a proof (form checked, nothing verified); VerificationError when malformed."""
+    member = receipt.get("tlog")
+    seq = receipt.get("record", {}).get("seq") if isinstance(receipt.get("record"), dict) else None
+    subject = f"record seq {seq}"
+    if not isinstance(member, dict) or not _is_int(member.get("index")) or not isinstance(member.get("checkpoint"), str):
+        raise VerificationError(subject, "tlog", "expected an object with index, inclusion_proof and checkpoint", seq=seq)
+    nodes = member.get("inclusion_proof")
+    try:
+        if not isinstance(nodes, list) or len(nodes) > 63 or not all(isinstance(node, str) for node in nodes):
+            raise ValueError("inclusion_proof: expected a list of base64 hashes")
+        return tlogproof.LogProof(member["index"], [base64.b64decode(node, validate=True) for node in nodes], member["checkpoint"])
+    except (binascii.Error, ValueError) as problem:
+        raise VerificationError(subject, "tlog", str(problem), seq=seq) from None
+
+
+def _verify_log_member(
+    receipt: Mapping[str, Any], record_hash_bytes: bytes, seq: int, block_keys: Sequence[PublicKeyLike], log_keys: Iterable[str] | None
+) -> None:
+    """The `tlog` member: the record at index `seq` of a checkpoint signed (ECDSA line) by the block's key or another
+    trusted block key, or by one of `log_keys`; None (no trusted keys of any kind) takes the receipt's own vkeys,
+    which proves integrity, not origin."""
+    subject = f"record seq {seq}"
+    proof = log_proof_of(receipt)
+    if proof.index != seq:
+        raise VerificationError(subject, "tlog", f"index: expected the record's seq {seq}, got {proof.index}", seq=seq)
+    vkeys = log_keys if log_keys is not None else receipt["tlog"].get("vkeys") or []
+    try:
+        origin = note.parse_checkpoint(note.split_note(proof.checkpoint)[0]).origin
+        verifiers = [*(note.ecdsa_verifier(origin, load_public_key(key)) for key in block_keys), *(note.parse_vkey(str(vkey)) for vkey in vkeys)]
+        tlogproof.verify_log_inclusion(record_hash_bytes, proof, verifiers)
+    except (note.NoteError, tlogproof.TlogProofError) as problem:
+        raise VerificationError(subject, "tlog", str(problem), seq=seq) from None
 
 
 # ---------------------------------------------------------------- whole chains

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import math
+from typing import Any, Optional
 
 from flask import Blueprint, Response, request, stream_with_context
 
-from ledger_service.evidence import audit
+from ledger_service.errors import CheckpointPending, ValidationFailed
+from ledger_service.evidence import audit, tree
 from ledger_service.evidence.ledger import current_ledger
 from ledger_service.web import PREFIX, json_response, principal, reading, state
-from xase import evidence
+from xase import evidence, tlog, tlogproof
 
 blueprint = Blueprint("evidence", __name__, url_prefix=PREFIX)
 
@@ -23,14 +27,55 @@ def _receipt_page(receipt: dict[str, object], verdict: str) -> Response:
     return Response(page, mimetype="text/html")
 
 
+def _log_proof(tenant_id: str, seq: int) -> Optional[tuple[tlogproof.LogProof, str]]:
+    """The record's inclusion proof in the newest checkpoint, and the log's origin, if a checkpoint covers it yet."""
+    ledger = current_ledger()
+    signed = ledger.checkpointer.current(tenant_id)
+    if signed.size <= seq:
+        return None
+    with reading() as conn:
+        reader = tree.TreeReader(conn, tenant_id, signed.size, ledger.tiles)
+        return tlogproof.LogProof(seq, tlog.inclusion_proof(reader, seq, signed.size), signed.note), signed.origin
+
+
+def _log_member(proof: tlogproof.LogProof, origin: str) -> dict[str, Any]:
+    """A receipt's `tlog` member: index, inclusion proof, the checkpoint, and the vkeys that sign the log."""
+    vkeys = [verifier.vkey for verifier in current_ledger().checkpointer.keys.verifiers(origin)]
+    nodes = [base64.b64encode(node).decode() for node in proof.proof]
+    return {"index": proof.index, "inclusion_proof": nodes, "checkpoint": proof.checkpoint, "vkeys": vkeys}
+
+
+def _tlog_proof_text(receipt: dict[str, Any], proof: Optional[tuple[tlogproof.LogProof, str]]) -> Response:
+    """C2SP tlog-proof@v1, the record's body (RFC 8785) as `extra`; a 503 until a checkpoint covers the record."""
+    if proof is None:
+        interval = current_ledger().checkpointer.interval
+        raise CheckpointPending("no signed checkpoint covers this record yet; one is signed within the checkpoint interval",
+                                math.ceil(interval), {"retry_after": math.ceil(interval)})  # fmt: skip
+    extra = evidence.canonicalize(receipt["record"])
+    inclusion = proof[0]
+    text = tlogproof.format_tlog_proof(tlogproof.LogProof(inclusion.index, inclusion.proof, inclusion.checkpoint, extra))
+    return Response(text, mimetype="text/plain", headers={"Content-Disposition": f'inline; filename="{receipt["record"]["seq"]}.tlog-proof"'})
+
+
 @blueprint.get("/receipts/<transaction_id>")
 def get_receipt(transaction_id: str) -> Response:
+    """The receipt as JSON (with the record's place in the organisation's log once a checkpoint covers it), as an
+    HTML page verified on the server, or with `format=tlog-proof` as a C2SP tlog-proof."""
     caller = principal("records:read")
+    wanted = request.args.get("format", "json")
+    if wanted not in ("json", "tlog-proof"):
+        raise ValidationFailed(f"format: expected json or tlog-proof, got {wanted[:40]!r}", {"field": "format"})
     with reading() as conn:
         receipt = audit.receipt(conn, caller.tenant_id, transaction_id)
+    proof = _log_proof(caller.tenant_id, receipt["record"]["seq"])
+    if wanted == "tlog-proof":
+        return _tlog_proof_text(receipt, proof)
+    if proof is not None:
+        receipt["tlog"] = _log_member(*proof)
     if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
         try:
-            evidence.verify_receipt(receipt, trusted_keys=[current_ledger().signer.public_pem, *_known_key_ids()])
+            log_keys = receipt["tlog"]["vkeys"] if "tlog" in receipt else None
+            evidence.verify_receipt(receipt, trusted_keys=[current_ledger().signer.public_pem, *_known_key_ids()], log_keys=log_keys)
             verdict = "Verified: record hash, inclusion proof, block hash and signature all check out."
         except evidence.VerificationError as failure:
             verdict = f"Verification FAILED at step {failure.step}: {failure}"

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from xase import note, tlog
+from xase import note, tlog, tlogproof
 
 PEER = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "tlog-v2-peer.json").read_text())
 
@@ -97,3 +99,54 @@ def test_checkpoints_not_as_the_spec_says_are_refused(text: str) -> None:
 @pytest.mark.parametrize(("path", "parsed"), [("0/000", (0, 0, 256)), ("0/x001/x234/067", (0, 1234067, 256)), ("2/001.p/5", (2, 1, 5))])
 def test_tile_paths_round_trip(path: str, parsed: tuple[int, int, int]) -> None:
     assert tlog.parse_tile_path(path) == parsed and tlog.tile_path(*parsed) == path
+
+
+# The example of C2SP tlog-proof@v1, as the specification prints it (its signatures shortened with "[...]").
+SPEC_TLOG_PROOF = """c2sp.org/tlog-proof@v1
+extra YWdlLXYxLjIuMS1kYXJ3aW4tYXJtNjQudGFyLmd6kYXJ3aW4tYXJ
+index 73894
+gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=
+B95lDa8R83lS8n0eG+o0buTxRKQTYFi//1U8anccXmA=
+EKNzoDWG8LGC0Yp9o+sv3qllpMP9uHQ9B20KNL+Q1zs=
+RoopEkOdqkYqMB4MJXrbt/hMjOxsVn0IrWjpz1ZMMes=
+AHCioX9nLjsrse6YhjRRmk1WUEirVOLLRoOQ6vfO5vk=
+
+example.com/fancylog
+109482
+sFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=
+
+\u2014 example.com/fancylog hI2DJw[...]1roloI=
+\u2014 witness1.example mJirIklj[...]qY9v2B/5bg==
+"""
+
+
+def test_the_spec_tlog_proof_parses_and_formats_back() -> None:
+    proof = tlogproof.parse_tlog_proof(SPEC_TLOG_PROOF)
+    assert proof.index == 73894 and len(proof.proof) == 5 and proof.extra is not None and proof.extra.startswith(b"age-v1.2.1-darwin")
+    assert proof.checkpoint.startswith("example.com/fancylog\n109482\n")
+    assert tlogproof.format_tlog_proof(proof) == SPEC_TLOG_PROOF
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SPEC_TLOG_PROOF.replace("@v1", "@v2"),
+        SPEC_TLOG_PROOF.replace("index 73894", "index 073894"),
+        SPEC_TLOG_PROOF.replace("index 73894", "index \u0667"),
+        SPEC_TLOG_PROOF.replace("index 73894\n", ""),
+        SPEC_TLOG_PROOF.replace("extra YWdl", "extra !!!"),
+        SPEC_TLOG_PROOF.replace("gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=", "gSKy"),  # not a hash
+        SPEC_TLOG_PROOF.replace("\n\nexample.com", "\nexample.com"),  # no blank line before the checkpoint
+    ],
+)
+def test_tlog_proofs_not_as_the_spec_says_are_refused(text: str) -> None:
+    with pytest.raises(tlogproof.TlogProofError):
+        tlogproof.parse_tlog_proof(text)
+
+
+@given(st.text(max_size=400) | st.sampled_from([SPEC_TLOG_PROOF[:cut] for cut in range(0, 400, 7)]))
+def test_any_text_is_a_tlog_proof_or_a_tlog_proof_error(text: str) -> None:
+    try:
+        tlogproof.parse_tlog_proof(text)
+    except tlogproof.TlogProofError:
+        pass
