@@ -20,8 +20,7 @@ from xase._segments import jobs_argument
 from xase._text import printable
 from xase.bundle import verify_bundle_file
 from xase.contexts import history
-from xase.errors import XaseError
-from xase.log_monitor import LogInconsistency
+from xase.log_monitor import LogInconsistency, LogUnavailable
 
 
 def _load_receipt(path: str) -> Any:
@@ -122,8 +121,8 @@ def _verify(args: argparse.Namespace) -> int:
     except note.NoteError as exc:
         print(printable(f"verification FAILED at step checkpoint: {exc}"), file=sys.stderr)
         return 1
-    except XaseError as exc:
-        print(printable(f"cannot reach the log: {exc}"), file=sys.stderr)
+    except LogUnavailable as exc:
+        print(printable(f"cannot read the log: {exc}"), file=sys.stderr)
         return 2
     except (OSError, evidence.InvalidJSONError, KeyError, TypeError, ValueError) as exc:
         print(printable(f"cannot read {args.file or args.log}: {exc}"), file=sys.stderr)

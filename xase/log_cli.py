@@ -2,11 +2,12 @@
 
     xase verify record.tlog-proof --log-key VKEY            # a C2SP tlog-proof, offline
     xase verify receipt.json --checkpoint held.note --consistency proof.json
-    xase verify receipt.json --checkpoint held.note --log URL   # the consistency proof fetched
-    xase verify --log URL                                    # the log still extends what this machine saw
+    xase verify receipt.json --checkpoint held.note --log LOG_URL   # the consistency proof fetched
+    xase verify --log LOG_URL                                    # the log still extends what this machine saw
 
 `--log-key` takes a vkey (`GET /log/keys`) or a file of them; `--key PEM` also lets the checkpoint's ECDSA line
-speak. With `--log`, the API key comes from XASE_API_KEY and the last checkpoint seen of each log is kept in
+speak. LOG_URL is `<ledger>/api/xase/v1/log` (with XASE_API_KEY) or, for a log its organisation opened,
+`<ledger>/api/xase/v1/logs/<organisation id>`. The last checkpoint seen of each log is kept in
 XASE_CHECKPOINT_STORE (default ~/.xase/checkpoints.json).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -29,7 +31,7 @@ def add_arguments(verify: argparse.ArgumentParser) -> None:
     verify.add_argument("--log-key", action="append", default=[], metavar="VKEY", help="a log's note verifier key, or a file of them (repeatable)")
     verify.add_argument("--checkpoint", metavar="NOTE", help="a signed checkpoint you hold: the proof's must be of the same history")
     verify.add_argument("--consistency", metavar="JSON", help="the consistency proof between the two (GET /log/proof/consistency)")
-    verify.add_argument("--log", metavar="URL", help="the ledger (…/api/xase/v1): fetch proofs; alone, check its log against the last seen")
+    verify.add_argument("--log", metavar="URL", help="the log (…/api/xase/v1/log or …/logs/<org id>): fetch proofs; alone, check it against the last seen")
     verify.add_argument("--store", metavar="PATH", help="where the last checkpoint seen of each log is kept (default: XASE_CHECKPOINT_STORE)")
 
 
@@ -85,7 +87,7 @@ def _consistency_proof(args: argparse.Namespace, old: int, size: int) -> list[by
             raise ValueError(f"--consistency: expected the proof from {old} to {size} (GET /log/proof/consistency?old={old}&size={size})")
         return [base64.b64decode(str(node), validate=True) for node in answer["proof"]]
     if args.log:
-        monitor = LogMonitor(args.log, store=CheckpointStore(args.store))
+        monitor = LogMonitor(args.log, os.environ.get("XASE_API_KEY"), CheckpointStore(args.store))
         try:
             return monitor.consistency_proof(old, size)
         finally:
@@ -127,7 +129,7 @@ def _show(view: LogView) -> None:
 
 def check_log(args: argparse.Namespace, receipt_checkpoint: Optional[str] = None) -> None:
     """Check the log at --log against the last checkpoint seen (and a receipt's checkpoint against both)."""
-    monitor = LogMonitor(args.log, store=CheckpointStore(args.store), vkeys=log_keys(args) or ())
+    monitor = LogMonitor(args.log, os.environ.get("XASE_API_KEY"), CheckpointStore(args.store), log_keys(args) or ())
     try:
         if receipt_checkpoint is not None:
             monitor.observe(receipt_checkpoint)

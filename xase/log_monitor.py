@@ -6,7 +6,7 @@ already seen is a rollback; the same size with another root, or a proof that doe
 has shown two histories. Either raises `LogInconsistency`, which carries both signed notes: the evidence to
 publish. Nothing is stored then, so the next check fails the same way.
 
-    monitor = LogMonitor("https://ledger.example.com/api/xase/v1", api_key)
+    monitor = LogMonitor("https://ledger.example.com/api/xase/v1/log", api_key)
     seen = monitor.check()   # LogView(checkpoint=..., previous=..., signers=[...])
 
 The store is one small JSON file (default `~/.xase/checkpoints.json`, or `XASE_CHECKPOINT_STORE`): per origin the
@@ -25,10 +25,19 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from xase import note, tlog
+from xase._version import __version__
 
-__all__ = ["CheckpointStore", "LogInconsistency", "LogMonitor", "LogView", "check_consistent", "default_store_path"]
+__all__ = ["CheckpointStore", "LogInconsistency", "LogMonitor", "LogUnavailable", "LogView", "check_consistent", "default_store_path"]
 
 Kind = Literal["rollback", "fork"]
+
+
+class LogUnavailable(Exception):
+    """The log did not answer as a log does (network, status): nothing was learnt either way."""
+
+    def __init__(self, status_code: Optional[int], message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class LogInconsistency(Exception):
@@ -94,29 +103,47 @@ class LogView:
 
 
 class LogMonitor:
-    """Checks one ledger's log for an organisation against what this machine saw of it before."""
+    """Checks one log against what this machine saw of it before.
+
+    `log_url` is the log's address: `<ledger>/api/xase/v1/log` (an organisation's own, with its `api_key`) or
+    `<ledger>/api/xase/v1/logs/<organisation id>` (a log its organisation opened to everyone; no key needed).
+    Redirects are never followed: they would carry the key elsewhere.
+    """
 
     def __init__(
-        self, base_url: str = "", api_key: str = "", store: Optional[CheckpointStore] = None, vkeys: Sequence[str] = (), timeout: float = 10.0
+        self, log_url: str, api_key: Optional[str] = None, store: Optional[CheckpointStore] = None, vkeys: Sequence[str] = (), timeout: float = 10.0
     ) -> None:
-        """`base_url` and `api_key` default to XASE_BASE_URL and XASE_API_KEY; `vkeys` pin the log's keys (else
-        those the store pinned, else the ones the log names the first time it is seen)."""
-        from xase.config import XaseClientConfig  # the HTTP stack loads only for a monitor that talks to a ledger
-        from xase.transport import Transport
+        """`vkeys` pin the log's keys (else those the store pinned, else the ones the log names when first seen)."""
+        import requests  # the HTTP stack loads only for a monitor that talks to a log
 
-        self._transport = Transport(XaseClientConfig.build(base_url=base_url, api_key=api_key, timeout=timeout))
+        self._url, self._timeout = log_url.rstrip("/"), timeout
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"xase-python/{__version__}"
+        if api_key:
+            self._session.headers["X-API-Key"] = api_key
         self.store = store or CheckpointStore()
         self._vkeys = list(vkeys)
 
     def close(self) -> None:
-        self._transport.close()
+        self._session.close()
+
+    def _get(self, path: str, params: Optional[dict[str, int]] = None) -> Any:
+        import requests
+
+        try:
+            response = self._session.get(self._url + path, params=params, timeout=self._timeout, allow_redirects=False)
+        except requests.RequestException as failure:
+            raise LogUnavailable(None, f"GET {self._url + path}: {failure}") from None
+        if response.status_code != 200:
+            raise LogUnavailable(response.status_code, f"GET {path}: {response.status_code} {response.text[:300]}")
+        return response
 
     def current_note(self) -> str:
         """The log's newest signed checkpoint, as served."""
-        return str(self._transport.response("GET", "/log/checkpoint").text)
+        return str(self._get("/checkpoint").text)
 
     def consistency_proof(self, old: int, size: int) -> list[bytes]:
-        answer = self._transport.call("GET", "/log/proof/consistency", params={"old": old, "size": size})
+        answer = self._get("/proof/consistency", {"old": old, "size": size}).json()
         return [base64.b64decode(entry, validate=True) for entry in answer["proof"]]
 
     def _verifiers(self, origin: str, pinned: list[str]) -> tuple[list[str], bool]:
@@ -124,7 +151,7 @@ class LogMonitor:
             return self._vkeys, False
         if pinned:
             return pinned, False
-        answer = self._transport.call("GET", "/log/keys")
+        answer = self._get("/keys").json()
         if answer.get("origin") != origin:
             raise note.NoteError(f"log keys: name origin {answer.get('origin')!r}, the checkpoint {origin!r}")
         return [str(vkey) for vkey in answer["vkeys"]], True
@@ -160,8 +187,8 @@ class LogMonitor:
         else:
             try:
                 proof = self.consistency_proof(min(shown.size, previous.size), max(shown.size, previous.size))
-            except Exception as failure:  # a log that cannot prove what it signed before has lost or rewritten it
-                if getattr(failure, "status_code", None) in (400, 404):
+            except LogUnavailable as failure:  # a log that cannot prove what it signed before has lost or rewritten it
+                if failure.status_code == 400:
                     raise LogInconsistency("rollback", f"the log cannot prove {previous.size} records it signed before: {failure}", held, signed) from None
                 raise
         try:

@@ -56,7 +56,7 @@ _TRANSACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_TEXT = 256
 LEDGER_POLICY_PREFIX = "xase."
-LEDGER_TRANSACTION_PREFIXES = ("acc_", "era_", "ret_", "cxs_")  # data accesses, payload erasures, knowledge retrievals and changes, context seals
+LEDGER_TRANSACTION_PREFIXES = ("acc_", "era_", "ret_", "cxs_", "lgv_")  # data accesses, payload erasures, knowledge, context seals, log visibility
 _MAX_PROCESSING_MS = 1e12
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
 

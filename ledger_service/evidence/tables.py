@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Float, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.tables import Base, Hash, Position
 
-__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream", "LogTile", "LogCheckpoint", "LogKey"]
+__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream", "LogTile", "LogCheckpoint", "LogKey", "LogSetting"]
 
 
 class ChainHead(Base):
@@ -133,3 +133,13 @@ class LogKey(Base):
     public_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(32))
     first_used_at: Mapped[str] = mapped_column(String(32))
+
+
+class LogSetting(Base):
+    """Whether an organisation's log is open to everyone, read-only; the record of the change that set it."""
+
+    __tablename__ = "log_settings"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    public: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[str] = mapped_column(String(32))
+    transaction_id: Mapped[str] = mapped_column(String(128))

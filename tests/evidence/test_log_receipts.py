@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from ledger_service import auth, tenants
@@ -198,9 +199,9 @@ def test_every_client_that_kept_a_checkpoint_catches_a_rewritten_history(
 ) -> None:
     api = Api(fresh_ledger, fresh_ledger.new_api_key())
     monkeypatch.setenv("XASE_API_KEY", api.key)
-    shell = ("--log", fresh_ledger.base_url, "--store", str(tmp_path / "shell.json"))  # `xase verify --log`, a third client
+    shell = ("--log", fresh_ledger.base_url + "/log", "--store", str(tmp_path / "shell.json"))  # `xase verify --log`, a third client
     tenant_id = api.get("/stats").json()["tenant_id"]
-    early, late = (LogMonitor(fresh_ledger.base_url, api.key, CheckpointStore(tmp_path / name)) for name in ("early.json", "late.json"))
+    early, late = (LogMonitor(fresh_ledger.base_url + "/log", api.key, CheckpointStore(tmp_path / name)) for name in ("early.json", "late.json"))
     _append(api, 4)
     _wait_for_checkpoint(api, 40)
     assert early.check().pinned_now
@@ -237,3 +238,38 @@ def test_every_client_that_kept_a_checkpoint_catches_a_rewritten_history(
         assert caught.value.kind == "rollback"
         client.close()
     assert {name: (tmp_path / name).read_text() for name in held} == held  # nothing a misbehaving log says is kept
+
+
+# ---------------------------------------------------------------- a log open to everyone
+
+
+def test_an_organisation_can_open_its_log_to_everyone_read_only(ledger: LedgerProcess, tmp_path: Path) -> None:
+    reader = Api(ledger, ledger.new_api_key("open-log"))
+    owner = Api(ledger, ledger.new_api_key("open-log", scopes=["admin"]))
+    stranger = Api(ledger, ledger.new_api_key())
+    _append(reader, 1)
+    tenant_id = reader.get("/stats").json()["tenant_id"]
+    public = f"{ledger.base_url}/logs/{tenant_id}"
+    anyone = requests.Session()
+    assert anyone.get(public + "/checkpoint").status_code == 404  # private by default, as an unknown organisation is
+    assert stranger.get(f"/logs/{tenant_id}/checkpoint").status_code == 404
+    assert reader.get(f"/logs/{tenant_id}/checkpoint").status_code == 200  # its own keys read it at either address
+    assert reader.request("PUT", "/log/visibility", json={"public": True}).status_code == 403  # opening it takes the admin scope
+    assert owner.request("PUT", "/log/visibility", json={"public": "yes"}).status_code == 400
+    opened = owner.request("PUT", "/log/visibility", json={"public": True}).json()
+    assert opened["public"] is True and opened["transaction_id"].startswith("lgv_")
+    change = reader.get(f"/records/{opened['transaction_id']}").json()
+    assert change["record"]["policy_id"] == "xase.log" and change["record"]["seq"] == 10  # the change is in the chain
+    assert reader.post("/records", json={**decision(0), "transaction_id": "lgv_" + "0" * 24}).status_code == 400  # only the ledger writes it
+
+    _wait_for_checkpoint(reader, 11)
+    assert "\n11\n" in anyone.get(public + "/checkpoint").text
+    assert anyone.get(public + "/log/tile/0/000.p/11").status_code == 404
+    assert len(anyone.get(public + "/tile/0/000.p/11").content) == 11 * 32
+    assert anyone.post(public + "/checkpoint").status_code == 405  # read-only
+    monitor = LogMonitor(public, store=CheckpointStore(tmp_path / "store.json"))  # no key at all
+    assert monitor.check().checkpoint.size == 11 and monitor.consistency_proof(3, 11)
+    monitor.close()
+
+    owner.request("PUT", "/log/visibility", json={"public": False})
+    assert anyone.get(public + "/checkpoint").status_code == 404 and reader.get("/log/visibility").json() == {"public": False}

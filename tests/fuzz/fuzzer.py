@@ -125,6 +125,7 @@ class Party:
     session_id: str
     knowledge: Knowledge
     contexts: AgentContexts
+    tenant_id: str = ""
 
 
 @dataclass
@@ -164,7 +165,7 @@ class World:
         grant = _ok(caller.post(f"/datasets/{dataset['id']}/grants", json={"tenant": tenant, "purposes": [PURPOSE], "max_duration": "30d"}))
         session = _ok(caller.post("/sessions", json={"dataset": c_dataset, "purpose": PURPOSE, "duration": "1d"}))
         return Party(key, tenant, [r["transaction_id"] for r in records], dataset["id"], dataset["name"], grant["id"], session["session_id"],
-                     Knowledge.build(ledger, tenant, secret), AgentContexts.build(ledger, key, secret))  # fmt: skip
+                     Knowledge.build(ledger, tenant, secret), AgentContexts.build(ledger, key, secret), caller.get("/stats").json()["tenant_id"])  # fmt: skip
 
     def chain_ids(self, key: str) -> list[str]:
         return [record["transaction_id"] for record in Api(self.ledger, key).all_records()]
@@ -222,6 +223,13 @@ ROUTES = [
     Route("GET", "/log/tile/{tile_path}"),
     Route("GET", "/log/proof/inclusion"),
     Route("GET", "/log/proof/consistency"),
+    Route("GET", "/log/visibility"),
+    Route("PUT", "/log/visibility", lambda w: {"public": True}),  # a public log shows hashes only: the fuzzer still finds no secret
+    Route("GET", "/logs/{tenant_id}/checkpoint"),
+    Route("GET", "/logs/{tenant_id}/keys"),
+    Route("GET", "/logs/{tenant_id}/tile/{tile_path}"),
+    Route("GET", "/logs/{tenant_id}/proof/inclusion"),
+    Route("GET", "/logs/{tenant_id}/proof/consistency"),
     Route("GET", "/keys"),
     Route("GET", "/verify"),
     Route("GET", "/export"),
@@ -397,6 +405,7 @@ def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
         "block_seq": (["0", "1"], []),
         "tile_path": (["0/000", "0/000.p/1", "1/000.p/1", "0/x001/000", "0/\u0660\u0660\u0660", "63/x999/999.p/255"], []),
         "org_id": ([a.tenant], [b.tenant]),
+        "tenant_id": ([a.tenant_id, a.tenant], [b.tenant_id]),
         "kb_id": ([a.knowledge.kb_id], [b.knowledge.kb_id]),
         "context_id": ([a.knowledge.context_id], [b.knowledge.context_id]),
         "key_hash": ([], [b.knowledge.key_hash]),  # never its own: the fuzzer must not revoke its own world
