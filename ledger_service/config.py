@@ -40,6 +40,7 @@ class Settings:
     # XASE_LOG_KEY_PATH: the Ed25519 PEM that signs checkpoints (created on first start); default beside the signing key
     log_key_path: Optional[str] = None
     checkpoint_interval: float = 1.0  # XASE_CHECKPOINT_INTERVAL: seconds at least between two checkpoints of a growing tree
+    log_bucket: Optional[str] = None  # XASE_LOG_BUCKET: "bucket[/prefix]" to publish every log's tiles and checkpoints to (S3)
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
     host: str = "127.0.0.1"  # XASE_HOST
     port: int = 3000  # XASE_PORT
@@ -82,6 +83,7 @@ class Settings:
             "kms_key_id": env.get("XASE_KMS_KEY_ID") or None,
             "log_key_path": env.get("XASE_LOG_KEY_PATH") or None,
             "checkpoint_interval": _number("XASE_CHECKPOINT_INTERVAL", cls.checkpoint_interval, float),
+            "log_bucket": env.get("XASE_LOG_BUCKET") or None,
             "admin_key": env.get("XASE_ADMIN_KEY") or None,
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),

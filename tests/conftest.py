@@ -318,6 +318,20 @@ def fresh_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Led
     process.destroy()
 
 
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}  # moto's: no real credentials
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    """moto's AWS (KMS, S3) on loopback, for a ledger process to reach through AWS_ENDPOINT_URL."""
+    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def api(ledger: LedgerProcess) -> Api:
     """A client for a brand-new tenant on the shared ledger."""

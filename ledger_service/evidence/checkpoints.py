@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -126,6 +126,7 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._scheduled: dict[str, threading.Timer] = {}
         self._signed_at: dict[str, float] = {}  # monotonic time this process last signed or found a fresh one
+        self.on_signed: Optional[Callable[[str], None]] = None  # told of each checkpoint this process signed, after commit
 
     def poke(self, tenant_id: str) -> None:
         """The tree grew: a checkpoint within `interval`, or now when the last is that old."""
@@ -186,6 +187,8 @@ class Checkpointer:
                 insert(LogCheckpoint).values(tenant_id=tenant_id, tree_size=size, root=root.hex(), origin=origin, note=signed, signed_at=row.signed_at)
             )
         self._signed_at[tenant_id] = time.monotonic()
+        if self.on_signed is not None:
+            self.on_signed(tenant_id)
         return row
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from ledger_service.config import Settings
 from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError
-from ledger_service.evidence import audit, chain, checkpoints, tree
+from ledger_service.evidence import audit, chain, checkpoints, publishing, tree
 from ledger_service.evidence.group_commit import AfterAppend, GroupCommitter
 from ledger_service.evidence.intake import RecordInput, parse_record
 from ledger_service.evidence.signing import Signer
@@ -74,6 +74,10 @@ class Ledger:
 
         committer = GroupCommitter(engine, metered, max_items=2 * settings.max_batch_size, observe_group=observe_group)
         checkpointer = checkpoints.Checkpointer(engine, keys, settings.checkpoint_interval, settings.public_url, tiles)
+        if settings.log_bucket:
+            publisher = publishing.Publisher(engine, settings.log_bucket, tiles)
+            checkpointer.on_signed = publisher.notify
+            publisher.notify_all()
         return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics,
                    tiles=tiles, checkpointer=checkpointer)  # fmt: skip
 

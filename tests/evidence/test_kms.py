@@ -19,10 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from ledger_service.errors import SigningUnavailable  # noqa: E402
 from ledger_service.evidence.kms import KmsKeyError, KmsSigner  # noqa: E402
-from tests.conftest import Api, LedgerProcess, decision  # noqa: E402
+from tests.conftest import AWS_ENV, Api, LedgerProcess, decision  # noqa: E402
 from xase import evidence  # noqa: E402
-
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
 
 
 @pytest.fixture
@@ -71,17 +69,6 @@ def test_throttling_becomes_signing_unavailable(kms: Any) -> None:
     with pytest.raises(SigningUnavailable) as caught:
         signer.sign(b"{}", hashlib.sha256(b"{}").digest())
     assert caught.value.status == 503 and caught.value.details == {"kms_error": "ThrottlingException"}
-
-
-@pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def _remote_key(endpoint: str) -> str:
