@@ -39,6 +39,7 @@ class Settings:
     kms_key_id: Optional[str] = None  # XASE_KMS_KEY_ID: sign with this AWS KMS key instead of the PEM
     # XASE_LOG_KEY_PATH: the Ed25519 PEM that signs checkpoints (created on first start); default beside the signing key
     log_key_path: Optional[str] = None
+    log_kms_key_id: Optional[str] = None  # XASE_LOG_KMS_KEY_ID: sign checkpoints' Ed25519 line with this AWS KMS key
     checkpoint_interval: float = 1.0  # XASE_CHECKPOINT_INTERVAL: seconds at least between two checkpoints of a growing tree
     log_bucket: Optional[str] = None  # XASE_LOG_BUCKET: "bucket[/prefix]" to publish every log's tiles and checkpoints to (S3)
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
@@ -82,6 +83,7 @@ class Settings:
             "signing_key_path": env.get("XASE_SIGNING_KEY_PATH") or cls.signing_key_path,
             "kms_key_id": env.get("XASE_KMS_KEY_ID") or None,
             "log_key_path": env.get("XASE_LOG_KEY_PATH") or None,
+            "log_kms_key_id": env.get("XASE_LOG_KMS_KEY_ID") or None,
             "checkpoint_interval": _number("XASE_CHECKPOINT_INTERVAL", cls.checkpoint_interval, float),
             "log_bucket": env.get("XASE_LOG_BUCKET") or None,
             "admin_key": env.get("XASE_ADMIN_KEY") or None,

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -35,19 +35,36 @@ from ledger_service.evidence.signing import Signer, create_key_file
 from ledger_service.evidence.tables import LogCheckpoint, LogKey, SigningKey
 from xase import evidence, note, tlog
 
-__all__ = ["Checkpointer", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints"]
+__all__ = ["Checkpointer", "Ed25519Key", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints"]
 
 log = logging.getLogger(__name__)
+
+
+class Ed25519Key(Protocol):
+    """What signs the Ed25519 line: a local `Ed25519PrivateKey`, or `kms.KmsEd25519Key`."""
+
+    def public_key(self) -> ed25519.Ed25519PublicKey: ...
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 class LogKeys:
     """The keys that sign checkpoints: an Ed25519 key of its own, and the ledger's block signer."""
 
-    def __init__(self, ed25519_key: ed25519.Ed25519PrivateKey, block_signer: Signer) -> None:
+    def __init__(self, ed25519_key: Ed25519Key, block_signer: Signer) -> None:
         self._ed25519 = ed25519_key
         self._block_signer = block_signer
         self._ed25519_public = ed25519_key.public_key()
         self._ecdsa_public = evidence.load_public_key(block_signer.public_pem)
+
+    @classmethod
+    def configured(cls, kms_key_id: Optional[str], path: str | os.PathLike[str], block_signer: Signer) -> LogKeys:
+        """The AWS KMS Ed25519 key if one is named (XASE_LOG_KMS_KEY_ID), else the local PEM at `path`."""
+        if kms_key_id:
+            from ledger_service.evidence.kms import KmsEd25519Key  # boto3 is the optional [kms] extra
+
+            return cls(KmsEd25519Key(kms_key_id), block_signer)
+        return cls.from_path(path, block_signer)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], block_signer: Signer) -> LogKeys:

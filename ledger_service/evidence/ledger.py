@@ -63,7 +63,7 @@ class Ledger:
         metrics = metrics or Metrics()
         chain.register_signer(engine, signer)
         metered = _MeteredSigner(signer, metrics)
-        keys = checkpoints.LogKeys.from_path(settings.log_key_file, signer)  # block signatures are what metrics count
+        keys = checkpoints.LogKeys.configured(settings.log_kms_key_id, settings.log_key_file, signer)  # block signatures are what metrics count
         checkpoints.register_log_key(engine, keys)
         tree.backfill(engine)
         tiles = tree.TileCache()
