@@ -117,25 +117,38 @@ def _split(data: bytes) -> list[bytes]:
     return [data[offset : offset + tlog.HASH_SIZE] for offset in range(0, len(data), tlog.HASH_SIZE)]
 
 
-class TileCache:
-    """Full tiles recently read, per process: they never change once written. Bounded by count (8 KiB each)."""
+def _tile_tree(hashes: list[bytes]) -> tuple[bytes, ...]:
+    """A tile's hashes and every complete subtree root within it, bottom up: entry k concatenates the roots of the
+    runs of 2**k hashes the tile holds whole (a full tile: 9 entries, 16 KiB)."""
+    levels, current = [b"".join(hashes)], hashes
+    while len(current) > 1:
+        current = [tlog.node_hash(current[i], current[i + 1]) for i in range(0, len(current) - 1, 2)]
+        levels.append(b"".join(current))
+    return tuple(levels)
 
-    def __init__(self, capacity: int = 2048) -> None:
-        self._capacity = capacity
-        self._tiles: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+
+class TileCache:
+    """Tiles recently read, with the subtree roots within them, per process: a tile of a given width never changes.
+    Bounded by count: full tiles (16 KiB each with their roots) and, apart, the right edge's partial tiles."""
+
+    def __init__(self, capacity: int = 1024, edge_capacity: int = 64) -> None:
+        self._caches = {True: OrderedDict[tuple[str, int, int, int], tuple[bytes, ...]](), False: OrderedDict()}
+        self._capacity = {True: capacity, False: edge_capacity}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, int], load: Callable[[], bytes]) -> bytes:
+    def get(self, key: tuple[str, int, int, int], load: Callable[[], tuple[bytes, ...]]) -> tuple[bytes, ...]:
+        """The tile of (organisation, level, index, width), loaded on a miss."""
+        cache = self._caches[key[3] == W]
         with self._lock:
-            found = self._tiles.get(key)
+            found = cache.get(key)
             if found is not None:
-                self._tiles.move_to_end(key)
+                cache.move_to_end(key)
                 return found
         found = load()
         with self._lock:
-            self._tiles[key] = found
-            while len(self._tiles) > self._capacity:
-                self._tiles.popitem(last=False)
+            cache[key] = found
+            while len(cache) > self._capacity[key[3] == W]:
+                cache.popitem(last=False)
         return found
 
 
@@ -144,45 +157,45 @@ class TreeReader:
 
     def __init__(self, conn: Connection, tenant_id: str, size: int, cache: Optional[TileCache] = None) -> None:
         self.conn, self.tenant_id, self.size = conn, tenant_id, size
-        self._cache = cache or TileCache(64)
+        self._cache = cache or TileCache(64, 16)
 
     def subtree(self, height: int, index: int) -> bytes:
+        """A complete subtree's root: one lookup in the tile that holds it."""
         level, rest = divmod(height, tlog.TILE_HEIGHT)
-        first = index << rest
-        return tlog.perfect_root(self.hashes(level, first, first + (1 << rest)))
+        tile, offset = divmod(index << rest, W)
+        node = offset >> rest
+        return self._tile_tree(level, tile)[rest][node * tlog.HASH_SIZE : (node + 1) * tlog.HASH_SIZE]
 
-    def hashes(self, level: int, start: int, end: int) -> list[bytes]:
-        """Hashes [start, end) of height 8*level, all in one tile."""
-        tile = start // W
-        if (tile + 1) * _span(level) <= self.size:
-            return _split(self.full_tile(level, tile))[start - tile * W : end - tile * W]
+    def _tile_tree(self, level: int, tile: int) -> tuple[bytes, ...]:
+        width = min(W, (self.size >> (tlog.TILE_HEIGHT * level)) - tile * W)
+        return self._cache.get((self.tenant_id, level, tile, width), lambda: _tile_tree(self._entries(level, tile, width)))
+
+    def _entries(self, level: int, tile: int, width: int) -> list[bytes]:
+        """The hashes of a tile as the tree of `size` has it: stored for a full tile, derived for the right edge."""
+        if width == W:
+            data = self.conn.execute(
+                select(LogTile.hashes).where(LogTile.tenant_id == self.tenant_id, LogTile.level == level, LogTile.tile_index == tile)
+            ).scalar()
+            return _split(bytes(data)) if data is not None else self._missing_tile(level, tile)
         if level == 0:
-            return _leaf_hashes(self.conn, self.tenant_id, start, end)
-        return _tile_roots(self.conn, self.tenant_id, level - 1, start, end)
+            return _leaf_hashes(self.conn, self.tenant_id, tile * W, tile * W + width)
+        return _tile_roots(self.conn, self.tenant_id, level - 1, tile * W, tile * W + width)
 
     def full_tile(self, level: int, index: int) -> bytes:
-        def load() -> bytes:
-            data = self.conn.execute(
-                select(LogTile.hashes).where(LogTile.tenant_id == self.tenant_id, LogTile.level == level, LogTile.tile_index == index)
-            ).scalar()
-            return bytes(data) if data is not None else b"".join(self._missing_tile(level, index))
-
-        return self._cache.get((self.tenant_id, level, index), load)
+        return self._tile_tree(level, index)[0]
 
     def _missing_tile(self, level: int, index: int) -> list[bytes]:
         """A full tile a lagging tree has not stored yet (backfill under way), from what lies below it."""
         if level == 0:
             return _leaf_hashes(self.conn, self.tenant_id, index * W, index * W + W)
-        return [tlog.perfect_root(_split(self.full_tile(level - 1, below))) for below in range(index * W, index * W + W)]
+        return [self._tile_tree(level - 1, below)[-1] for below in range(index * W, index * W + W)]
 
     def tile(self, level: int, index: int, width: int) -> bytes:
         """The tile served at tile/<level>/<index>[.p/<width>]; NotFound where the tree does not reach it."""
         entries = self.size >> (tlog.TILE_HEIGHT * level)  # hashes of height 8*level the tree has
         if width < 1 or width > W or index * W + width > entries or (width < W and index != entries // W):
             raise NotFound(f"tile {tlog.tile_path(level, index, width)}: beyond the tree of {self.size} leaves")
-        if width == W:
-            return self.full_tile(level, index)
-        return b"".join(self.hashes(level, index * W, index * W + width))
+        return self._tile_tree(level, index)[0][: width * tlog.HASH_SIZE]
 
 
 def check_tree(conn: Connection, tenant_id: str, record_hashes: Iterable[str]) -> Optional[tuple[int, str]]:

@@ -67,9 +67,9 @@ def _in_order(ledger_url: str, api_key: str, records: int) -> bool:
     return seen == [evidence.commitment(_decision(n)["input"]) for n in range(records)]
 
 
-def _sdk(records: int, workers: Optional[int], options: dict[str, Any]) -> tuple[float, bool]:
+def _sdk(records: int, workers: Optional[int], options: dict[str, Any], extra_env: Optional[dict[str, str]] = None) -> tuple[float, bool]:
     """Records/s acknowledged, and whether the chain verifies with every record in it, in the order recorded."""
-    with running_ledger(workers=workers) as ledger:
+    with running_ledger(extra_env, workers=workers) as ledger:
         client = XaseClient(api_key=ledger.api_key, base_url=ledger.base_url, **options)
         room = client.config.queue_max_size - 1000
         start = time.perf_counter()
