@@ -19,6 +19,6 @@ reaches another subsystem only through that package's `__init__` (everything
 records its evidence through `ledger_service.evidence.Ledger.record`).
 """
 
-from xase._version import __version__
+from xase import __version__
 
 __all__ = ["__version__"]

@@ -36,7 +36,7 @@ from ledger_service.web import (
     refuse_nul_in_url,
     refuse_untrusted_host,
 )
-from xase._text import is_decimal
+from xase.wire import is_decimal
 
 __all__ = ["create_app"]
 

@@ -18,8 +18,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from ledger_service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ledger_service.tables import ApiKey, LedgerMeta, Tenant
-from xase._text import is_label
 from xase.evidence import format_timestamp
+from xase.wire import is_label
 
 __all__ = [
     "SCOPES",

@@ -21,8 +21,8 @@ from ledger_service.db import current_revision, head_revision, make_engine, migr
 from ledger_service.evidence import audit
 from ledger_service.evidence.chain import register_signer
 from ledger_service.evidence.signing import signer_for
-from xase import _segments, tlog
-from xase._text import printable
+from xase import segments, tlog
+from xase.wire import printable
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -193,7 +193,7 @@ def _verify_jobs(engine: Engine, tenant_id: str, asked: Optional[int]) -> int:
         return asked
     with read_connection(engine) as conn:
         records = audit.stats(conn, tenant_id)["records"]
-    return _segments.default_jobs() if records >= PARALLEL_RECORDS else 1
+    return segments.default_jobs() if records >= PARALLEL_RECORDS else 1
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -278,7 +278,7 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="verify whole chains; exit 1 naming the first broken seq")
     verify.add_argument("--tenant", help="tenant id or name (default: every tenant)")
-    verify.add_argument("--jobs", type=_segments.jobs_argument, default=None, metavar="N",
+    verify.add_argument("--jobs", type=segments.jobs_argument, default=None, metavar="N",
                         help=f"processes per chain (default: one per core for chains of {PARALLEL_RECORDS:,} records or more)")  # fmt: skip
     verify.set_defaults(handler=_verify)
 

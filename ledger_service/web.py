@@ -28,7 +28,7 @@ from ledger_service.db import read_connection
 from ledger_service.errors import TooManyFailures, Unauthorized, ValidationFailed
 from ledger_service.metrics import Metrics
 from xase import evidence
-from xase._text import is_decimal
+from xase.wire import is_decimal
 
 PREFIX = "/api/xase/v1"
 

@@ -13,14 +13,13 @@ import math
 import os
 import platform
 import random
-import re
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from xase import evidence
+from xase import evidence, wire
 from xase._version import __version__
 from xase.errors import ValidationError
 from xase.references import BadReference, parse_references
@@ -32,9 +31,6 @@ _FIELDS = frozenset(
      "processing_time", "store_payload"}
 )  # fmt: skip
 _OPTIONAL_TEXT = ("policy_version", "decision_type")
-_UUID4 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
-_TOKEN_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_TRANSACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
 @dataclass
@@ -53,8 +49,8 @@ def _invalid(field: str, message: str) -> ValidationError:
 def check_idempotency_key(key: Any) -> Optional[str]:
     if key is None:
         return None
-    if not isinstance(key, str) or not (_UUID4.match(key) or _TOKEN_KEY.match(key)):
-        raise _invalid("idempotency_key", "must be a UUID v4 or 16-64 characters of A-Z a-z 0-9 _ -")
+    if not wire.is_idempotency_key(key):
+        raise _invalid("idempotency_key", wire.IDEMPOTENCY_KEY_RULE)
     return key
 
 
@@ -107,7 +103,7 @@ def _check_optional(payload: Mapping[str, Any]) -> None:
         if get(field) is not None and not _is_short_text(get(field)):
             raise _invalid(field, "must be a non-empty string of valid Unicode, at most 256 characters, or None")
     transaction_id = get("transaction_id")
-    if transaction_id is not None and (type(transaction_id) is not str or not _TRANSACTION_ID.match(transaction_id)):
+    if transaction_id is not None and not wire.is_transaction_id(transaction_id):
         raise _invalid("transaction_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
     store = get("store_payload")
     if store is not None and type(store) is not bool:

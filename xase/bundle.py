@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Optional, Union
 
 import orjson
 
-from xase import _segments, evidence
+from xase import evidence, segments
 from xase._jcs import loads_canonical
 
 __all__ = ["BundleReport", "header_line", "record_line", "block_line", "end_line", "verify_bundle", "verify_bundle_file"]
@@ -141,10 +141,10 @@ def verify_bundle_file(
 ) -> BundleReport:
     """`verify_bundle` of a file, in `jobs` processes (default: one per core for files of PARALLEL_BYTES or more).
 
-    The same report, or the same VerificationError, whatever the number of processes: see xase._segments.
+    The same report, or the same VerificationError, whatever the number of processes: see xase.segments.
     """
     if jobs is None:
-        jobs = _segments.default_jobs() if os.path.getsize(path) >= PARALLEL_BYTES else 1
+        jobs = segments.default_jobs() if os.path.getsize(path) >= PARALLEL_BYTES else 1
     if jobs > 1:
         report = _verify_in_segments(os.fspath(path), trusted_keys, jobs)
         if report is not None:
@@ -176,7 +176,7 @@ def _verify_in_segments(path: str, trusted_keys: Optional[Iterable[evidence.Publ
     previous_blocks: list[Optional[int]] = [None, *(block_at for _, block_at in splits)]
     tenant_id = str(header["tenant_id"])
     arguments = [(path, tenant_id, keys, start, end, block_at) for start, end, block_at in zip(starts, ends, previous_blocks)]
-    end_state = _segments.joined(_segments.run_segments(_verify_segment, arguments))
+    end_state = segments.joined(segments.run_segments(_verify_segment, arguments))
     return None if end_state is None else BundleReport(tenant_id, end_state.next_seq, end_state.blocks)
 
 
@@ -207,7 +207,7 @@ def _lines_between(handle: BinaryIO, start: int, end: Optional[int]) -> Iterator
 
 def _verify_segment(
     path: str, tenant_id: str, keys: dict[str, str], start: int, end: Optional[int], previous_block_at: Optional[int]
-) -> Optional[_segments.Segment]:
+) -> Optional[segments.Segment]:
     """One segment in its own process: the states it began and ended at, or None if anything failed."""
     try:
         with open(path, "rb") as handle:
@@ -222,4 +222,4 @@ def _verify_segment(
     state = verifier.state
     if state is None or ended != (end is None):  # only the last segment holds the end line
         return None
-    return _segments.Segment(begin, state)
+    return segments.Segment(begin, state)

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from xase import datasets_cli, evidence, log_cli, note
-from xase._segments import jobs_argument
-from xase._text import printable
 from xase.bundle import verify_bundle_file
 from xase.contexts import history
 from xase.log_monitor import LogInconsistency, LogUnavailable
+from xase.segments import jobs_argument
+from xase.wire import printable
 
 
 def _load_receipt(path: str) -> Any:

@@ -23,9 +23,9 @@ import json
 import sys
 from typing import Any, Callable
 
-from xase._text import printable
 from xase.errors import ValidationError, XaseError
 from xase.sessions import Client
+from xase.wire import printable
 
 __all__ = ["add_commands"]
 

@@ -48,6 +48,7 @@ __all__ = [
     "VerificationError",
     "block_hash",
     "block_signing_body",
+    "block_signing_input",
     "canonicalize",
     "chain_position",
     "check_block_body",
@@ -142,9 +143,15 @@ def block_signing_body(block: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in block.items() if key not in ("block_hash", "signature")}
 
 
+def block_signing_input(body: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """Section 3: JCS(block_body) and its SHA-256, the `block_hash` a signer signs (a KMS key is sent the bytes)."""
+    canonical = canonicalize(block_signing_body(body))
+    return canonical, hashlib.sha256(canonical).digest()
+
+
 def block_hash(body: Mapping[str, Any]) -> bytes:
     """Section 3: H(JCS(block_body)), 32 raw bytes; the digest that is signed."""
-    return hashlib.sha256(canonicalize(block_signing_body(body))).digest()
+    return block_signing_input(body)[1]
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -323,10 +330,15 @@ def check_block_body(block: Any) -> None:
             raise VerificationError(subject, "format", f"{member}: invalid value {block[member]!r}", seq=first)
 
 
-def _verify_block_hash_and_signature(block: Mapping[str, Any], key: PublicKeyLike, subject: str, seq: int | None) -> None:
+def _verify_block_hash(block: Mapping[str, Any], subject: str, seq: int | None) -> bytes:
+    """The block's digest, once its stated `block_hash` is shown to be it."""
     digest = block_hash(block)
     if block.get("block_hash") != digest.hex():
         raise VerificationError(subject, "block_hash", f"expected {digest.hex()}, got {block.get('block_hash')}", seq=seq)
+    return digest
+
+
+def _verify_block_signature(block: Mapping[str, Any], digest: bytes, key: PublicKeyLike, subject: str, seq: int | None) -> None:
     signature = block.get("signature")
     if not isinstance(signature, str) or not verify_signature(key, digest, signature):
         raise VerificationError(subject, "signature", f"expected a valid {ALGORITHM} signature by {block['key_id']}, got one that does not verify", seq=seq)
@@ -433,11 +445,9 @@ def verify_receipt(
         verify_inclusion(actual_hash, proof["leaf_index"], proof["tree_size"], audit_path, block["merkle_root"])
     except _merkle.MerkleError as exc:
         raise VerificationError(subject, "inclusion_proof", str(exc), seq=seq) from None
-    digest = block_hash(block)
-    if block.get("block_hash") != digest.hex():
-        raise VerificationError(subject, "block_hash", f"expected {digest.hex()}, got {block.get('block_hash')}", seq=seq)
+    digest = _verify_block_hash(block, subject, seq)
     pem = _verify_receipt_key(receipt, block, trusted_key_ids(trusted_keys), seq)
-    _verify_block_hash_and_signature(block, pem, subject, seq)
+    _verify_block_signature(block, digest, pem, subject, seq)
     if "tlog" in receipt:
         vkeys = log_keys if log_keys is not None else ([] if trusted_keys is not None else None)
         block_keys = [pem, *(key for key in trusted_keys or () if not (isinstance(key, str) and key.startswith("sha256:")))]
@@ -590,7 +600,7 @@ class ChainVerifier:
         key = self._keys.get(block["key_id"])
         if key is None:
             raise VerificationError(subject, "key_id", f"expected one of {sorted(self._keys)}, got {block['key_id']}", seq=first)
-        _verify_block_hash_and_signature(block, key, subject, first)
+        _verify_block_signature(block, _verify_block_hash(block, subject, first), key, subject, first)
         self._prev_block_hash = str(block["block_hash"])
         self._pending = []
         self.blocks += 1

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from xase import evidence, note, tlogproof
-from xase._text import printable
 from xase.log_monitor import CheckpointStore, LogMonitor, LogView, check_consistent
+from xase.wire import printable
 
 __all__ = ["add_arguments", "check_held_checkpoint", "check_log", "is_tlog_proof", "log_keys", "verify_tlog_proof_file"]
 

@@ -100,9 +100,11 @@ def error_from_body(status: int, body: Any, retry_after: Optional[float] = None)
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     server_code = error.get("code")
-    code = server_code if server_code in ERROR_CODES else _STATUS_CODES.get(status, "SERVER_ERROR" if status >= 500 else "VALIDATION_ERROR")
+    known = isinstance(server_code, str) and server_code in ERROR_CODES  # any JSON may come: a dict is not even hashable
+    code = str(server_code) if known else _STATUS_CODES.get(status, "SERVER_ERROR" if status >= 500 else "VALIDATION_ERROR")
     message = str(error.get("message") or f"HTTP {status} from the ledger")
-    details = dict(error.get("details") or {})
+    given = error.get("details")
+    details = dict(given) if isinstance(given, dict) else {}
     if server_code and server_code != code:
         details["server_code"] = server_code
     if error.get("request_id"):

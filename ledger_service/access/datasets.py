@@ -26,10 +26,10 @@ from xase import evidence
 
 __all__ = ["create_dataset", "find_dataset", "upload_records", "grant_access", "revoke_grant", "list_grants", "list_accesses"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")  # as the ledger writes them
-_PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)  # as the ledger writes them
+_PURPOSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DATASET_ID_PREFIX = "ds_"  # ids only: no dataset name may start with it
 ACCESS_LOG_PAGE = 1000  # entries per page of the access log, at most
 UPLOAD_CHUNK = 1000  # rows per staging transaction (~20 ms): the longest another writer waits on an upload
@@ -51,7 +51,7 @@ def _dataset_view(row: Any) -> dict[str, Any]:
 
 
 def create_dataset(conn: Connection, tenant_id: str, name: Any, description: Any = "") -> dict[str, Any]:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationFailed("name: 1-200 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", {"field": "name"})
     if name.lower().startswith(DATASET_ID_PREFIX):
         raise ValidationFailed(f"name: the prefix {DATASET_ID_PREFIX!r} is reserved for dataset ids", {"field": "name"})
@@ -84,7 +84,7 @@ def _prepared(record: Any, position: int) -> tuple[str, str]:
     record_id = body.pop("record_id", None)
     if record_id is None:
         record_id = "rec_" + secrets.token_hex(8)
-    elif not isinstance(record_id, str) or not _RECORD_ID.match(record_id):
+    elif not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
         raise ValidationFailed(f"record {position}: record_id must be 1-128 characters of A-Z a-z 0-9 . _ : -", {"index": position})
     try:
         canonical = evidence.canonicalize(body)
@@ -227,7 +227,7 @@ def grant_access(conn: Connection, dataset: Any, grantee: Any, purposes: Any, ma
     tenant = conn.execute(select(Tenant.id).where((Tenant.id == grantee) | (Tenant.name == grantee))).first() if isinstance(grantee, str) else None
     if tenant is None:
         raise NotFound(f"tenant {grantee!r} not found", {"field": "tenant"})
-    if not isinstance(purposes, list) or not purposes or not all(isinstance(p, str) and _PURPOSE.match(p) for p in purposes):
+    if not isinstance(purposes, list) or not purposes or not all(isinstance(p, str) and _PURPOSE.fullmatch(p) for p in purposes):
         raise ValidationFailed('purposes: a non-empty list of purpose names such as "model_training"', {"field": "purposes"})
     if isinstance(max_duration_seconds, bool) or not isinstance(max_duration_seconds, int) or not 60 <= max_duration_seconds <= MAX_DURATION_SECONDS:
         raise ValidationFailed(f"max_duration_seconds: an integer within [60, {MAX_DURATION_SECONDS}]", {"field": "max_duration_seconds"})
@@ -324,7 +324,7 @@ def _access_position(cursor: str) -> tuple[str, str]:
     try:
         body = cursor.removeprefix("acur_")
         created_at, access_id = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("ascii").split("|")
-        if _TIMESTAMP.match(created_at) and access_id.isascii():
+        if _TIMESTAMP.fullmatch(created_at) and access_id.isascii():
             return created_at, access_id
     except (ValueError, UnicodeDecodeError):
         pass

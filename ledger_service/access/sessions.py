@@ -41,7 +41,7 @@ MAX_FILTER_LIMIT = 1000
 MAX_OPERATION_IDS = 10_000  # record ids one operation may name
 _ID_CHUNK = 1000  # ids per IN (...) lookup: far below PostgreSQL's 65,535 parameters
 OPERATION_TYPES = ("TRAIN", "EVALUATE", "ANALYZE", "VALIDATE", "EXPORT")
-_DURATION = re.compile(r"^(\d{1,7})([smhd])$")
+_DURATION = re.compile(r"(\d{1,7})([smhd])", re.ASCII)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MAX_DURATION = 10 * 366 * 86400
 _RECORDS = DatasetRecord.__table__
@@ -52,8 +52,8 @@ def parse_duration(value: Any) -> int:
     """ "30d", "12h", "45m", "90s" or a number of seconds."""
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
-    elif isinstance(value, str) and _DURATION.match(value):
-        number, unit = _DURATION.match(value).groups()  # type: ignore[union-attr]
+    elif isinstance(value, str) and _DURATION.fullmatch(value):
+        number, unit = _DURATION.fullmatch(value).groups()  # type: ignore[union-attr]
         seconds = int(number) * _UNITS[unit]
     else:
         raise ValidationFailed('duration: "30d", "12h", "45m", "90s" or a number of seconds', {"field": "duration"})

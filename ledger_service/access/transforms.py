@@ -28,7 +28,7 @@ __all__ = ["TRANSFORMATIONS", "transform"]
 TRANSFORMATIONS = ("anonymize", "generalize")
 MAX_FIELDS = 100  # paths in parameters.fields
 _METHODS = ("hash", "mask", "redact")
-_DATE = re.compile(r"^(\d{4})-(\d{2})(-\d{2}.*)?$")
+_DATE = re.compile(r"(\d{4})-(\d{2})(-\d{2}.*)?")
 Transformer = Callable[[Any], Any]
 
 
@@ -72,7 +72,7 @@ def _date_cutter(granularity: Any) -> Transformer:
         raise _invalid("granularity must be 'year' or 'month'")
 
     def generalize_date(value: Any) -> Any:
-        match = _DATE.match(value) if isinstance(value, str) else None
+        match = _DATE.fullmatch(value) if isinstance(value, str) else None
         if not match:
             return value
         return match.group(1) if granularity == "year" else f"{match.group(1)}-{match.group(2)}"

@@ -18,7 +18,7 @@ from ledger_service.contexts.registry import Registry
 from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError, NotFound, ValidationFailed
 from ledger_service.web import body_bytes, error_response, file_response, int_arg, json_body, json_object, json_response, principal, reading, state
-from xase._version import __version__
+from xase import __version__
 from xase.evidence import is_hex64
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/cxdb")

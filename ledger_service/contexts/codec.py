@@ -20,7 +20,7 @@ import zstandard
 
 from ledger_service.contexts.registry import INTEGER_RANGES, Descriptor, Field, Registry
 from ledger_service.errors import FailedDependency, Unprocessable
-from xase._text import is_decimal
+from xase.wire import is_decimal
 
 __all__ = ["COMPRESSION_NONE", "COMPRESSION_ZSTD", "RenderOptions", "RENDER_CHOICES", "encode", "project", "plain", "compress", "decompress"]
 

@@ -20,7 +20,7 @@ from ledger_service.contexts.counters import lock_counters
 from ledger_service.contexts.tables import ContextCounters, RegistryBundle, RegistryEnum, RegistryType
 from ledger_service.errors import Conflict, NotFound, Unprocessable
 from xase import evidence
-from xase._text import is_decimal, is_label
+from xase.wire import is_decimal, is_label
 
 __all__ = ["FIELD_TYPES", "Field", "Descriptor", "Registry", "publish", "get_bundle", "latest_types", "check_bundle_id", "INTEGER_RANGES"]
 

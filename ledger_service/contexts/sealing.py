@@ -28,11 +28,11 @@ from ledger_service import evidence
 from ledger_service.contexts import codec
 from ledger_service.contexts.tables import AgentContext, Blob, Turn
 from ledger_service.db import read_connection, write_transaction
-from xase._text import is_decimal
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
 from xase.evidence import commitment as commit
 from xase.references import TurnReference
+from xase.wire import is_decimal
 
 __all__ = ["SEAL_POLICY", "SEAL_PREFIX", "seal_heads", "ensure_sealer", "verify_tenant", "IntegrityReport"]
 

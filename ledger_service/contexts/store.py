@@ -22,9 +22,9 @@ from ledger_service.contexts.tables import AgentContext, Blob, ContextCounters, 
 from ledger_service.db import bulk_insert
 from ledger_service.errors import Conflict, NotFound, Unprocessable, ValidationFailed, check_quota, over_cap
 from xase import evidence
-from xase._text import is_decimal, is_label
 from xase.contexts import history
 from xase.evidence import ZERO_HASH
+from xase.wire import is_decimal, is_label
 
 __all__ = ["TurnInput", "parse_id", "parse_turn", "page_rows", "with_payloads", "create_context", "append", "get_context", "list_contexts",
            "children", "walk", "get_blob", "stats", "MAX_APPEND_TURNS"]  # fmt: skip

@@ -18,7 +18,7 @@ from ledger_service.errors import NotFound
 from ledger_service.evidence import checkpoints, tree
 from ledger_service.evidence.chain import record_body, record_result
 from ledger_service.evidence.tables import Block, ChainHead, Payload, Record, SigningKey
-from xase import _segments, bundle, evidence
+from xase import bundle, evidence, segments
 
 __all__ = ["get_record", "list_records", "receipt", "get_block", "checkpoint", "public_keys", "verify_chain", "export_lines", "stats"]
 
@@ -236,7 +236,7 @@ def _check_block_pointers(rows: list[Any], block_seq: int) -> None:
 def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1) -> dict[str, Any]:
     """Section 6 full-chain verification of one tenant, straight from the database.
 
-    With jobs > 1, in that many processes, each a range of blocks (see xase._segments): the same
+    With jobs > 1, in that many processes, each a range of blocks (see xase.segments): the same
     report as with one, faster. Not for a request handler, which must not fork.
     """
     if jobs > 1:
@@ -312,11 +312,11 @@ def _verify_in_segments(engine: Engine, tenant_id: str, jobs: int) -> Optional[d
     engine.dispose()  # no pooled connection may live on in a forked worker
     url = engine.url.render_as_string(hide_password=False)
     ranges = zip(bounds, [*bounds[1:], None])
-    end = _segments.joined(_segments.run_segments(_verify_segment, [(url, tenant_id, keys, first, last) for first, last in ranges]))
+    end = segments.joined(segments.run_segments(_verify_segment, [(url, tenant_id, keys, first, last) for first, last in ranges]))
     return None if end is None else _verified(tenant_id, end.next_seq, end.blocks)
 
 
-def _verify_segment(url: str, tenant_id: str, keys: dict[str, str], first_block: int, end_block: Optional[int]) -> Optional[_segments.Segment]:
+def _verify_segment(url: str, tenant_id: str, keys: dict[str, str], first_block: int, end_block: Optional[int]) -> Optional[segments.Segment]:
     """Blocks [first_block, end_block) and their records, in a worker process; the last range runs to the head."""
     engine = make_engine(url)
     try:
@@ -332,7 +332,7 @@ def _verify_segment(url: str, tenant_id: str, keys: dict[str, str], first_block:
     finally:
         engine.dispose()
     state = verifier.state
-    return None if state is None else _segments.Segment(start, state)
+    return None if state is None else segments.Segment(start, state)
 
 
 def _exported_context(stored: str) -> Any:

@@ -166,8 +166,7 @@ def _seal(signer: Signer, head: Any, tenant_id: str, rows: list[dict[str, Any]],
         "key_id": signer.key_id,
         "algorithm": signer.algorithm,
     }
-    canonical = evidence.canonicalize(body)
-    digest = hashlib.sha256(canonical).digest()
+    canonical, digest = evidence.block_signing_input(body)
     return {**body, "block_hash": digest.hex(), "signature": signer.sign(canonical, digest)}
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
@@ -142,6 +143,7 @@ class Checkpointer:
         self._engine, self.keys, self.interval, self._public_url, self._cache = engine, keys, interval, public_url, cache
         self._lock = threading.Lock()
         self._scheduled: dict[str, threading.Timer] = {}
+        self._signing: dict[str, threading.Lock] = {}
         self._signed_at: dict[str, float] = {}  # monotonic time this process last signed or found a fresh one
         self.on_signed: Optional[Callable[[str], None]] = None  # told of each checkpoint this process signed, after commit
 
@@ -182,7 +184,22 @@ class Checkpointer:
         return self.sign(tenant_id)
 
     def sign(self, tenant_id: str) -> Latest:
-        """Sign the tree as it stands, unless another process signed within the interval; the newest checkpoint."""
+        """Sign the tree as it stands, unless another process signed within the interval; the newest checkpoint.
+        One signer at a time per organisation in this process (the timer and a reader may both ask)."""
+        with self._lock:
+            signing = self._signing.setdefault(tenant_id, threading.Lock())
+        with signing:
+            try:
+                return self._sign(tenant_id)
+            except IntegrityError:  # another process stored a checkpoint of this very size first: it stands
+                with read_connection(self._engine) as conn:
+                    stored = latest(conn, tenant_id)
+                if stored is None:
+                    raise
+                self._signed_at[tenant_id] = time.monotonic()
+                return stored
+
+    def _sign(self, tenant_id: str) -> Latest:
         with read_connection(self._engine, snapshot=True) as conn:
             size, found = tree.tree_size(conn, tenant_id), latest(conn, tenant_id)
             if found is not None and found.size >= size:

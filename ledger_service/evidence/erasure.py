@@ -25,7 +25,7 @@ from ledger_service.errors import NotFound, ValidationFailed
 from ledger_service.evidence import audit
 from ledger_service.evidence.ledger import Ledger
 from ledger_service.evidence.tables import Payload
-from xase._text import UNPRINTABLE
+from xase.wire import UNPRINTABLE
 
 __all__ = ["ERASURE_POLICY", "MAX_REASON", "erase_payload"]
 

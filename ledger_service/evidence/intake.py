@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -23,8 +22,7 @@ from typing import Any, Optional
 from confusable_homoglyphs import confusables
 
 from ledger_service.errors import ValidationFailed
-from xase import evidence
-from xase._text import UNPRINTABLE
+from xase import evidence, wire
 from xase.references import BadReference, parse_references
 
 __all__ = ["RecordInput", "parse_record", "check_idempotency_key", "LEDGER_POLICY_PREFIX", "LEDGER_TRANSACTION_PREFIXES"]
@@ -50,10 +48,6 @@ FIELDS = frozenset(
     }
 )  # fmt: skip
 
-_UUID4 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
-_TOKEN_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_TRANSACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_TEXT = 256
 LEDGER_POLICY_PREFIX = "xase."
 LEDGER_TRANSACTION_PREFIXES = ("acc_", "era_", "ret_", "cxs_", "lgv_")  # data accesses, payload erasures, knowledge, context seals, log visibility
@@ -91,8 +85,8 @@ def _fail(field: str, message: str) -> ValidationFailed:
 def check_idempotency_key(key: Any, field: str = "idempotency_key") -> Optional[str]:
     if key is None:
         return None
-    if not isinstance(key, str) or not (_UUID4.match(key) or _TOKEN_KEY.match(key)):
-        raise _fail(field, "must be a UUID v4 or 16-64 characters of A-Z a-z 0-9 _ -")
+    if not wire.is_idempotency_key(key):
+        raise _fail(field, wire.IDEMPOTENCY_KEY_RULE)
     return key
 
 
@@ -124,7 +118,7 @@ def _text(fields: dict[str, Any], name: str, *, required: bool = False) -> Optio
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise _fail(name, "is not valid Unicode (lone surrogate)") from None
-    if UNPRINTABLE.search(value):
+    if wire.UNPRINTABLE.search(value):
         raise _fail(name, "may not contain control or bidirectional-override characters")
     return value
 
@@ -143,7 +137,7 @@ def _commit(fields: dict[str, Any], name: str) -> str:
     if (raw is None) == (given is None):
         raise _fail(name, f"give exactly one of {name} (raw) or {name}_hash (its commitment)")
     if given is not None:
-        if not isinstance(given, str) or not _HEX64.match(given):
+        if not evidence.is_hex64(given):
             raise _fail(f"{name}_hash", "must be 64 lowercase hex characters")
         return given
     if not isinstance(raw, dict):
@@ -227,7 +221,7 @@ def parse_record(item: Any, idempotency_key: Optional[str] = None, *, written_by
     """
     fields = _normalized(item)
     transaction_id = fields.get("transaction_id")
-    if transaction_id is not None and (not isinstance(transaction_id, str) or not _TRANSACTION_ID.match(transaction_id)):
+    if transaction_id is not None and not wire.is_transaction_id(transaction_id):
         raise _fail("transaction_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
     policy_id = str(_text(fields, "policy_id", required=True))
     if not written_by_ledger:

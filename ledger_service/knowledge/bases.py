@@ -18,7 +18,7 @@ from ledger_service.knowledge import homomorphic
 from ledger_service.knowledge.tables import Chunk, ContextBinding, ExecutionContext, KeyPermission, KnowledgeBase, KnowledgeKey
 from ledger_service.tables import ApiKey
 from xase import evidence
-from xase._text import UNPRINTABLE
+from xase.wire import UNPRINTABLE
 
 __all__ = ["READ", "WRITE", "DELETE", "KEY_SCOPES", "kb_view", "list_kbs", "get_kb", "create_kb", "delete_kb", "create_key", "list_keys",
            "revoke_key", "permissions", "set_permission", "require", "check_id", "kb_row", "store_context", "get_context", "list_contexts", "delete_context",

@@ -21,7 +21,7 @@ from ledger_service.knowledge import bases, homomorphic
 from ledger_service.knowledge.tables import Chunk, KnowledgeBase
 from ledger_service.query import compile_filter, parse_path, sort_expression
 from xase import evidence
-from xase._text import is_decimal
+from xase.wire import is_decimal
 
 __all__ = ["FIELDS", "MAX_CHUNKS", "MAX_IDS", "MAX_RESULTS", "insert_chunks", "update_chunks", "patch_chunks", "delete_chunks",
            "get_chunks", "meta_filter", "search", "search_page", "matching_ids", "delete_matching", "patch_matching", "vector_selection",

@@ -21,7 +21,7 @@ from typing import Any
 import gmpy2
 
 from ledger_service.errors import ValidationFailed
-from xase._text import is_decimal
+from xase.wire import is_decimal
 
 __all__ = ["SCHEMES", "MAX_KEY_BITS", "MAX_CIPHERTEXTS", "PublicContext", "parse_context", "decode_vector", "pack_vector",
            "unpack_vector", "encode_ciphertext", "query_numbers", "distances", "check_widths", "json_rows"]  # fmt: skip
@@ -78,7 +78,8 @@ def parse_context(data: Any) -> PublicContext:
     secret key is not in plaintext."""
     if not isinstance(data, dict):
         raise ValidationFailed("data: expected an object (ExecutionContext.to_dict_enc)", {"field": "data"})
-    scheme = SCHEMES.get(data.get("type"))  # type: ignore[arg-type]
+    kind = data.get("type")
+    scheme = SCHEMES.get(kind) if isinstance(kind, str) else None  # any JSON value may come: a dict is not even hashable
     if scheme is None:
         raise ValidationFailed(f"data.type: expected one of {sorted(SCHEMES)}", {"field": "data.type"})
     sk = data.get("sk")

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from ledger_service.errors import ValidationFailed, over_cap
 from xase import evidence
-from xase._text import is_decimal
+from xase.wire import is_decimal
 
 __all__ = [
     "JsonDocument",
@@ -48,7 +48,7 @@ MAX_DEPTH = 16
 MAX_IN = 1000
 MAX_PREDICATES = 200
 MAX_VALUES = 5000
-_SEGMENT = re.compile(r"^[^$.\x00][^.\x00]{0,127}$")
+_SEGMENT = re.compile(r"[^$.\x00][^.\x00]{0,127}")
 _COMPARE = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
 
 
@@ -70,7 +70,7 @@ def parse_path(path: Any) -> tuple[str, ...]:
         raise _invalid(f"field path {path!r} must be a non-empty string", path=str(path))
     _require_unicode(path)
     segments = tuple(path.split("."))
-    if len(segments) > MAX_DEPTH or not all(_SEGMENT.match(segment) for segment in segments):
+    if len(segments) > MAX_DEPTH or not all(_SEGMENT.fullmatch(segment) for segment in segments):
         raise _invalid(f"invalid field path {path!r}", path=path)
     return segments
 

@@ -25,7 +25,7 @@ from ledger_service.evidence import audit, chain
 from ledger_service.evidence.intake import parse_record
 from ledger_service.evidence.signing import LocalSigner
 from ledger_service.tenants import create_tenant
-from xase._segments import default_jobs
+from xase.segments import default_jobs
 
 
 def _build(directory: Path, records: int, batch: int) -> tuple[str, str, Path]:

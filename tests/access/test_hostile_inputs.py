@@ -76,3 +76,13 @@ def test_a_filter_path_with_unicode_digits_is_a_name_not_an_index(shared: tuple[
     sid = open_session(consumer, dataset_id)["session_id"]
     answer = consumer.post(f"/sessions/{sid}/filter", json={"filter": {path: 1}})
     assert answer.status_code == 200 and answer.json()["records"] == [], answer.text
+
+
+def test_names_ids_purposes_and_durations_with_a_final_newline_are_400s(shared: tuple[Api, Api, str]) -> None:
+    """`^...$` matched before a final newline: a name, a record id, a purpose or a duration could carry one in."""
+    holder, consumer, dataset_id = shared
+    assert holder.post("/datasets", json={"name": "cardio\n"}).status_code == 400
+    assert holder.post(f"/datasets/{dataset_id}/records", json=[{"record_id": "r-1\n", "age": 1}]).status_code == 400
+    assert consumer.post("/sessions", json={"dataset": dataset_id, "purpose": "model_training", "duration": "1d\n"}).status_code == 400
+    grant = {"tenant": consumer.get("/stats").json()["tenant_id"], "purposes": ["model_training\n"], "max_duration": "30d"}
+    assert holder.post(f"/datasets/{dataset_id}/grants", json=grant).status_code == 400

@@ -8,8 +8,10 @@ import hashlib
 import json
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy import text
 from ledger_service.db import read_connection, write_transaction
 from ledger_service.evidence import tree
 from ledger_service.evidence.intake import parse_record
-from tests.conftest import Api, LedgerProcess, decision, in_process_app
+from tests.conftest import BACKENDS, Api, LedgerProcess, decision, in_process_app
 from xase import note, tlog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,3 +241,30 @@ def test_the_go_reference_verifies_checkpoint_tiles_and_proofs(log: Api, tmp_pat
     assert _go(binary, {**job, "log_url": "", "inclusion": [], "consistency": [{**consistency[1], "proof": bent}]}).returncode == 1
     resigned = signed.replace("\n600\n", "\n601\n")
     assert _go(binary, {**job, "checkpoint": resigned, "log_url": "", "inclusion": [], "consistency": []}).returncode == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processes_that_sign_the_same_size_at_once_store_one_checkpoint(tmp_path: Path, backend: str) -> None:
+    """The append's timer and a reader (or two server processes) may sign the same new size together: one checkpoint is
+    stored and every signer answers it (on PostgreSQL the second insert was a 500)."""
+    with in_process_app(tmp_path, backend) as (app, _signer):
+        from ledger_service import tenants
+        from ledger_service.evidence.checkpoints import Checkpointer
+
+        engine, ledger = app.extensions["xase"].engine, app.extensions["xase.evidence"]
+        with write_transaction(engine) as conn:
+            tenant = tenants.create_tenant(conn, "acme")["id"]
+        ledger.checkpointer.interval = 3600.0  # the app's own timer keeps out of the race
+        _append(app, tenant, 7)
+        processes = [Checkpointer(engine, ledger.checkpointer.keys, 0.05, None, tree.TileCache()) for _ in range(4)]
+        start = threading.Barrier(len(processes) * 2)
+
+        def sign(process: Checkpointer) -> int:
+            start.wait()
+            return process.sign(tenant).size
+
+        with ThreadPoolExecutor(len(processes) * 2) as pool:
+            sizes = list(pool.map(sign, processes * 2))
+        with read_connection(engine) as conn:
+            stored = conn.execute(text("SELECT tree_size FROM log_checkpoints WHERE tenant_id = :t ORDER BY tree_size"), {"t": tenant}).scalars().all()
+        assert stored[-1] == 7 and set(sizes) == {7}, (sizes, stored)

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api, LedgerProcess
+from xase import wire
 
 __all__ = ["World", "FuzzReport", "fuzz", "ROUTES"]
 
@@ -322,7 +323,7 @@ XTRACE_ADMIN = ("/xtrace/v1/kbs", "/xtrace/v1/keys")  # authenticated by x-xtrac
 _ODD_NUMBERS = st.sampled_from([2**53 + 1, -(2**53) - 1, 2**63, -(2**63) - 1, 2**64, 10**30, 1e308, -1e308, 1.7976931348623157e308,
                                 5e-324, -0.0, 1e-300])  # fmt: skip
 _ODD_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\ud83d", "\u0661", "\u00b2", "\u0663\u0664", "\u202e", "\x00", "\x1b[2J", "\u2028",
-                             "\uff11", "\u0967", "\U0001d7e2", *_LOOK_ALIKES])  # fmt: skip
+                             "\uff11", "\u0967", "\U0001d7e2", "tx_1\n", "my_key_1234567890\n", *_LOOK_ALIKES])  # fmt: skip
 
 
 def _deep(operator: str, depth: int, leaf: Any) -> Any:
@@ -575,6 +576,7 @@ class Fuzzer:
         report.b_chain_changed = _without_seals(world.chain_ids(world.b.key)) != _without_seals(b_chain_before)
         new_in_a = set(_without_seals(world.chain_ids(world.a.key))) - set(a_chain_before)
         report.a_unacknowledged = sorted(new_in_a - report.acknowledged)
+        report.violations += [f"A's chain holds a transaction id the wire rules refuse: {tx!r}" for tx in new_in_a if not wire.is_transaction_id(tx)]
         report.chains_verify = all(world.verifies(key) for key in (world.a.key, world.b.key, world.c_key))
         return report
 

@@ -96,6 +96,8 @@ def test_stored_vectors_round_trip_as_the_client_encodes_them() -> None:
         ({"sk": json.dumps({"phi": "1", "inv": "2"})}, "plaintext"),
         ({"sk": None}, "plaintext"),
         ({"type": "GoldwasserMicaliClient"}, "data.type"),
+        ({"type": {"name": "PaillierClient"}}, "data.type"),  # not hashable: was a TypeError, a 500 (the fuzzer found it)
+        ({"type": ["PaillierClient"]}, "data.type"),
         ({"pk": "not json"}, "data.pk"),
         ({"pk": json.dumps({"n_squared": "-5"})}, "data.pk"),
         ({"pk": json.dumps({"n_squared": True})}, "data.pk"),

@@ -51,7 +51,7 @@ def test_missing_required_fields_and_unknown_fields(client: XaseClient) -> None:
     assert client.get_stats()["size"] == 0
 
 
-@pytest.mark.parametrize("key", ["short", "has space in it 123", "x" * 65, 42])
+@pytest.mark.parametrize("key", ["short", "has space in it 123", "x" * 65, 42, "my_key_1234567890\n"])  # "$" took a final newline
 def test_bad_idempotency_keys(client: XaseClient, key: Any) -> None:
     with pytest.raises(ValidationError):
         client.record(VALID, idempotency_key=key)

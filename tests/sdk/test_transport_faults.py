@@ -150,3 +150,24 @@ def test_a_429_holds_back_every_batch_of_the_client_for_its_retry_after() -> Non
     waits_of_the_first = len(transport.waits)
     assert transport.send_batch([item(1)]) == [ok(1)]
     assert len(transport.waits) == waits_of_the_first + 1 and 2.5 < transport.waits[-1] <= 3.0  # the other batch waited too
+
+
+def test_an_error_body_of_any_shape_is_a_typed_error() -> None:
+    """A broken or hostile ledger may answer any JSON: an unhashable error code was a TypeError in the SDK."""
+    from xase.transport import error_from_body
+
+    for code in ({}, [], 5, None, "NOT_A_CODE"):
+        failure = error_from_body(400, {"error": {"code": code, "message": "m"}})
+        assert failure.code == "VALIDATION_ERROR"
+    for details in ([1], "ab", 7, [[1, 2]]):  # dict() of these raised, or made a dict of nonsense
+        assert error_from_body(429, {"error": {"code": "RATE_LIMIT_EXCEEDED", "details": details}}).details == {}
+
+
+def test_the_knowledge_client_reads_an_error_body_of_any_shape() -> None:
+    from xase.knowledge.integration import _error
+
+    for body in (b'{"error": {"code": {}, "message": [], "details": "ab"}}', b'{"error": []}', b"[]", b"not json", b'{"error": null}'):
+        failure = _error("GET", "http://l/x", 502, body)
+        assert failure.code == "SERVER_ERROR" and failure.details == {} and "GET http://l/x: 502" in str(failure)
+    named = _error("GET", "http://l/x", 404, b'{"error": {"code": "NOT_FOUND", "message": "no kb", "details": {"kb_id": "1"}}}')
+    assert (named.code, named.details) == ("NOT_FOUND", {"kb_id": "1"})

@@ -59,6 +59,13 @@ def test_bad_idempotency_key_header(api: Api) -> None:
     _error(api.post("/records", json=decision(1), headers={"Idempotency-Key": "short"}), 400, "VALIDATION_ERROR")
 
 
+@pytest.mark.parametrize("field", [{"transaction_id": "tx_1\n"}, {"idempotency_key": "my_key_1234567890\n"}])
+def test_an_id_with_a_final_newline_is_refused(api: Api, field: dict[str, str]) -> None:
+    """The wire rules were `^...$` regexes, whose `$` also matches before a final newline: an id could carry one
+    into the chain and onto an auditor's screen."""
+    _error(api.post("/records", json=decision(1, **field)), 400, "VALIDATION_ERROR")
+
+
 @pytest.mark.parametrize(
     "body",
     [{"records": []}, {"records": "x"}, {"rows": [{}]}, {"records": [{}], "extra": 1}, []],

@@ -76,3 +76,32 @@ def test_the_checker_catches_a_sideways_import() -> None:
     assert not _allowed("ledger_service.query.filters", "ledger_service.access.tables")
     assert not _allowed("ledger_service.evidence.audit", "ledger_service.app")
     assert _allowed("ledger_service.access.sessions", "ledger_service.evidence")
+
+
+def _sdk_imports(path: Path) -> set[str]:
+    """Every xase module or name a file imports (`from xase import a` counted as xase.a)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("xase"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "xase":
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(_modules()))
+def test_the_ledger_uses_only_the_sdk_s_public_modules(module: str) -> None:
+    """The SDK is the ground floor of the server; its private modules (xase._*) are not part of the contract."""
+    private = sorted(name for name in _sdk_imports(_modules()[module]) if any(part.startswith("_") and part != "__version__" for part in name.split(".")))
+    assert not private, f"{module} imports the SDK's private {private}"
+
+
+def test_the_format_loads_without_the_http_client() -> None:
+    """An auditor's verifier and the ledger need hashes and signatures, not requests and tenacity."""
+    import subprocess
+    import sys
+
+    probe = "import sys, xase.evidence, xase.tlog, xase.note, xase.tlogproof, xase.wire; print(sorted({'requests', 'tenacity'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -356,7 +356,10 @@ def _error(method: str, url: str, status: int, body: bytes) -> KnowledgeError:
     message, details = body[:300].decode("utf-8", "replace"), cast(dict[str, Any], {})
     try:
         error = json.loads(body)["error"]
-        code, message, details = error.get("code", code), error.get("message", message), error.get("details") or {}
     except (ValueError, KeyError, TypeError):
-        pass
+        error = None
+    if isinstance(error, dict):  # any JSON may come: keep only members of the types an error body has
+        code = error["code"] if isinstance(error.get("code"), str) else code
+        message = error["message"] if isinstance(error.get("message"), str) else message
+        details = error["details"] if isinstance(error.get("details"), dict) else details
     return KnowledgeError(code, f"{method} {url.split('?')[0]}: {status}: {message}", status, details)

@@ -21,8 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from xase._text import is_decimal
 from xase.evidence import GENESIS, ChainState
+from xase.wire import is_decimal
 
 __all__ = ["Segment", "default_jobs", "jobs_argument", "joined", "run_segments"]
 
