@@ -260,6 +260,29 @@ def cloned_database(source: LedgerProcess, directory: Path) -> Iterator[str]:
         copy.drop()
 
 
+def tamper(url: str, statement: str, **params: Any) -> list[Any]:
+    """Run SQL straight against a database, as a tamperer would; a change must touch at least one row."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(sqlalchemy.text(statement), params)
+            if result.returns_rows:
+                return list(result.mappings())
+            assert result.rowcount >= 1, statement
+            return []
+    finally:
+        engine.dispose()
+
+
+def ledger_cli(url: str, key: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`xase-ledger --database-url URL --signing-key KEY ARGS...` in this process: (exit code, stdout, stderr)."""
+    from ledger_service import cli
+
+    code = cli.main(["--database-url", url, "--signing-key", str(key), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 class Api:
     """requests with a tenant's API key and the ledger's base URL."""
 

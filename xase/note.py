@@ -5,7 +5,9 @@ Verification follows the Go reference (`golang.org/x/mod/sumdb/note.Open`): sign
 ignored, a known key whose signature fails rejects the whole note, and at least one known key must sign.
 
 Key types: 0x01 Ed25519 over the note text; 0x02 ECDSA P-256 (DER signature over SHA-256 of the text, key ID the
-SHA-256 of the key's SubjectPublicKeyInfo), as github.com/transparency-dev/witness implements it.
+SHA-256 of the key's SubjectPublicKeyInfo), as github.com/transparency-dev/witness implements it; 0x04 a witness's
+Ed25519 cosignature (C2SP tlog-cosignature `cosignature/v1`): an 8-byte big-endian timestamp then Ed25519 over
+"cosignature/v1\ntime <timestamp>\n" and the note text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
+    "COSIGNATURE_V1",
     "ED25519",
     "ECDSA",
     "MAX_NOTE_BYTES",
@@ -30,6 +33,10 @@ __all__ = [
     "NoteError",
     "Signature",
     "Verifier",
+    "cosign",
+    "cosignature_message",
+    "cosignature_time",
+    "cosigner_verifier",
     "ecdsa_verifier",
     "ed25519_verifier",
     "format_checkpoint",
@@ -43,6 +50,7 @@ __all__ = [
 
 ED25519 = 0x01
 ECDSA = 0x02
+COSIGNATURE_V1 = 0x04
 MAX_NOTE_BYTES = 1 << 20  # a checkpoint is ~200 bytes a signature line; anything this large is refused unread
 MAX_SIGNATURES = 100  # the Go reference's limit
 _DASH = "\u2014 "
@@ -87,6 +95,11 @@ class Verifier:
         try:
             if self.key_type == ED25519:
                 ed25519.Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, text)
+            elif self.key_type == COSIGNATURE_V1:
+                if len(signature) != 8 + 64:
+                    return False
+                message = cosignature_message(text.decode(), cosignature_time(signature))
+                ed25519.Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature[8:], message)
             elif self.key_type == ECDSA:
                 key = serialization.load_der_public_key(self.public_key)
                 if not isinstance(key, ec.EllipticCurvePublicKey):
@@ -103,6 +116,36 @@ def ed25519_verifier(name: str, public_key: ed25519.Ed25519PublicKey) -> Verifie
     return Verifier(name, ED25519, public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
 
+def cosigner_verifier(name: str, public_key: ed25519.Ed25519PublicKey) -> Verifier:
+    """A witness's key for its cosignatures (type 0x04): the same Ed25519 key, another key ID and message."""
+    return Verifier(name, COSIGNATURE_V1, public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+MAX_TIMESTAMP = (1 << 63) - 1
+
+
+def cosignature_message(text: str, timestamp: int) -> bytes:
+    """What a cosignature/v1 signs: the header line, the time line, the checkpoint's note text."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def cosignature_time(signature: bytes) -> int:
+    """The POSIX time a cosignature states (its first 8 bytes, big-endian)."""
+    timestamp = int.from_bytes(signature[:8], "big")
+    if timestamp > MAX_TIMESTAMP:
+        raise ValueError(f"cosignature timestamp: expected at most 2^63-1, got {timestamp}")
+    return timestamp
+
+
+def cosign(private_key: ed25519.Ed25519PrivateKey, name: str, text: str, timestamp: int) -> Signature:
+    """A witness's cosignature/v1 over a checkpoint's note text, as a signature line to append to the note."""
+    if not 0 < timestamp <= MAX_TIMESTAMP:
+        raise ValueError(f"cosignature timestamp: expected 1..2^63-1, got {timestamp}")
+    verifier = cosigner_verifier(name, private_key.public_key())
+    signature = timestamp.to_bytes(8, "big") + private_key.sign(cosignature_message(text, timestamp))
+    return Signature(name, verifier.key_id, signature)
+
+
 def ecdsa_verifier(name: str, public_key: ec.EllipticCurvePublicKey) -> Verifier:
     spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return Verifier(name, ECDSA, spki)
@@ -117,8 +160,8 @@ def parse_vkey(vkey: str) -> Verifier:
         expected = bytes.fromhex(hash_hex) if len(hash_hex) == 8 else b""
     except (binascii.Error, ValueError):
         raise NoteError(f"verifier key: not name+hash+base64: {vkey[:80]!r}") from None
-    if not encoded or not expected or encoded[0] not in (ED25519, ECDSA) or (encoded[0] == ED25519 and len(encoded) != 33):
-        raise NoteError(f"verifier key: expected an Ed25519 (0x01) or ECDSA (0x02) key, got {vkey[:80]!r}")
+    if not encoded or not expected or encoded[0] not in (ED25519, ECDSA, COSIGNATURE_V1) or (encoded[0] != ECDSA and len(encoded) != 33):
+        raise NoteError(f"verifier key: expected an Ed25519 (0x01), ECDSA (0x02) or cosigner (0x04) key, got {vkey[:80]!r}")
     verifier = Verifier(name, encoded[0], encoded[1:])
     if verifier.key_id != expected:
         raise NoteError(f"verifier key: key hash expected {verifier.key_id.hex()}, got {hash_hex}")

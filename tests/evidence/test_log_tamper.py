@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
-from ledger_service import cli as ledger_cli
-from tests.conftest import BACKENDS, Api, LedgerProcess, cloned_database, decision
+from tests.conftest import BACKENDS, Api, LedgerProcess, cloned_database, decision, ledger_cli, tamper
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -36,19 +34,6 @@ def clone(pristine: LedgerProcess, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _sql(url: str, statement: str) -> None:
-    engine = sqlalchemy.create_engine(url)
-    with engine.begin() as conn:
-        assert conn.execute(sqlalchemy.text(statement)).rowcount >= 1, statement
-    engine.dispose()
-
-
-def _cli(url: str, key: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = ledger_cli.main(["--database-url", url, "--signing-key", str(key), *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 TAMPERING = {
     "tile hashes": "UPDATE log_tiles SET hashes = (SELECT hashes FROM log_tiles WHERE tile_index = 1) WHERE tile_index = 0",
     "tile root": "UPDATE log_tiles SET root = (SELECT root FROM log_tiles WHERE tile_index = 1) WHERE tile_index = 0",
@@ -61,21 +46,21 @@ TAMPERING = {
 
 
 def test_an_untouched_log_verifies(clone: str, pristine: LedgerProcess, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")
+    code, out, _ = ledger_cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")
     assert code == 0 and "OK (600 records, 3 blocks)" in out, out
 
 
 @pytest.mark.parametrize("change", sorted(TAMPERING))
 def test_a_changed_tile_or_checkpoint_is_broken(clone: str, pristine: LedgerProcess, capsys: pytest.CaptureFixture[str], change: str) -> None:
-    _sql(clone, TAMPERING[change])
-    code, out, _ = _cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")
+    tamper(clone, TAMPERING[change])
+    code, out, _ = ledger_cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")
     assert code == 1 and "BROKEN" in out, out
 
 
 def test_a_chain_whose_tree_is_not_built_is_an_error_until_upgrade_builds_it(clone: str, pristine: LedgerProcess, capsys: pytest.CaptureFixture[str]) -> None:
-    _sql(clone, "DELETE FROM log_tiles")
-    code, out, _ = _cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")
+    tamper(clone, "DELETE FROM log_tiles")
+    code, out, _ = ledger_cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")
     assert code == 1 and "ERROR" in out and "BROKEN" not in out and "db upgrade" in out, out
-    code, _, err = _cli(clone, pristine.key_path, capsys, "db", "upgrade")
+    code, _, err = ledger_cli(clone, pristine.key_path, capsys, "db", "upgrade")
     assert code == 0 and "log tree " in err and "2 tiles written" in err, err
-    assert _cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")[0] == 0
+    assert ledger_cli(clone, pristine.key_path, capsys, "verify", "--tenant", "acme")[0] == 0
