@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from ledger_service import auth, contexts, evidence, tenants, verification
 from ledger_service.config import Settings
 from ledger_service.db import current_revision, head_revision, make_engine, migrate, read_connection, write_transaction
-from ledger_service.evidence import audit
+from ledger_service.evidence import audit, tree, witnessing
 from ledger_service.evidence.chain import register_signer
 from ledger_service.evidence.signing import signer_for
 from xase import segments, tlog
@@ -249,6 +249,21 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _witnesses(args: argparse.Namespace) -> int:
+    """Each witness and organisation: the newest checkpoint, the newest the witness cosigned, how far behind."""
+    settings = _settings(args)
+    engine = _existing_engine(settings)
+    witnesses = witnessing.parse_witnesses(settings.witnesses)
+    if not witnesses:
+        print("no witnesses configured (XASE_WITNESSES)")
+        return 0
+    for row in witnessing.Witnessing(engine, witnesses, tree.TileCache(16, 4)).state():
+        since = f", {row['seconds_since']} s ago" if row["seconds_since"] is not None else ""
+        print(printable(f"{row['witness']} {row['organisation']}: checkpoint {row['checkpoint']}, cosigned {row['cosigned']} "
+                        f"({row['behind']} behind{since})"))  # fmt: skip
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xase-ledger", description="The Xase ledger service.")
     parser.add_argument("--database-url", help="overrides XASE_DATABASE_URL")
@@ -283,6 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     commands.add_parser("seal-contexts", help="seal the agent context heads that moved into their tenants' chains, now").set_defaults(handler=_seal_contexts)
+
+    commands.add_parser("witnesses", help="each witness's state: the newest checkpoint it cosigned, per organisation").set_defaults(handler=_witnesses)
 
     export = commands.add_parser("export", help="write a tenant's chain as a JSON Lines bundle")
     export.add_argument("--tenant", required=True)

@@ -42,6 +42,8 @@ class Settings:
     log_kms_key_id: Optional[str] = None  # XASE_LOG_KMS_KEY_ID: sign checkpoints' Ed25519 line with this AWS KMS key
     checkpoint_interval: float = 1.0  # XASE_CHECKPOINT_INTERVAL: seconds at least between two checkpoints of a growing tree
     log_bucket: Optional[str] = None  # XASE_LOG_BUCKET: "bucket[/prefix]" to publish every log's tiles and checkpoints to (S3)
+    witnesses: str = ""  # XASE_WITNESSES: "<add-checkpoint URL prefix> <witness vkey>" entries, separated by ";" or new lines
+    witness_quorum: int = 0  # XASE_WITNESS_QUORUM: cosignatures a witnessed receipt needs (0: every witness configured)
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
     host: str = "127.0.0.1"  # XASE_HOST
     port: int = 3000  # XASE_PORT
@@ -86,6 +88,8 @@ class Settings:
             "log_kms_key_id": env.get("XASE_LOG_KMS_KEY_ID") or None,
             "checkpoint_interval": _number("XASE_CHECKPOINT_INTERVAL", cls.checkpoint_interval, float),
             "log_bucket": env.get("XASE_LOG_BUCKET") or None,
+            "witnesses": env.get("XASE_WITNESSES", ""),
+            "witness_quorum": _int("XASE_WITNESS_QUORUM", cls.witness_quorum),
             "admin_key": env.get("XASE_ADMIN_KEY") or None,
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),
@@ -131,6 +135,8 @@ class Settings:
             raise ValueError("XASE_CXDB_MAX_TURN_BYTES must be positive and XASE_CXDB_COMPRESS_MIN_BYTES not negative")
         if self.tenant_storage_bytes < 0:
             raise ValueError(f"XASE_TENANT_STORAGE_BYTES must be 0 (no quota) or positive, got {self.tenant_storage_bytes}")
+        if self.witness_quorum < 0:
+            raise ValueError(f"XASE_WITNESS_QUORUM must be 0 (every witness) or positive, got {self.witness_quorum}")
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"XASE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {self.sqlite_synchronous}")
         return self

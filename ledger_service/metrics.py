@@ -69,6 +69,9 @@ class Metrics:
         self.rate_limited = Counter("xase_rate_limit_rejections", "Requests refused with 429, by limit: api_key, failed_authentication",
                                     ["limit"], registry=registry)  # fmt: skip
         self.sessions = Counter("xase_sessions", "Data-access sessions, by event: opened, closed, revoked", ["event"], registry=registry)
+        self.witness_submissions = Counter("xase_witness_submissions", "Checkpoints sent to a witness, by witness and outcome: "
+                                           "cosigned, conflict (409), refused (400/403/404/422), unavailable, invalid",
+                                           ["witness", "outcome"], registry=registry)  # fmt: skip
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format a Prometheus server scrapes, and its content type; every worker's values summed."""

@@ -52,8 +52,11 @@ def _verify_receipt_file(args: argparse.Namespace) -> int:
     trusted = [Path(p).read_text() for p in args.key] or None
     context = _load_json(args.context) if args.context else None
     vkeys = log_cli.log_keys(args)
-    evidence.verify_receipt(receipt, trusted_keys=trusted, context=context, log_keys=vkeys)
+    witnesses, quorum = log_cli.witness_policy(args)
+    evidence.verify_receipt(receipt, trusted_keys=trusted, context=context, log_keys=vkeys, witnesses=witnesses, quorum=quorum)
     print(_summary(receipt))
+    if quorum:
+        print(printable(f"witnessed       by at least {quorum} of the {len(witnesses)} witnesses given"))
     if "tlog" in receipt:
         print(printable(f"log             leaf {receipt['tlog']['index']} of the signed checkpoint it carries"))
         if args.checkpoint:

@@ -413,6 +413,8 @@ def verify_receipt(
     *,
     hmac_key: bytes | None = None,
     log_keys: Iterable[str] | None = None,
+    witnesses: Iterable[str] = (),
+    quorum: int = 0,
 ) -> None:
     """Verify a receipt offline, in the order of EVIDENCE-FORMAT.md section 5 (and 8, for its `tlog` member).
 
@@ -421,8 +423,10 @@ def verify_receipt(
     With `input`/`output`/`context` the record's commitments are checked too
     (`hmac_key` for hmac-sha256 commitments). A receipt with a `tlog` member
     must also be at its index of the organisation's log, by a checkpoint the
-    block's key or one of `log_keys` (note verifier keys) signed. Returns None
-    or raises VerificationError naming the failed step.
+    block's key or one of `log_keys` (note verifier keys) signed; with `quorum`,
+    that checkpoint must carry at least `quorum` valid cosignatures by the
+    `witnesses` (cosigner vkeys, type 0x04). Returns None or raises
+    VerificationError naming the failed step.
     """
     if not isinstance(receipt, Mapping) or receipt.get("receipt_version") != 1:
         found = receipt.get("receipt_version") if isinstance(receipt, Mapping) else type(receipt).__name__
@@ -452,6 +456,8 @@ def verify_receipt(
         vkeys = log_keys if log_keys is not None else ([] if trusted_keys is not None else None)
         block_keys = [pem, *(key for key in trusted_keys or () if not (isinstance(key, str) and key.startswith("sha256:")))]
         _verify_log_member(receipt, bytes.fromhex(actual_hash), seq, block_keys, vkeys)
+    if quorum > 0:
+        _verify_witnesses(receipt, witnesses, quorum, seq)
     _verify_commitments(record, hmac_key, input=input, output=output, context=context)
 
 
@@ -469,6 +475,17 @@ def log_proof_of(receipt: Mapping[str, Any]) -> tlogproof.LogProof:
         return tlogproof.LogProof(member["index"], [base64.b64decode(node, validate=True) for node in nodes], member["checkpoint"])
     except (binascii.Error, ValueError) as problem:
         raise VerificationError(subject, "tlog", str(problem), seq=seq) from None
+
+
+def _verify_witnesses(receipt: Mapping[str, Any], witnesses: Iterable[str], quorum: int, seq: int) -> None:
+    """The receipt's checkpoint carries at least `quorum` valid cosignatures by `witnesses` (cosigner vkeys)."""
+    subject = f"record seq {seq}"
+    if not isinstance(receipt.get("tlog"), dict):
+        raise VerificationError(subject, "witnesses", "expected a receipt with its place in the log (tlog) to check cosignatures on, got none", seq=seq)
+    try:
+        tlogproof.verify_witnesses(str(receipt["tlog"].get("checkpoint")), [note.parse_vkey(vkey) for vkey in witnesses], quorum)
+    except (note.NoteError, tlogproof.TlogProofError) as problem:
+        raise VerificationError(subject, "witnesses", str(problem), seq=seq) from None
 
 
 def _verify_log_member(

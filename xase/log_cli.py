@@ -24,7 +24,7 @@ from xase import evidence, note, tlogproof
 from xase.log_monitor import CheckpointStore, LogMonitor, LogView, check_consistent
 from xase.wire import printable
 
-__all__ = ["add_arguments", "check_held_checkpoint", "check_log", "is_tlog_proof", "log_keys", "verify_tlog_proof_file"]
+__all__ = ["add_arguments", "check_held_checkpoint", "check_log", "is_tlog_proof", "log_keys", "verify_tlog_proof_file", "witness_policy"]
 
 
 def add_arguments(verify: argparse.ArgumentParser) -> None:
@@ -33,6 +33,8 @@ def add_arguments(verify: argparse.ArgumentParser) -> None:
     verify.add_argument("--consistency", metavar="JSON", help="the consistency proof between the two (GET /log/proof/consistency)")
     verify.add_argument("--log", metavar="URL", help="the log (…/api/xase/v1/log or …/logs/<org id>): fetch proofs; alone, check it against the last seen")
     verify.add_argument("--store", metavar="PATH", help="where the last checkpoint seen of each log is kept (default: XASE_CHECKPOINT_STORE)")
+    verify.add_argument("--witness", action="append", default=[], metavar="VKEY", help="a witness's cosigner key, or a file of them (repeatable)")
+    verify.add_argument("--quorum", type=int, default=None, metavar="K", help="cosignatures by the witnesses given that must be valid (default: all)")
 
 
 def is_tlog_proof(path: str) -> bool:
@@ -40,12 +42,26 @@ def is_tlog_proof(path: str) -> bool:
         return handle.read(len(tlogproof.HEADER)) == tlogproof.HEADER.encode()
 
 
-def log_keys(args: argparse.Namespace) -> Optional[list[str]]:
-    """The vkeys given with --log-key (each a vkey or a file of them, one a line); None when none was."""
+def _vkeys(values: Sequence[str]) -> list[str]:
+    """Each value a vkey, or a file of them (one a line)."""
     keys: list[str] = []
-    for value in args.log_key:
+    for value in values:
         keys += Path(value).read_text(encoding="utf-8").split() if Path(value).is_file() else [value]
-    return keys or None
+    return keys
+
+
+def log_keys(args: argparse.Namespace) -> Optional[list[str]]:
+    """The vkeys given with --log-key; None when none was."""
+    return _vkeys(args.log_key) or None
+
+
+def witness_policy(args: argparse.Namespace) -> tuple[list[str], int]:
+    """The witnesses given with --witness and the quorum (--quorum, else every witness given)."""
+    witnesses = _vkeys(args.witness)
+    quorum = len(witnesses) if args.quorum is None else args.quorum
+    if quorum > len(witnesses):
+        raise ValueError(f"--quorum {quorum}: only {len(witnesses)} witnesses given (--witness VKEY)")
+    return witnesses, quorum
 
 
 def _verifiers(origin: str, vkeys: Optional[Sequence[str]], pems: Sequence[str]) -> list[note.Verifier]:
@@ -77,6 +93,13 @@ def verify_tlog_proof_file(args: argparse.Namespace, pems: Sequence[str]) -> tup
     print(printable(f"tenant          {record['tenant_id']}"))
     print(printable(f"log             {checkpoint.origin}: leaf {proof.index} of {checkpoint.size}"))
     print(printable(f"signed by       {', '.join(verifier.vkey.split('+')[1] for verifier in signers)}"))
+    witnesses, quorum = witness_policy(args)
+    if quorum:
+        try:
+            cosigners = tlogproof.verify_witnesses(proof.checkpoint, [note.parse_vkey(vkey) for vkey in witnesses], quorum)
+        except tlogproof.TlogProofError as problem:
+            raise evidence.VerificationError(f"record seq {seq}", "witnesses", str(problem), seq=seq) from None
+        print(printable(f"witnessed by    {', '.join(cosigner.name for cosigner in cosigners)} ({len(cosigners)} of {quorum} required)"))
     return proof, signers
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "parse_vkey",
     "signature_line",
     "split_note",
+    "verified_signers",
 ]
 
 ED25519 = 0x01
@@ -217,8 +218,8 @@ def split_note(note: str) -> tuple[str, list[Signature]]:
     return text, signatures
 
 
-def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[Verifier]]:
-    """The note's text and the known keys that signed it; NoteError unless at least one did and none failed."""
+def verified_signers(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[Verifier]]:
+    """The note's text and those of `verifiers` that signed it (perhaps none); NoteError when one's signature fails."""
     text, signatures = split_note(note)
     known = {(verifier.name, verifier.key_id): verifier for verifier in verifiers}
     signed: list[Verifier] = []
@@ -229,6 +230,12 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[Verif
         if not verifier.verify(text.encode(), signature.signature):
             raise NoteError(f"signature by {signature.name} ({signature.key_id.hex()}): does not verify")
         signed.append(verifier)
+    return text, signed
+
+
+def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[Verifier]]:
+    """The note's text and the known keys that signed it; NoteError unless at least one did and none failed."""
+    text, signed = verified_signers(note, verifiers)
     if not signed:
         raise NoteError("note: expected a signature by a trusted key, found none")
     return text, signed

@@ -18,7 +18,16 @@ from typing import Optional
 
 from xase import note, tlog
 
-__all__ = ["HEADER", "MAX_PROOF_BYTES", "LogProof", "TlogProofError", "format_tlog_proof", "parse_tlog_proof", "verify_log_inclusion"]
+__all__ = [
+    "HEADER",
+    "MAX_PROOF_BYTES",
+    "LogProof",
+    "TlogProofError",
+    "format_tlog_proof",
+    "parse_tlog_proof",
+    "verify_log_inclusion",
+    "verify_witnesses",
+]
 
 HEADER = "c2sp.org/tlog-proof@v1"
 MAX_PROOF_BYTES = note.MAX_NOTE_BYTES + 64 * 1024  # a checkpoint, 63 hashes and a record body fit with room to spare
@@ -96,3 +105,16 @@ def verify_log_inclusion(
     except tlog.MerkleError as problem:
         raise TlogProofError(f"inclusion proof in checkpoint {checkpoint.size}: {problem}") from None
     return checkpoint, signed
+
+
+def verify_witnesses(checkpoint: str, witnesses: Iterable[note.Verifier], quorum: int) -> list[note.Verifier]:
+    """The given witnesses (cosigner keys, type 0x04) whose cosignatures of the checkpoint verify; TlogProofError
+    when fewer than `quorum` do, or when one of theirs fails (a note with a failing known signature is malformed)."""
+    try:
+        _text, signers = note.verified_signers(checkpoint, [witness for witness in witnesses if witness.key_type == note.COSIGNATURE_V1])
+    except note.NoteError as problem:
+        raise TlogProofError(f"witnesses: {problem}") from None
+    if len(signers) < quorum:
+        named = ", ".join(signer.name for signer in signers) or "none"
+        raise TlogProofError(f"witnesses: expected cosignatures by at least {quorum} of the witnesses given, got {len(signers)} ({named})")
+    return signers

@@ -11,7 +11,7 @@ from typing import Any, Optional
 from flask import Blueprint, Response, request, stream_with_context
 
 from ledger_service.errors import CheckpointPending, ValidationFailed
-from ledger_service.evidence import audit, tree
+from ledger_service.evidence import audit, checkpoints, tree
 from ledger_service.evidence.ledger import current_ledger
 from ledger_service.web import PREFIX, json_response, principal, reading, state
 from xase import evidence, tlog, tlogproof
@@ -27,10 +27,18 @@ def _receipt_page(receipt: dict[str, object], verdict: str) -> Response:
     return Response(page, mimetype="text/html")
 
 
-def _log_proof(tenant_id: str, seq: int) -> Optional[tuple[tlogproof.LogProof, str]]:
-    """The record's inclusion proof in the newest checkpoint, and the log's origin, if a checkpoint covers it yet."""
+def _log_proof(tenant_id: str, seq: int, witnessed: bool) -> Optional[tuple[tlogproof.LogProof, str]]:
+    """The record's inclusion proof in the newest checkpoint (`witnessed`: the newest the witness quorum cosigned),
+    and the log's origin, if such a checkpoint covers it yet."""
     ledger = current_ledger()
-    signed = ledger.checkpointer.current(tenant_id)
+    if witnessed:
+        with reading() as conn:
+            found = checkpoints.witnessed(conn, tenant_id, ledger.witness_quorum, beyond=seq)
+        if found is None:
+            return None
+        signed = found
+    else:
+        signed = ledger.checkpointer.current(tenant_id)
     if signed.size <= seq:
         return None
     with reading() as conn:
@@ -65,9 +73,17 @@ def get_receipt(transaction_id: str) -> Response:
     wanted = request.args.get("format", "json")
     if wanted not in ("json", "tlog-proof"):
         raise ValidationFailed(f"format: expected json or tlog-proof, got {wanted[:40]!r}", {"field": "format"})
+    asked = request.args.get("witnessed", "false")
+    if asked not in ("true", "false"):
+        raise ValidationFailed(f"witnessed: expected true or false, got {asked[:40]!r}", {"field": "witnessed"})
+    witnessed = asked == "true"
+    if witnessed and not current_ledger().witness_quorum:
+        raise ValidationFailed("witnessed: this ledger has no witnesses (XASE_WITNESSES)", {"field": "witnessed"})
     with reading() as conn:
         receipt = audit.receipt(conn, caller.tenant_id, transaction_id)
-    proof = _log_proof(caller.tenant_id, receipt["record"]["seq"])
+    proof = _log_proof(caller.tenant_id, receipt["record"]["seq"], witnessed)
+    if proof is None and witnessed:
+        raise CheckpointPending("no checkpoint the witnesses cosigned covers this record yet", 1, {"retry_after": 1})
     if wanted == "tlog-proof":
         return _tlog_proof_text(receipt, proof)
     if proof is not None:

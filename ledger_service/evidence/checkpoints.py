@@ -21,22 +21,22 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
 from ledger_service.evidence import tree
 from ledger_service.evidence.signing import Signer, create_key_file
-from ledger_service.evidence.tables import LogCheckpoint, LogKey, SigningKey
+from ledger_service.evidence.tables import LogCheckpoint, LogCosignature, LogKey, SigningKey
 from xase import evidence, note, tlog
 
-__all__ = ["Checkpointer", "Ed25519Key", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints"]
+__all__ = ["Checkpointer", "Ed25519Key", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints", "witnessed"]
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,35 @@ class Latest:
 
 
 def latest(conn: Connection, tenant_id: str) -> Optional[Latest]:
-    """The organisation's newest checkpoint, if it has one."""
+    """The organisation's newest checkpoint, with the witnesses' cosignatures it has, if it has one."""
+    return _checkpoint(conn, tenant_id, select(LogCheckpoint.tree_size).where(LogCheckpoint.tenant_id == tenant_id))
+
+
+def witnessed(conn: Connection, tenant_id: str, quorum: int, beyond: int = -1) -> Optional[Latest]:
+    """The newest checkpoint larger than `beyond` that at least `quorum` witnesses cosigned, with their cosignatures."""
+    sizes = (
+        select(LogCosignature.tree_size)
+        .where(LogCosignature.tenant_id == tenant_id, LogCosignature.tree_size > beyond)
+        .group_by(LogCosignature.tree_size)
+        .having(func.count() >= quorum)
+    )
+    return _checkpoint(conn, tenant_id, sizes)
+
+
+def _checkpoint(conn: Connection, tenant_id: str, sizes: Select[Any]) -> Optional[Latest]:
+    """The largest of the checkpoints at `sizes`, its note followed by its cosignature lines."""
     row = conn.execute(
         select(LogCheckpoint.tree_size, LogCheckpoint.note, LogCheckpoint.origin, LogCheckpoint.signed_at)
-        .where(LogCheckpoint.tenant_id == tenant_id)
+        .where(LogCheckpoint.tenant_id == tenant_id, LogCheckpoint.tree_size.in_(sizes.scalar_subquery()))
         .order_by(LogCheckpoint.tree_size.desc())
         .limit(1)
     ).first()
-    return None if row is None else Latest(int(row.tree_size), row.note, row.origin, row.signed_at)
+    if row is None:
+        return None
+    lines = conn.execute(
+        select(LogCosignature.line).where(LogCosignature.tenant_id == tenant_id, LogCosignature.tree_size == row.tree_size).order_by(LogCosignature.key_id)
+    ).scalars()
+    return Latest(int(row.tree_size), row.note + "".join(lines), row.origin, row.signed_at)
 
 
 def _age(signed_at: str) -> float:
@@ -145,7 +166,7 @@ class Checkpointer:
         self._scheduled: dict[str, threading.Timer] = {}
         self._signing: dict[str, threading.Lock] = {}
         self._signed_at: dict[str, float] = {}  # monotonic time this process last signed or found a fresh one
-        self.on_signed: Optional[Callable[[str], None]] = None  # told of each checkpoint this process signed, after commit
+        self.listeners: list[Callable[[str], None]] = []  # told of each checkpoint this process signed, after commit
 
     def poke(self, tenant_id: str) -> None:
         """The tree grew: a checkpoint within `interval`, or now when the last is that old."""
@@ -221,8 +242,8 @@ class Checkpointer:
                 insert(LogCheckpoint).values(tenant_id=tenant_id, tree_size=size, root=root.hex(), origin=origin, note=signed, signed_at=row.signed_at)
             )
         self._signed_at[tenant_id] = time.monotonic()
-        if self.on_signed is not None:
-            self.on_signed(tenant_id)
+        for listener in self.listeners:
+            listener(tenant_id)
         return row
 
 

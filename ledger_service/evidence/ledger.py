@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from ledger_service.config import Settings
 from ledger_service.db import write_transaction
 from ledger_service.errors import LedgerError
-from ledger_service.evidence import audit, chain, checkpoints, publishing, tree
+from ledger_service.evidence import audit, chain, checkpoints, publishing, tree, witnessing
 from ledger_service.evidence.group_commit import AfterAppend, GroupCommitter
 from ledger_service.evidence.intake import RecordInput, parse_record
 from ledger_service.evidence.signing import Signer
@@ -56,6 +56,8 @@ class Ledger:
     metrics: Metrics
     tiles: tree.TileCache
     checkpointer: checkpoints.Checkpointer
+    witnessing: witnessing.Witnessing
+    witness_quorum: int  # cosignatures a witnessed receipt needs
 
     @classmethod
     def start(cls, settings: Settings, engine: Engine, signer: Signer, metrics: Optional[Metrics] = None) -> Ledger:
@@ -76,10 +78,15 @@ class Ledger:
         checkpointer = checkpoints.Checkpointer(engine, keys, settings.checkpoint_interval, settings.public_url, tiles)
         if settings.log_bucket:
             publisher = publishing.Publisher(engine, settings.log_bucket, tiles)
-            checkpointer.on_signed = publisher.notify
+            checkpointer.listeners.append(publisher.notify)
             publisher.notify_all()
+        witnesses = witnessing.parse_witnesses(settings.witnesses)
+        witnessed = witnessing.Witnessing(engine, witnesses, tiles, metrics)
+        if witnesses:
+            checkpointer.listeners.append(witnessed.notify)
         return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics,
-                   tiles=tiles, checkpointer=checkpointer)  # fmt: skip
+                   tiles=tiles, checkpointer=checkpointer, witnessing=witnessed,
+                   witness_quorum=min(settings.witness_quorum or len(witnesses), len(witnesses)))  # fmt: skip
 
     def append(self, tenant_id: str, items: Sequence[Union[RecordInput, LedgerError]], after: Optional[AfterAppend] = None) -> list[chain.Outcome]:
         """One block for these items, shared with concurrent appends when group commit is on; `after` writes more

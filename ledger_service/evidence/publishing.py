@@ -11,25 +11,19 @@ bytes again.
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import Engine, select
 
 from ledger_service.db import read_connection
 from ledger_service.evidence import checkpoints, tree
+from ledger_service.evidence.background import BackgroundJobs
 from ledger_service.evidence.tables import LogCheckpoint
 from xase import note, tlog
 
 __all__ = ["Publisher", "tiles_between"]
 
-log = logging.getLogger(__name__)
-
 IMMUTABLE = "public, max-age=31536000, immutable"
-MAX_BACKOFF = 60.0
 
 
 def tiles_between(old: int, size: int) -> list[tuple[int, int, int]]:
@@ -55,12 +49,8 @@ class Publisher:
         self.bucket, _, prefix = bucket.partition("/")
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self._client = client
-        self._wake = threading.Condition()
-        self._due: dict[str, float] = {}  # organisation -> monotonic time its next attempt may start
-        self._failures: dict[str, int] = {}
         self._published: dict[str, int] = {}  # the size whose tiles and checkpoint are in the bucket
-        self._thread: Optional[threading.Thread] = None
-        self._pid = 0
+        self._jobs = BackgroundJobs(f"publishing logs to s3://{self.bucket}", lambda tenant_id: self.publish(str(tenant_id)))
 
     def _s3(self) -> Any:
         if self._client is None:
@@ -71,13 +61,7 @@ class Publisher:
 
     def notify(self, tenant_id: str) -> None:
         """A checkpoint was signed: publish it soon. Never blocks."""
-        with self._wake:
-            self._due.setdefault(tenant_id, 0.0)
-            if self._thread is None or self._pid != os.getpid():  # not started, or a forked child
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="xase-log-publisher", daemon=True)
-                self._thread.start()
-            self._wake.notify()
+        self._jobs.notify(tenant_id)
 
     def notify_all(self) -> None:
         """Publish every organisation that has a checkpoint (at start: what a crash may have left unpublished)."""
@@ -85,29 +69,6 @@ class Publisher:
             tenants = conn.execute(select(LogCheckpoint.tenant_id).distinct()).scalars().all()
         for tenant_id in tenants:
             self.notify(tenant_id)
-
-    def _next(self) -> str:
-        with self._wake:
-            while True:
-                now = time.monotonic()
-                ready = [tenant for tenant, due in self._due.items() if due <= now]
-                if ready:
-                    del self._due[ready[0]]
-                    return ready[0]
-                self._wake.wait(min(self._due.values()) - now if self._due else None)
-
-    def _run(self) -> None:
-        while True:
-            tenant_id = self._next()
-            try:
-                self.publish(tenant_id)
-                self._failures.pop(tenant_id, None)
-            except Exception as failure:  # a store that is down or refuses: try again later, never lose the wish
-                count = self._failures[tenant_id] = self._failures.get(tenant_id, 0) + 1
-                delay = min(MAX_BACKOFF, 0.5 * 2 ** min(count, 10))
-                log.warning("publishing the log of %s to s3://%s failed (%s); again in %.1f s", tenant_id, self.bucket, failure, delay)
-                with self._wake:
-                    self._due.setdefault(tenant_id, time.monotonic() + delay)
 
     def _key(self, tenant_id: str, name: str) -> str:
         return f"{self.prefix}{tenant_id}/{name}"

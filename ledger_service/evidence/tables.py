@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.tables import Base, Hash, Position
 
-__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream", "LogTile", "LogCheckpoint", "LogKey", "LogSetting"]
+__all__ = ["ChainHead", "Record", "Block", "SigningKey", "Payload", "BatchStream", "LogTile", "LogCheckpoint", "LogCosignature", "LogKey", "LogSetting"]
 
 
 class ChainHead(Base):
@@ -143,3 +143,15 @@ class LogSetting(Base):
     public: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[str] = mapped_column(String(32))
     transaction_id: Mapped[str] = mapped_column(String(128))
+
+
+class LogCosignature(Base):
+    """A witness's cosignature (C2SP cosignature/v1) of one checkpoint, as the signature line it sent. Insert-only."""
+
+    __tablename__ = "log_cosignatures"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(Position, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(8), primary_key=True)  # the witness key's ID, hex
+    witness: Mapped[str] = mapped_column(String(300))  # the witness's name
+    line: Mapped[str] = mapped_column(Text)
+    cosigned_at: Mapped[int] = mapped_column(Position)  # the POSIX time the cosignature states

@@ -103,6 +103,6 @@ def test_a_store_that_is_down_delays_publishing_and_never_an_append(tmp_path: Pa
             assert api.post("/records", json=decision(n)).status_code in (200, 201)
         assert time.monotonic() - started < 5  # hang guard: appends do not wait for the store
         time.sleep(0.5)
-        assert "publishing the log of" in (tmp_path / "ledger.log").read_text()
+        assert "publishing logs to s3://xase-logs for ten_" in (tmp_path / "ledger.log").read_text()
     finally:
         ledger.destroy()

@@ -422,11 +422,12 @@ _GARBAGE_ID = st.one_of(
 _PARAM_VALUES = st.one_of(
     st.text(_URL_SAFE, max_size=20), _QUERY_JSON,
     st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN", "\u0661", "\u00b2", "\u0664\u0662", "\uff11", "2026-13-45T00:00:00Z",
-                     "1024", "both", "100000", "tlog-proof", "json"]),  # the largest pages and answers; a receipt's formats
+                     "1024", "both", "100000", "tlog-proof", "json", "true", "false"]),  # the largest pages and answers; a receipt's formats
 )  # fmt: skip
 _PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts",
                 "kb_id", "chunk_ids", "projection", "view", "type_hint_mode", "as_type_id", "as_type_version", "before_turn_id", "from_turn_id",
-                "include_unknown", "bytes_render", "enum_render", "recursive", "tag", "include_lineage", "index", "size", "old", "format"]  # fmt: skip
+                "include_unknown", "bytes_render", "enum_render", "recursive", "tag", "include_lineage", "index", "size", "old", "format",
+                "witnessed"]  # fmt: skip
 
 
 @st.composite

@@ -34,12 +34,13 @@ TREE = tlog.ListSource(LEAVES)
 class WitnessProcess:
     directory: Path
     logs: list[str]
+    name: str = "witness.test/w1"
     process: subprocess.Popen[bytes] | None = None
     url: str = ""
 
     @property
     def vkey(self) -> str:
-        return self._cli("init", "--key", str(self.directory / "witness.pem"), "--name", "witness.test/w1").strip()
+        return self._cli("init", "--key", str(self.directory / "witness.pem"), "--name", self.name).strip()
 
     def _cli(self, *args: str) -> str:
         return subprocess.run([sys.executable, "-m", "xase.witness.cli", *args], capture_output=True, text=True, check=True, timeout=60).stdout
@@ -48,7 +49,7 @@ class WitnessProcess:
         port_file = self.directory / "port"
         port_file.unlink(missing_ok=True)
         vkey = self.vkey
-        command = [sys.executable, "-m", "xase.witness.cli", "serve", "--key", str(self.directory / "witness.pem"), "--name", "witness.test/w1",
+        command = [sys.executable, "-m", "xase.witness.cli", "serve", "--key", str(self.directory / "witness.pem"), "--name", self.name,
                    "--state", str(self.directory / "state.db"), "--port", "0", "--port-file", str(port_file)]  # fmt: skip
         for log in self.logs:
             command += ["--log", log]
