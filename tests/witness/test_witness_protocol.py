@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import random
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +20,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api, LedgerProcess, decision
-from xase import note, tlog
+from tests.evidence.test_log import _go, _xasecheck
+from xase import note, tlog, tlogproof
 from xase.witness.protocol import Witness
 from xase.witness.state import WitnessState
 
@@ -181,3 +187,64 @@ def test_any_body_is_an_answer_of_the_protocol(tmp_path: Path, body: bytes) -> N
         assert witness.add_checkpoint(body).status in (200, 400, 403, 404, 409, 422)
     finally:
         witness.state.close()
+
+
+def test_cosignatures_interoperate_with_go_both_ways(witness: WitnessProcess, tmp_path: Path) -> None:
+    """tests/interop/xasecheck verifies our witness's cosignature through golang.org/x/mod/sumdb/note's Verifier
+    interface and Go's crypto/ed25519; a cosignature Go makes verifies in xase; a changed one fails both ways."""
+    binary = _xasecheck(tmp_path)
+    signed = _signed(120)
+    line = witness.add(0, [], signed).text
+    job = {"vkey": LOG.vkey, "checkpoint": signed + line, "witnesses": [witness.cosigner.vkey]}
+    assert _go(binary, job).returncode == 0, _go(binary, job).stderr
+    bent = line[:-3] + ("A" if line[-3] != "A" else "B") + line[-2:]
+    assert _go(binary, {**job, "checkpoint": signed + bent}).returncode == 1
+
+    seed = ed25519.Ed25519PrivateKey.generate()
+    raw = seed.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    done = _go(binary, {"vkey": LOG.vkey, "checkpoint": signed, "cosign_seed": raw.hex(), "cosign_name": "go.witness/w1"})
+    assert done.returncode == 0, done.stderr
+    go_line = json.loads(done.stdout)["cosignature"]
+    go_witness = note.cosigner_verifier("go.witness/w1", seed.public_key())
+    assert tlogproof.verify_witnesses(signed + go_line, [go_witness], 1) == [go_witness]
+    signature = note.split_note(signed + go_line)[1][-1].signature
+    later = note.Signature("go.witness/w1", go_witness.key_id, (note.cosignature_time(signature) + 1).to_bytes(8, "big") + signature[8:])
+    with pytest.raises(tlogproof.TlogProofError):  # the timestamp is signed too
+        tlogproof.verify_witnesses(signed + later.line, [go_witness], 1)
+
+
+def _stream(witness: WitnessProcess, start: int, acknowledged: list[int], stop: threading.Event) -> None:
+    """Checkpoints of one more leaf each, from `start`, until told to stop or refused; each size cosigned appended."""
+    current = start
+    while not stop.is_set() and current < 200:
+        try:
+            answer = witness.add(current, tlog.consistency_proof(TREE, current, current + 1) if current else [], _signed(current + 1))
+        except requests.RequestException:
+            return
+        if answer.status_code != 200:
+            return
+        current += 1
+        acknowledged.append(current)
+
+
+def test_a_witness_killed_mid_update_never_forgets_a_size_it_cosigned(witness: WitnessProcess) -> None:
+    """kill -9 at random points of a stream of growing checkpoints: after each restart the witness holds at least the
+    size of every cosignature it sent (it commits before it answers), and still refuses a fork from there."""
+    rng, size = random.Random(5), 0
+    for _round in range(4):
+        acknowledged, stop = [size], threading.Event()
+        sender = threading.Thread(target=_stream, args=(witness, size, acknowledged, stop))
+        sender.start()
+        time.sleep(rng.uniform(0.05, 0.3))
+        assert witness.process is not None
+        witness.process.send_signal(signal.SIGKILL)
+        witness.process.wait(timeout=10)
+        stop.set()
+        sender.join(timeout=10)
+        witness.start()
+        held = witness.add(len(LEAVES) - 2, [], _signed(len(LEAVES) - 1))  # an old size it does not hold: the 409 tells the one it does
+        assert held.status_code == 409
+        size = int(held.text)
+        assert size >= acknowledged[-1] > 0, (size, acknowledged[-1])
+    fork = tlog.ListSource([*LEAVES[: size - 1], hashlib.sha256(b"fork").digest(), *LEAVES[size:]])
+    assert witness.add(size, tlog.consistency_proof(fork, size, size + 5), _signed(size + 5, root=tlog.tree_hash(fork, size + 5))).status_code == 422

@@ -3,13 +3,20 @@
 // given the log's URL, the tiles themselves through tlog.TileHashReader (which proves every tile it reads
 // against the checkpoint's root) and the tree hash and proofs they give.
 //
+// Given witness vkeys, it requires their C2SP cosignature/v1 lines (key type 0x04) among the checkpoint's signatures,
+// verified with crypto/ed25519 through the note.Verifier interface; given a seed, it cosigns the checkpoint as a
+// witness would and answers the line.
+//
 // It reads one JSON job on stdin and writes one JSON answer on stdout; it exits 1 at the first check that fails.
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o xasecheck ./tests/interop/xasecheck
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +25,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -44,6 +52,9 @@ type job struct {
 	Consistency []consistency `json:"consistency"`
 	ProveIndex  []int64       `json:"prove_index"`
 	ProveOld    []int64       `json:"prove_old"`
+	Witnesses   []string      `json:"witnesses"`   // cosigner vkeys (type 0x04) whose cosignatures must verify
+	CosignSeed  string        `json:"cosign_seed"` // hex Ed25519 seed: cosign the checkpoint as a witness would
+	CosignName  string        `json:"cosign_name"`
 }
 
 type answer struct {
@@ -54,6 +65,57 @@ type answer struct {
 	TileTreeHash  string     `json:"tile_tree_hash,omitempty"`
 	TileInclusion [][]string `json:"tile_inclusion,omitempty"`
 	TileConsist   [][]string `json:"tile_consistency,omitempty"`
+	Cosignature   string     `json:"cosignature,omitempty"`
+}
+
+// cosigner is a C2SP tlog-cosignature v1 key (type 0x04) as a note.Verifier and note.Signer: the signature is an
+// 8-byte big-endian timestamp and Ed25519 over "cosignature/v1\ntime <t>\n" and the note text.
+type cosigner struct {
+	name    string
+	hash    uint32
+	public  ed25519.PublicKey
+	private ed25519.PrivateKey
+}
+
+func cosignerHash(name string, public ed25519.PublicKey) uint32 {
+	h := sha256.Sum256(append(append([]byte(name+"\n"), 0x04), public...))
+	return binary.BigEndian.Uint32(h[:4])
+}
+
+func parseCosigner(vkey string) cosigner {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		fail("witness vkey: %q", vkey)
+	}
+	key, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(key) != 33 || key[0] != 0x04 {
+		fail("witness vkey: expected type 0x04 and 32 bytes: %q", vkey)
+	}
+	c := cosigner{name: parts[0], public: ed25519.PublicKey(key[1:])}
+	c.hash = cosignerHash(c.name, c.public)
+	if fmt.Sprintf("%08x", c.hash) != parts[1] {
+		fail("witness vkey: key hash %s, computed %08x", parts[1], c.hash)
+	}
+	return c
+}
+
+func cosignedMessage(timestamp uint64, msg []byte) []byte {
+	return append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", timestamp)), msg...)
+}
+
+func (c cosigner) Name() string    { return c.name }
+func (c cosigner) KeyHash() uint32 { return c.hash }
+func (c cosigner) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	return ed25519.Verify(c.public, cosignedMessage(binary.BigEndian.Uint64(sig[:8]), msg), sig[8:])
+}
+func (c cosigner) Sign(msg []byte) ([]byte, error) {
+	timestamp := uint64(time.Now().Unix())
+	sig := make([]byte, 8, 8+ed25519.SignatureSize)
+	binary.BigEndian.PutUint64(sig, timestamp)
+	return append(sig, ed25519.Sign(c.private, cosignedMessage(timestamp, msg))...), nil
 }
 
 func fail(format string, args ...interface{}) {
@@ -118,6 +180,7 @@ func (r tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {}
 
 func main() {
 	var j job
+	var cosigLine string
 	if err := json.NewDecoder(os.Stdin).Decode(&j); err != nil {
 		fail("reading the job: %v", err)
 	}
@@ -125,9 +188,38 @@ func main() {
 	if err != nil {
 		fail("verifier key: %v", err)
 	}
-	n, err := note.Open([]byte(j.Checkpoint), note.VerifierList(verifier))
+	verifiers := []note.Verifier{verifier}
+	for _, vkey := range j.Witnesses {
+		verifiers = append(verifiers, parseCosigner(vkey))
+	}
+	n, err := note.Open([]byte(j.Checkpoint), note.VerifierList(verifiers...))
 	if err != nil {
 		fail("checkpoint: %v", err)
+	}
+	for _, vkey := range j.Witnesses {
+		found := false
+		for _, sig := range n.Sigs {
+			found = found || sig.Name == parseCosigner(vkey).name
+		}
+		if !found {
+			fail("no cosignature by %s", vkey)
+		}
+	}
+	if j.CosignSeed != "" {
+		seed, err := hex.DecodeString(j.CosignSeed)
+		if err != nil || len(seed) != ed25519.SeedSize {
+			fail("cosign seed: %v", err)
+		}
+		private := ed25519.NewKeyFromSeed(seed)
+		c := cosigner{name: j.CosignName, private: private, public: private.Public().(ed25519.PublicKey)}
+		c.hash = cosignerHash(c.name, c.public)
+		signed, err := note.Sign(&note.Note{Text: n.Text}, c)
+		if err != nil {
+			fail("cosigning: %v", err)
+		}
+		text := string(signed)
+		cosig := text[strings.LastIndex(text, "\n\n")+2:]
+		cosigLine = cosig
 	}
 	lines := strings.Split(n.Text, "\n")
 	if len(lines) < 4 {
@@ -138,7 +230,7 @@ func main() {
 		fail("checkpoint size: %q", lines[1])
 	}
 	tree := tlog.Tree{N: size, Hash: hashOf(lines[2])}
-	a := answer{Origin: lines[0], Size: size, Root: lines[2]}
+	a := answer{Origin: lines[0], Size: size, Root: lines[2], Cosignature: cosigLine}
 	for _, sig := range n.Sigs {
 		a.SignedBy = append(a.SignedBy, sig.Name)
 	}
