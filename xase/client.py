@@ -190,6 +190,28 @@ class XaseClient:
         body = {"reason": reason} if reason is not None else None
         return dict(self._sync_transport.call("POST", url_path("records", transaction_id, "payload", "erase"), body))
 
+    def get_receipt(self, transaction_id: str, *, witnessed: bool = False, timeout: float = 30.0) -> dict[str, Any]:
+        """The record's receipt (docs/evidence-format.md section 5), with its place in the organisation's log
+        (`tlog`) once a checkpoint covers it.
+
+        `witnessed=True` waits, up to `timeout` seconds, for a checkpoint the ledger's witnesses cosigned (their
+        quorum, `XASE_WITNESS_QUORUM`) and answers the receipt proven against it, with their cosignatures; check
+        them with `verify_receipt(receipt, witnesses=[vkey, ...], quorum=K)`. Raises XaseError: `CHECKPOINT_PENDING`
+        when the time is up, `NOT_FOUND`, or what the ledger answered.
+        """
+        path = url_path("receipts", transaction_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return dict(self._sync_transport.call("GET", path, params={"witnessed": "true"} if witnessed else None))
+            except XaseError as failure:
+                last = failure.details.get("last_error") or {}
+                pending = "CHECKPOINT_PENDING" in (failure.code, last.get("code") if isinstance(last, dict) else None)
+                left = deadline - time.monotonic()
+                if not pending or left <= 0:
+                    raise
+                time.sleep(min(left, max(0.1, float(getattr(failure, "retry_after", None) or 0.5))))
+
     # ---------------------------------------------------------------- lifecycle
 
     def flush(self, timeout_s: float = 5.0) -> None:

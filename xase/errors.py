@@ -27,6 +27,7 @@ ERROR_CODES = frozenset(
         "ACCESS_REVOKED",
         "UNEXPECTED_REDIRECT",
         "QUOTA_EXCEEDED",
+        "CHECKPOINT_PENDING",
         # the agent context store's (seed 003)
         "BAD_REQUEST",
         "PRECONDITION_FAILED",

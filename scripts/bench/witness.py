@@ -1,12 +1,19 @@
-"""`xase-witness` add-checkpoint requests/s, against the same server answering requests that do no work.
+"""Witnessing: `xase-witness` add-checkpoint requests/s, and what two witnesses cost a ledger.
 
-    python scripts/bench/witness.py [--logs 8] [--seconds 5]
+    python scripts/bench/witness.py [--logs 8] [--seconds 5] [--records 20000]
 
+Part 1, the witness alone:
 One `xase-witness serve` process (defaults: the standard library's threaded HTTP server, SQLite state with
 synchronous=FULL) follows `--logs` test logs; one client thread per log sends checkpoints one leaf larger each
 time, with their consistency proofs, over keep-alive connections, for `--seconds`. The baseline is the same
 process answering `GET /` (a 404: parsing, routing and answering, no signature, no proof, no write), measured in
-the same run with the same threads. Loopback only.
+the same run with the same threads.
+
+Part 2, a ledger with two local witnesses (`xase-ledger serve` defaults, SQLite, XASE_WITNESSES naming both,
+`xase-witness serve` defaults): records/s from one `XaseClient` with SDK defaults, against the same ledger settings
+without witnesses in the same run; then how long after an append both witnesses' cosignatures of a checkpoint
+covering it are stored (this includes the wait for the checkpoint itself, at most XASE_CHECKPOINT_INTERVAL = 1 s).
+Loopback only.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,9 +31,13 @@ import time
 from pathlib import Path
 
 import requests
+import sqlalchemy
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from xase import note, tlog
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ledger import running_ledger
+
+from xase import XaseClient, note, tlog
 
 LEAVES = [tlog.leaf_hash(hashlib.sha256(str(n).encode()).digest()) for n in range(20_000)]
 TREE = tlog.ListSource(LEAVES)
@@ -46,11 +59,86 @@ def _run(threads: list[threading.Thread], seconds: float, counts: list[int]) -> 
     return total / seconds
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_witness(directory: Path, name: str, port: int, log_vkey: str) -> subprocess.Popen[bytes]:
+    cli = [sys.executable, "-m", "xase.witness.cli"]
+    subprocess.run([*cli, "init", "--key", str(directory / f"{name}.pem"), "--name", f"bench.witness/{name}"], check=True, capture_output=True)
+    return subprocess.Popen([*cli, "serve", "--key", str(directory / f"{name}.pem"), "--name", f"bench.witness/{name}", "--state",
+                             str(directory / f"{name}.db"), "--port", str(port), "--log", log_vkey],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def _vkey(directory: Path, name: str) -> str:
+    cli = [sys.executable, "-m", "xase.witness.cli", "init", "--key", str(directory / f"{name}.pem"), "--name", f"bench.witness/{name}"]
+    return subprocess.run(cli, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _records_per_second(base_url: str, api_key: str, records: int) -> float:
+    with XaseClient(api_key=api_key, base_url=base_url) as client:
+        start = time.perf_counter()
+        for n in range(records):
+            while n % 100 == 0 and client.get_stats()["size"] > client.config.queue_max_size - 1000:
+                time.sleep(0.001)
+            client.record({"policy": "bench", "input": {"n": n}, "output": {"decision": "APPROVED"}})
+        client.flush(timeout_s=600)
+        return records / (time.perf_counter() - start)
+
+
+def _ledger_part(records: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="xase-witnessed-bench-") as tmp:
+        directory = Path(tmp)
+        ports = [_free_port(), _free_port()]
+        vkeys = [_vkey(directory, name) for name in ("w1", "w2")]
+        witnesses_env = ";".join(f"http://127.0.0.1:{port} {vkey}" for port, vkey in zip(ports, vkeys))
+        processes = []
+        with running_ledger({"XASE_WITNESSES": witnesses_env}, workers=None) as ledger:
+            log_vkey = requests.get(ledger.base_url + "/log/keys", headers={"X-API-Key": ledger.api_key}, timeout=10).json()["vkeys"][0]
+            processes = [_start_witness(directory, name, port, log_vkey) for name, port in zip(("w1", "w2"), ports)]
+            try:
+                time.sleep(1)
+                witnessed = _records_per_second(ledger.base_url, ledger.api_key, records)
+                engine = sqlalchemy.create_engine(f"sqlite:///{ledger.directory / 'ledger.db'}")
+                probe = requests.Session()
+                probe.headers["X-API-Key"] = ledger.api_key
+                delays = []
+                for _ in range(20):
+                    seq = probe.post(ledger.base_url + "/records", json={"policy": "probe", "input": {}, "output": {}}, timeout=30).json()["seq"]
+                    appended = time.perf_counter()
+                    while True:
+                        with engine.connect() as conn:
+                            count = conn.exec_driver_sql("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM log_cosignatures WHERE tree_size > ? "
+                                                         "GROUP BY tree_size)", (seq,)).scalar()  # fmt: skip
+                        if (count or 0) >= 2:
+                            break
+                        time.sleep(0.01)
+                    delays.append(time.perf_counter() - appended)
+                    time.sleep(0.3)
+                engine.dispose()
+            finally:
+                for process in processes:
+                    process.terminate()
+        with running_ledger(workers=None) as ledger:
+            alone = _records_per_second(ledger.base_url, ledger.api_key, records)
+    p99 = statistics.quantiles(delays, n=100)[98]
+    print(f"e2e SDK defaults -> serve defaults, 2 local witnesses (xase-witness defaults): {witnessed:>9,.0f} records/s")
+    print(f"e2e SDK defaults -> serve defaults, no witnesses (baseline):                 {alone:>9,.0f} records/s")
+    print(f"ratio: with / without witnesses = {witnessed / alone:.3f} (goal: at least 0.95)")
+    print(f"append -> both cosignatures stored, serve defaults (checkpoint interval 1 s), 20 appends: median "
+          f"{statistics.median(delays):.2f} s, p99 {p99:.2f} s (goal: p99 at most 2 s)")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--records", type=int, default=20_000)
     args = parser.parse_args()
+    _ledger_part(args.records)
     keys = [ed25519.Ed25519PrivateKey.generate() for _ in range(args.logs)]
     origins = [f"bench.example/log/{n}" for n in range(args.logs)]
     # the checkpoints and proofs are made before the clock starts: the bench measures the witness, not the client

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from tests.conftest import Api, LedgerProcess, decision
 from tests.evidence.test_log_receipts import _rewrite_from
 from tests.witness.test_witness_protocol import WitnessProcess
-from xase import cli, evidence, note
+from xase import XaseClient, XaseError, cli, evidence, note
 
 
 def _until(condition: Any, seconds: float = 15) -> Any:
@@ -68,7 +68,8 @@ def test_receipts_carry_the_witnesses_cosignatures(witnessed: tuple[LedgerProces
     ledger, api, witnesses = witnessed
     vkeys = [witness.cosigner.vkey for witness in witnesses]
     api.post("/records/batch", json={"records": [decision(n, transaction_id=f"w_{n}") for n in range(20)]})
-    receipt = _witnessed_receipt(api, "w_7")
+    with XaseClient(api_key=api.key, base_url=ledger.base_url) as client:
+        receipt = client.get_receipt("w_7", witnessed=True, timeout=15)  # waits for the quorum's cosignatures
     evidence.verify_receipt(receipt, witnesses=vkeys, quorum=2)
     assert len(note.verified_signers(receipt["tlog"]["checkpoint"], [w.cosigner for w in witnesses])[1]) == 2
     path = tmp_path / "receipt.json"
@@ -93,6 +94,9 @@ def test_a_dead_witness_delays_only_its_own_cosignatures(witnessed: tuple[Ledger
     assert time.monotonic() - started < 5  # hang guard: no append waits for a witness
     time.sleep(1)
     assert api.get("/receipts/d_4", params={"witnessed": "true"}).status_code == 503  # the quorum is both
+    with XaseClient(api_key=api.key, base_url=ledger.base_url) as client, pytest.raises(XaseError) as pending:
+        client.get_receipt("d_4", witnessed=True, timeout=1)
+    assert "CHECKPOINT_PENDING" in (pending.value.code, pending.value.details.get("last_error", {}).get("code"))
     _until(lambda: "witness.test/w1" in api.get("/log/checkpoint").text)  # the live one cosigned
     assert 'xase_witness_submissions_total{outcome="unavailable"' in _metrics(ledger) or 'outcome="unavailable"' in _metrics(ledger)
     done = ledger.cli("witnesses")
