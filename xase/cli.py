@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="processes for a bundle (default: one per core for bundles of 8 MiB or more)")  # fmt: skip
     log_cli.add_arguments(verify)
     verify.set_defaults(handler=_verify)
+    log_cli.add_monitor_command(commands)
     datasets_cli.add_commands(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))

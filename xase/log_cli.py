@@ -4,6 +4,7 @@
     xase verify receipt.json --checkpoint held.note --consistency proof.json
     xase verify receipt.json --checkpoint held.note --log LOG_URL   # the consistency proof fetched
     xase verify --log LOG_URL                                    # the log still extends what this machine saw
+    xase monitor --log LOG_URL [--log ...] [--witness VKEY --quorum K] [--webhook URL] [--every 60]
 
 `--log-key` takes a vkey (`GET /log/keys`) or a file of them; `--key PEM` also lets the checkpoint's ECDSA line
 speak. LOG_URL is `<ledger>/api/xase/v1/log` (with XASE_API_KEY) or, for a log its organisation opened,
@@ -16,15 +17,27 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
 from xase import evidence, note, tlogproof
-from xase.log_monitor import CheckpointStore, LogMonitor, LogView, check_consistent
+from xase.log_monitor import CheckpointStore, LogMonitor, LogUnavailable, LogView, check_consistent
+from xase.monitor import Monitor, MonitorAlarm
 from xase.wire import printable
 
-__all__ = ["add_arguments", "check_held_checkpoint", "check_log", "is_tlog_proof", "log_keys", "verify_tlog_proof_file", "witness_policy"]
+__all__ = [
+    "add_arguments",
+    "add_monitor_command",
+    "check_held_checkpoint",
+    "check_log",
+    "is_tlog_proof",
+    "log_keys",
+    "verify_tlog_proof_file",
+    "witness_policy",
+]
 
 
 def add_arguments(verify: argparse.ArgumentParser) -> None:
@@ -159,3 +172,43 @@ def check_log(args: argparse.Namespace, receipt_checkpoint: Optional[str] = None
         _show(monitor.check())
     finally:
         monitor.close()
+
+
+def _progress(origin: str, done: int, size: int) -> None:
+    filled = 40 * done // max(size, 1)
+    end = "\n" if done >= size else ""
+    print(printable(f"\r{origin}: [{'#' * filled}{'.' * (40 - filled)}] {done}/{size} entries"), end=end, file=sys.stderr, flush=True)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    witnesses, quorum = witness_policy(args)
+    monitor = Monitor(args.state, witnesses, quorum, args.webhook, os.environ.get("XASE_API_KEY"), _progress)
+    while True:
+        for url in args.log:
+            try:
+                synced = monitor.check(url)
+            except MonitorAlarm as alarm:
+                print(printable(f"ALARM {alarm}"), file=sys.stderr)
+                for signed in alarm.notes:
+                    for line in signed.splitlines():
+                        print(printable(line), file=sys.stderr)
+                return 1
+            except (LogUnavailable, note.NoteError, ValueError) as problem:
+                print(printable(f"cannot check {url}: {problem}"), file=sys.stderr)
+                return 2
+            witnessed = f", cosigned by {', '.join(synced.cosigners)}" if synced.cosigners else ""
+            print(printable(f"{synced.origin}: {synced.size} entries verified ({synced.new_entries} new){witnessed}"))
+        if args.every is None:
+            return 0
+        time.sleep(args.every)
+
+
+def add_monitor_command(commands: Any) -> None:
+    monitor = commands.add_parser("monitor", help="follow logs: every entry, every consistency proof, the witnesses; exit 1 on an alarm")
+    monitor.add_argument("--log", action="append", required=True, metavar="URL", help="a log to follow (repeatable; two addresses of one log share a view)")
+    monitor.add_argument("--state", default=str(Path.home() / ".xase" / "monitor"), metavar="DIR", help="where the verified copy is kept")
+    monitor.add_argument("--witness", action="append", default=[], metavar="VKEY", help="a witness's cosigner key, or a file of them")
+    monitor.add_argument("--quorum", type=int, default=None, metavar="K", help="cosignatures required of the witnesses given (default: all)")
+    monitor.add_argument("--webhook", metavar="URL", help="POST each alarm there as JSON")
+    monitor.add_argument("--every", type=float, default=None, metavar="SECONDS", help="check again after this long, until an alarm")
+    monitor.set_defaults(handler=_monitor)

@@ -100,6 +100,7 @@ class LogView:
     previous: Optional[note.Checkpoint]
     signers: list[note.Verifier] = field(default_factory=list)
     pinned_now: bool = False  # the keys were fetched from the log and pinned by this check (trust on first use)
+    signed: str = ""  # the signed note as served, with any cosignatures
 
 
 class LogMonitor:
@@ -142,6 +143,10 @@ class LogMonitor:
         """The log's newest signed checkpoint, as served."""
         return str(self._get("/checkpoint").text)
 
+    def tile(self, level: int, index: int, width: int) -> bytes:
+        """A C2SP tlog-tiles tile of the log (unverified: the caller proves it against a signed root)."""
+        return bytes(self._get("/tile/" + tlog.tile_path(level, index, width)).content)
+
     def consistency_proof(self, old: int, size: int) -> list[bytes]:
         answer = self._get("/proof/consistency", {"old": old, "size": size}).json()
         return [base64.b64decode(entry, validate=True) for entry in answer["proof"]]
@@ -177,7 +182,7 @@ class LogMonitor:
         newest = held if held is not None and previous is not None and previous.size >= shown.size else signed
         if newest != held or pinned_now:
             self.store.put(origin, newest, vkeys)
-        return LogView(shown, previous, signers, pinned_now)
+        return LogView(shown, previous, signers, pinned_now, signed)
 
     def _compare(self, previous: note.Checkpoint, shown: note.Checkpoint, held: str, signed: str, current: bool) -> None:
         if current and shown.size < previous.size:
