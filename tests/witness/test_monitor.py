@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.conftest import BACKENDS, Api, LedgerProcess, decision
 from tests.evidence.test_log_receipts import _append, _rewrite_from, _wait_for_checkpoint
+from tests.witness.test_witness_protocol import WitnessProcess
 from xase import cli, note
 from xase.monitor import Monitor, MonitorAlarm
 
@@ -114,3 +115,45 @@ def test_a_missing_quorum_and_an_equivocating_witness_are_alarms(ledger: LedgerP
             assert caught.kind == "equivocation" and root == bytes([1]) * 32
             return
     raise AssertionError("the second root of size 9 was not an alarm")
+
+
+def test_a_split_view_is_caught_by_the_witness_and_the_monitor(tmp_path: Path) -> None:
+    """The operator serves two histories with the same keys (a copy of the database, each copy appended to apart):
+    each alone is consistent; the witness cosigns only one of them, and a monitor that reads both addresses alarms."""
+    first = LedgerProcess(tmp_path / "a", env={"XASE_CHECKPOINT_INTERVAL": "0.1"})
+    first.directory.mkdir()
+    first.start()
+    api = Api(first, first.new_api_key("acme"))
+    _append(api, 2)
+    _wait_for_checkpoint(api, 20)
+    log_vkey = api.get("/log/keys").json()["vkeys"][0]
+    first.stop()
+    (tmp_path / "b").mkdir()
+    second = LedgerProcess(tmp_path / "b", env=first.env)
+    for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm", "signing-key.pem", "xase-log-key.pem"):  # the same keys: only witnesses and monitors can tell
+        if (first.directory / name).exists():
+            (second.directory / name).write_bytes((first.directory / name).read_bytes())
+    first.start()
+    second.start()
+    witness = WitnessProcess(tmp_path / "w", [log_vkey])
+    witness.directory.mkdir()
+    witness.start()
+    try:
+        views = []
+        for ledger, tag in ((first, "APPROVED"), (second, "DENIED")):
+            client = Api(ledger, ledger.new_api_key("acme"))
+            _append(client, 1, tag=tag)
+            views.append(_wait_for_checkpoint(client, 30))
+        assert views[0] != views[1]
+        assert witness.add(0, [], views[0]).status_code == 200
+        assert witness.add(30, [], views[1]).status_code == 422  # the same size with another root: never cosigned
+        monitor = Monitor(tmp_path / "monitor", api_key=api.key)
+        assert monitor.check(first.base_url + "/log").size == 30
+        monitor.api_key = Api(second, second.new_api_key("acme")).key
+        with pytest.raises(MonitorAlarm) as alarm:
+            monitor.check(second.base_url + "/log")
+        assert alarm.value.kind == "fork"
+    finally:
+        witness.stop()
+        first.destroy()
+        second.destroy()
