@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ledger_service.access.tables import AccessSession, Dataset, DatasetAccess, DatasetGrant, DatasetRecord
 from ledger_service.auth import now
@@ -33,6 +33,7 @@ _PURPOSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DATASET_ID_PREFIX = "ds_"  # ids only: no dataset name may start with it
 ACCESS_LOG_PAGE = 1000  # entries per page of the access log, at most
 UPLOAD_CHUNK = 1000  # rows per staging transaction (~20 ms): the longest another writer waits on an upload
+MAX_INDEXED_VALUE_BYTES = 2700  # a btree entry holds at most a third of an 8 KiB page (PostgreSQL)
 # The DBAPI's executemany straight from tuples: no per-row parameter building, bodies already canonical JSON text.
 _INSERT_CANONICAL = {
     "sqlite": "INSERT INTO dataset_records (dataset_id, seq, record_id, body, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -145,8 +146,17 @@ def _stage(engine: Engine, dataset_id: str, lease: str, prepared: list[tuple[str
     for start in range(0, len(prepared), UPLOAD_CHUNK):
         chunk = prepared[start : start + UPLOAD_CHUNK]
         rows = [(dataset_id, next_seq + start + offset, record_id, body, created_at) for offset, (record_id, body) in enumerate(chunk)]
-        with write_transaction(engine, durable=False) as conn:  # nothing acknowledged until published
-            conn.exec_driver_sql(_INSERT_CANONICAL[conn.dialect.name], rows)
+        try:
+            with write_transaction(engine, durable=False) as conn:  # nothing acknowledged until published
+                conn.exec_driver_sql(_INSERT_CANONICAL[conn.dialect.name], rows)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "54000":  # PostgreSQL's program_limit_exceeded
+                raise
+            raise ValidationFailed(
+                f"records {start}..{start + len(chunk) - 1}: a value of an indexed field is too large to index: PostgreSQL indexes at most "
+                f"about {MAX_INDEXED_VALUE_BYTES} bytes a value (POST /datasets/{{id}}/indexes names the indexed fields)",
+                {"max_indexed_value_bytes": MAX_INDEXED_VALUE_BYTES},
+            ) from None
     return next_seq
 
 

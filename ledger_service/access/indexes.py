@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, column, text
+from sqlalchemy.exc import OperationalError
 
 from ledger_service.db import is_sqlite, read_connection, write_transaction
 from ledger_service.errors import Conflict, ValidationFailed, over_cap
@@ -81,7 +82,13 @@ def _create(engine: Engine, name: str, expression: str) -> bool:
             if name in _existing(engine):
                 return False
             conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")  # an invalid leftover of a failed build
-            conn.exec_driver_sql(f"CREATE INDEX CONCURRENTLY {name} ON dataset_records (dataset_id, ({expression}), seq)")
+            try:
+                conn.exec_driver_sql(f"CREATE INDEX CONCURRENTLY {name} ON dataset_records (dataset_id, ({expression}), seq)")
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "54000":  # program_limit_exceeded: a stored value too large to index
+                    raise
+                conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                raise ValidationFailed("fields: a stored value of this field is too large to index (PostgreSQL: about 2,700 bytes a value)") from None
             return True
         finally:
             conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_BUILD_LOCK})")

@@ -100,3 +100,16 @@ def test_an_invalid_leftover_of_a_failed_build_is_rebuilt(tenants: Tenants) -> N
     assert index_fields(tenants.engine, ["age"])[0]["created"] is True
     with read_connection(tenants.engine) as conn:
         assert conn.execute(text("SELECT indisvalid FROM pg_index WHERE indexrelid = CAST(:name AS regclass)"), {"name": entry["index"]}).scalar()
+
+
+def test_a_value_too_large_for_an_index_is_a_400_not_a_500(shared: tuple[Api, Api, str]) -> None:
+    """PostgreSQL cannot index a value of more than about 2.7 KB (program_limit_exceeded): an upload that carries one
+    in an indexed field, or an index over a field that holds one, is refused with a 400 (the fuzzer found the 500)."""
+    holder, _consumer, dataset_id = shared
+    assert holder.post(f"/datasets/{dataset_id}/indexes", json={"fields": ["summary"]}).status_code in (200, 201)
+    upload = holder.post(f"/datasets/{dataset_id}/records", json=[{"record_id": "long-1", "summary": "x" * 20_000 + "".join(map(str, range(3000)))}])
+    if holder.ledger.backend == "postgresql":
+        assert upload.status_code == 400 and "too large to index" in upload.json()["error"]["message"], upload.text
+    else:  # SQLite indexes any length
+        assert upload.status_code in (200, 201), upload.text
+    assert holder.post(f"/datasets/{dataset_id}/records", json=[{"record_id": "short-1", "summary": "fine"}]).status_code in (200, 201)
