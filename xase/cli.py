@@ -43,13 +43,18 @@ def _summary(receipt: dict[str, Any]) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
+def _trusted_pems(args: argparse.Namespace) -> list[str]:
+    """The public keys given with --key."""
+    return [Path(path).read_text() for path in args.key]
+
+
 def _load_json(path: str) -> Any:
     return evidence.loads(Path(path).read_bytes())
 
 
 def _verify_receipt_file(args: argparse.Namespace) -> int:
     receipt = _load_receipt(args.file)
-    trusted = [Path(p).read_text() for p in args.key] or None
+    trusted = _trusted_pems(args) or None
     context = _load_json(args.context) if args.context else None
     vkeys = log_cli.log_keys(args)
     witnesses, quorum = log_cli.witness_policy(args)
@@ -85,7 +90,7 @@ def _is_bundle(path: str) -> bool:
 
 
 def _verify_tlog_proof(args: argparse.Namespace) -> int:
-    pems = [Path(p).read_text() for p in args.key]
+    pems = _trusted_pems(args)
     proof, signers = log_cli.verify_tlog_proof_file(args, pems)
     if args.checkpoint:
         log_cli.check_held_checkpoint(args, proof.checkpoint, signers)
@@ -106,7 +111,7 @@ def _verify(args: argparse.Namespace) -> int:
         if args.file != "-" and log_cli.is_tlog_proof(args.file):
             return _verify_tlog_proof(args)
         if args.file != "-" and _is_bundle(args.file):
-            trusted = [Path(p).read_text() for p in args.key] or None
+            trusted = _trusted_pems(args) or None
             report = verify_bundle_file(args.file, trusted_keys=trusted, jobs=args.jobs)
             print(printable(f"tenant {report.tenant_id}: {report.records} records, {report.blocks} blocks"))
             print("bundle verified")

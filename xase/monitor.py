@@ -104,7 +104,11 @@ class Monitor:
     def _sync(self, log: LogMonitor, checkpoint: note.Checkpoint, path: Path, have: int) -> None:
         """Append the leaf hashes from `have` to the checkpoint's size, read from level-0 tiles; the part of a tile
         already held must come back unchanged."""
-        held = path.read_bytes()[have // W * W * H :] if path.exists() else b""
+        held = b""
+        if path.exists():
+            with open(path, "rb") as copy:  # only the entries of the tile the copy stopped in
+                copy.seek(have // W * W * H)
+                held = copy.read()
         with open(path, "ab") as out:
             for index in range(have // W, (checkpoint.size + W - 1) // W):
                 width = min(W, checkpoint.size - index * W)

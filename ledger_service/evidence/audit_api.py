@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -59,9 +60,7 @@ def _tlog_proof_text(receipt: dict[str, Any], proof: Optional[tuple[tlogproof.Lo
         interval = current_ledger().checkpointer.interval
         raise CheckpointPending("no signed checkpoint covers this record yet; one is signed within the checkpoint interval",
                                 math.ceil(interval), {"retry_after": math.ceil(interval)})  # fmt: skip
-    extra = evidence.canonicalize(receipt["record"])
-    inclusion = proof[0]
-    text = tlogproof.format_tlog_proof(tlogproof.LogProof(inclusion.index, inclusion.proof, inclusion.checkpoint, extra))
+    text = tlogproof.format_tlog_proof(dataclasses.replace(proof[0], extra=evidence.canonicalize(receipt["record"])))
     return Response(text, mimetype="text/plain", headers={"Content-Disposition": f'inline; filename="{receipt["record"]["seq"]}.tlog-proof"'})
 
 

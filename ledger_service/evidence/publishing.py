@@ -97,9 +97,10 @@ class Publisher:
         for path, data in tiles:  # a partial tile of a given width never changes either
             s3.put_object(Bucket=self.bucket, Key=self._key(tenant_id, f"tile/{path}"), Body=data,
                           ContentType="application/octet-stream", CacheControl=IMMUTABLE)  # fmt: skip
-        if self._bucket_size(tenant_id) > signed.size:  # another server process published a newer one meanwhile
-            self._published[tenant_id] = self._bucket_size(tenant_id)
-            return self._published[tenant_id]
+        held = self._bucket_size(tenant_id)
+        if held > signed.size:  # another server process published a newer one meanwhile
+            self._published[tenant_id] = held
+            return held
         s3.put_object(Bucket=self.bucket, Key=self._key(tenant_id, "checkpoint"), Body=signed.note.encode(), ContentType="text/plain; charset=utf-8",
                       CacheControl="no-cache")  # fmt: skip
         self._published[tenant_id] = signed.size
