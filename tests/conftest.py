@@ -319,6 +319,17 @@ class Api:
         return dict(response.json())
 
 
+def until(condition: Any, seconds: float = 15) -> Any:
+    """The first truthy value `condition()` returns, polled for up to `seconds`; the test fails after that."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds} s")
+
+
 def decision(index: int, **extra: Any) -> dict[str, Any]:
     """A distinct, valid wire record."""
     return {"policy_id": "credit_policy_v4", "input": {"user": f"u_{index}", "amount": index}, "output": {"decision": "APPROVED"},

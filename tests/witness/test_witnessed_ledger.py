@@ -13,20 +13,10 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.conftest import Api, LedgerProcess, decision
+from tests.conftest import Api, LedgerProcess, decision, until
 from tests.evidence.test_log_receipts import _rewrite_from
 from tests.witness.test_witness_protocol import WitnessProcess
 from xase import XaseClient, XaseError, cli, evidence, note
-
-
-def _until(condition: Any, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("not within the time allowed")
 
 
 @pytest.fixture
@@ -60,7 +50,7 @@ def _witnessed_receipt(api: Api, transaction_id: str) -> dict[str, Any]:
         answer = api.get(f"/receipts/{transaction_id}", params={"witnessed": "true"})
         return answer.json() if answer.status_code == 200 else None
 
-    return dict(_until(ready))
+    return dict(until(ready))
 
 
 def test_receipts_carry_the_witnesses_cosignatures(witnessed: tuple[LedgerProcess, Api, list[WitnessProcess]], tmp_path: Path,
@@ -80,7 +70,7 @@ def test_receipts_carry_the_witnesses_cosignatures(witnessed: tuple[LedgerProces
     assert "step witnesses" in capsys.readouterr().err
     proof = tmp_path / "w_7.tlog-proof"
     proof.write_text(api.get("/receipts/w_7", params={"format": "tlog-proof"}).text)  # the newest checkpoint: cosigned soon after
-    _until(lambda: "witness.test/w1" in api.get("/log/checkpoint").text)
+    until(lambda: "witness.test/w1" in api.get("/log/checkpoint").text)
     done = ledger.cli("witnesses")
     assert done.stdout.count("witness.test/w1") == 1 and "0 behind" in done.stdout, done.stdout
 
@@ -97,7 +87,7 @@ def test_a_dead_witness_delays_only_its_own_cosignatures(witnessed: tuple[Ledger
     with XaseClient(api_key=api.key, base_url=ledger.base_url) as client, pytest.raises(XaseError) as pending:
         client.get_receipt("d_4", witnessed=True, timeout=1)
     assert "CHECKPOINT_PENDING" in (pending.value.code, pending.value.details.get("last_error", {}).get("code"))
-    _until(lambda: "witness.test/w1" in api.get("/log/checkpoint").text)  # the live one cosigned
+    until(lambda: "witness.test/w1" in api.get("/log/checkpoint").text)  # the live one cosigned
     assert 'xase_witness_submissions_total{outcome="unavailable"' in _metrics(ledger) or 'outcome="unavailable"' in _metrics(ledger)
     done = ledger.cli("witnesses")
     assert "behind" in done.stdout and done.stdout.count("witness.test/w1") == 1
@@ -113,7 +103,7 @@ def test_a_rewritten_history_is_cosigned_by_no_witness(witnessed: tuple[LedgerPr
     _rewrite_from(ledger, tenant_id, 10)  # the operator, with the database and the keys
     ledger.start()
     api.post("/records/batch", json={"records": [decision(n, transaction_id=f"forged_{n}", output={"decision": "DENIED"}) for n in range(15)]})
-    _until(lambda: "\n25\n" in api.get("/log/checkpoint").text)
+    until(lambda: "\n25\n" in api.get("/log/checkpoint").text)
     time.sleep(1.5)  # time enough for the witnesses to be asked, and to refuse
     assert api.get("/receipts/forged_3", params={"witnessed": "true"}).status_code == 503
     receipt = api.get("/receipts/forged_3").json()
