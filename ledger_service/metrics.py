@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -73,11 +74,16 @@ class Metrics:
                                            "cosigned, conflict (409), refused (400/403/404/422), unavailable, invalid",
                                            ["witness", "outcome"], registry=registry)  # fmt: skip
 
+        self.at_scrape: list[Callable[[], Iterable[Any]]] = []  # gauges read from the database when scraped, not kept per worker
+
     def exposition(self) -> tuple[bytes, str]:
         """The text format a Prometheus server scrapes, and its content type; every worker's values summed."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-        return generate_latest(self._scraped_registry()), CONTENT_TYPE_LATEST
+        read_now = CollectorRegistry(auto_describe=False)
+        for collect in self.at_scrape:
+            read_now.register(_Collected(collect))
+        return generate_latest(self._scraped_registry()) + generate_latest(read_now), CONTENT_TYPE_LATEST
 
     def _scraped_registry(self) -> CollectorRegistry:
         if not os.environ.get(MULTIPROCESS_ENV):
@@ -87,3 +93,10 @@ class Metrics:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         return merged
+
+
+class _Collected:
+    """A prometheus_client collector over a function that returns metric families."""
+
+    def __init__(self, collect: Callable[[], Iterable[Any]]) -> None:
+        self.collect = collect

@@ -8,10 +8,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
@@ -328,6 +330,39 @@ def until(condition: Any, seconds: float = 15) -> Any:
             return found
         time.sleep(0.05)
     raise AssertionError(f"not within {seconds} s")
+
+
+class ScriptedServer:
+    """A loopback HTTP server whose every answer is `reply(handler)`; it logs what it was sent."""
+
+    def __init__(self, reply: Any) -> None:
+        self.seen: list[dict[str, Any]] = []
+        seen, outer = self.seen, self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status, headers, payload = reply(outer)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _any
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def decision(index: int, **extra: Any) -> dict[str, Any]:

@@ -26,10 +26,12 @@ from typing import Any, Literal, Optional
 
 from xase import note, tlog
 from xase._version import __version__
+from xase.capped_read import BodyTooLarge, read_at_most
 
 __all__ = ["CheckpointStore", "LogInconsistency", "LogMonitor", "LogUnavailable", "LogView", "check_consistent", "default_store_path"]
 
 Kind = Literal["rollback", "fork"]
+MAX_ANSWER_BYTES = 64 * 1024  # a checkpoint, its keys, a proof: each a few KiB at most; a tile is width * 32 bytes
 
 
 class LogUnavailable(Exception):
@@ -128,27 +130,29 @@ class LogMonitor:
     def close(self) -> None:
         self._session.close()
 
-    def _get(self, path: str, params: Optional[dict[str, int]] = None) -> Any:
+    def _get(self, path: str, params: Optional[dict[str, int]] = None, limit: int = MAX_ANSWER_BYTES) -> bytes:
+        """The body of a 200 answer, at most `limit` bytes; LogUnavailable for anything else."""
         import requests
 
         try:
-            response = self._session.get(self._url + path, params=params, timeout=self._timeout, allow_redirects=False)
-        except requests.RequestException as failure:
+            response = self._session.get(self._url + path, params=params, timeout=self._timeout, allow_redirects=False, stream=True)
+            body = read_at_most(response, limit if response.status_code == 200 else 64 * 1024)
+        except (requests.RequestException, BodyTooLarge) as failure:
             raise LogUnavailable(None, f"GET {self._url + path}: {failure}") from None
         if response.status_code != 200:
-            raise LogUnavailable(response.status_code, f"GET {path}: {response.status_code} {response.text[:300]}")
-        return response
+            raise LogUnavailable(response.status_code, f"GET {path}: {response.status_code} {body[:300].decode(errors='replace')}")
+        return body
 
     def current_note(self) -> str:
         """The log's newest signed checkpoint, as served."""
-        return str(self._get("/checkpoint").text)
+        return self._get("/checkpoint").decode()
 
     def tile(self, level: int, index: int, width: int) -> bytes:
         """A C2SP tlog-tiles tile of the log (unverified: the caller proves it against a signed root)."""
-        return bytes(self._get("/tile/" + tlog.tile_path(level, index, width)).content)
+        return self._get("/tile/" + tlog.tile_path(level, index, width), limit=width * tlog.HASH_SIZE)
 
     def consistency_proof(self, old: int, size: int) -> list[bytes]:
-        answer = self._get("/proof/consistency", {"old": old, "size": size}).json()
+        answer = json.loads(self._get("/proof/consistency", {"old": old, "size": size}))
         return [base64.b64decode(entry, validate=True) for entry in answer["proof"]]
 
     def _verifiers(self, origin: str, pinned: list[str]) -> tuple[list[str], bool]:
@@ -156,7 +160,7 @@ class LogMonitor:
             return self._vkeys, False
         if pinned:
             return pinned, False
-        answer = self._get("/keys").json()
+        answer = json.loads(self._get("/keys"))
         if answer.get("origin") != origin:
             raise note.NoteError(f"log keys: name origin {answer.get('origin')!r}, the checkpoint {origin!r}")
         return [str(vkey) for vkey in answer["vkeys"]], True

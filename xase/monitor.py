@@ -18,7 +18,9 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -30,6 +32,61 @@ __all__ = ["Monitor", "MonitorAlarm", "Synced"]
 
 W = tlog.TILE_WIDTH
 H = tlog.HASH_SIZE
+FETCHERS = 8  # tiles fetched at once on a first sync; they are checked and written in order
+
+
+class _Copy:
+    """A log's verified leaf hashes on disk (32 bytes each), and its frontier: the tree's right edge at the size
+    verified, saved after the leaves. Leaves past the frontier's size (a pass that crashed or alarmed) are dropped
+    when read; a copy without a frontier file (written by an older monitor) has it computed from its leaves."""
+
+    def __init__(self, leaves: Path, frontier: Path) -> None:
+        self.leaves, self._frontier_path = leaves, frontier
+        held = os.path.getsize(leaves) // H if leaves.exists() else 0
+        try:
+            state = json.loads(frontier.read_text())
+            self.frontier = tlog.Frontier(int(state["size"]), [bytes.fromhex(node) for node in state["hashes"]])
+        except FileNotFoundError:
+            self.frontier = self._computed(held)
+        if held > self.frontier.size:
+            self.truncate(self.frontier.size)
+        elif held < self.frontier.size:
+            raise ValueError(f"{leaves}: {held} leaves, fewer than the {self.frontier.size} its frontier says were verified")
+
+    def _computed(self, size: int) -> tlog.Frontier:
+        frontier = tlog.Frontier()
+        if size:
+            with open(self.leaves, "rb") as copy:
+                for _ in range(size):
+                    frontier.append(copy.read(H))
+        return frontier
+
+    def tail(self) -> bytes:
+        """The held leaves of the tile the copy stops in."""
+        if not self.leaves.exists():
+            return b""
+        with open(self.leaves, "rb") as copy:
+            copy.seek(self.frontier.size // W * W * H)
+            return copy.read((self.frontier.size % W) * H)
+
+    def root(self, size: int) -> bytes:
+        if size == self.frontier.size:
+            return self.frontier.root()
+        with open(self.leaves, "rb") as copy:  # a smaller size than the copy's: only when a log was reset, rare
+            data = copy.read(size * H)
+        return tlog.tree_hash(tlog.ListSource([data[at : at + H] for at in range(0, len(data), H)]), size)
+
+    def truncate(self, size: int) -> None:
+        if self.leaves.exists():
+            with open(self.leaves, "r+b") as copy:
+                copy.truncate(size * H)
+
+    def save(self, frontier: tlog.Frontier) -> None:
+        handle, temporary = tempfile.mkstemp(dir=self._frontier_path.parent, prefix=".frontier-")
+        with os.fdopen(handle, "w") as out:
+            json.dump({"size": frontier.size, "hashes": [node.hex() for node in frontier.hashes]}, out)
+        os.replace(temporary, self._frontier_path)
+        self.frontier = frontier
 
 
 class MonitorAlarm(Exception):
@@ -85,13 +142,12 @@ class Monitor:
             view = log.check()
             signed, checkpoint = view.signed, view.checkpoint
             paths = self._paths(checkpoint.origin)
-            before = os.path.getsize(paths["leaves"]) // H if paths["leaves"].exists() else 0
+            copy = _Copy(paths["leaves"], paths["frontier"])
+            before = copy.frontier.size
             if checkpoint.size > before:
-                self._sync(log, checkpoint, paths["leaves"], before)
-            leaves = paths["leaves"].read_bytes()[: checkpoint.size * H]
-            source = tlog.ListSource([leaves[offset : offset + H] for offset in range(0, len(leaves), H)])
-            if len(leaves) // H < checkpoint.size or tlog.tree_hash(source, checkpoint.size) != checkpoint.root:
-                raise MonitorAlarm("tiles", checkpoint.origin, f"the log's tiles do not give the root it signed at {checkpoint.size}", [signed])
+                self._sync(log, checkpoint, copy, signed)
+            elif copy.root(checkpoint.size) != checkpoint.root:
+                raise MonitorAlarm("fork", checkpoint.origin, f"the log signed another root at {checkpoint.size} than its tiles gave before", [signed])
             cosigners = self._witnessed(checkpoint, signed, paths["witnesses"])
             return Synced(checkpoint.origin, checkpoint.size, max(0, checkpoint.size - before), cosigners)
         finally:
@@ -99,28 +155,48 @@ class Monitor:
 
     def _paths(self, origin: str) -> dict[str, Path]:
         name = hashlib.sha256(origin.encode()).hexdigest()[:16]
-        return {"leaves": self.state_dir / f"{name}.leaves", "witnesses": self.state_dir / f"{name}.witnesses.json"}
+        return {
+            "leaves": self.state_dir / f"{name}.leaves",
+            "frontier": self.state_dir / f"{name}.frontier.json",
+            "witnesses": self.state_dir / f"{name}.witnesses.json",
+        }
 
-    def _sync(self, log: LogMonitor, checkpoint: note.Checkpoint, path: Path, have: int) -> None:
-        """Append the leaf hashes from `have` to the checkpoint's size, read from level-0 tiles; the part of a tile
-        already held must come back unchanged."""
-        held = b""
-        if path.exists():
-            with open(path, "rb") as copy:  # only the entries of the tile the copy stopped in
-                copy.seek(have // W * W * H)
-                held = copy.read()
-        with open(path, "ab") as out:
-            for index in range(have // W, (checkpoint.size + W - 1) // W):
+    def _sync(self, log: LogMonitor, checkpoint: note.Checkpoint, copy: _Copy, signed: str) -> None:
+        """Extend the copy to the checkpoint's size from level-0 tiles, and keep it only if the leaves give the
+        checkpoint's root; the part of a tile already held must come back unchanged."""
+        have = copy.frontier.size
+        frontier = tlog.Frontier(have, copy.frontier.hashes)
+        held = copy.tail()
+        first, last = have // W, (checkpoint.size + W - 1) // W
+        out, fetchers = open(copy.leaves, "ab"), ThreadPoolExecutor(FETCHERS)
+        try:
+            tiles = fetchers.map(lambda index: log.tile(0, index, min(W, checkpoint.size - index * W)), range(first, last))
+            for index, data in zip(range(first, last), tiles):
                 width = min(W, checkpoint.size - index * W)
-                data = log.tile(0, index, width)
                 if len(data) != width * H:
-                    raise MonitorAlarm("tiles", checkpoint.origin, f"tile 0/{index} of width {width}: {len(data)} bytes")
-                known = held if index == have // W else b""
-                if known and data[: len(known)] != known:
-                    raise MonitorAlarm("fork", checkpoint.origin, f"tile 0/{index} changed entries the monitor had verified")
-                out.write(data[len(known) :])
+                    raise MonitorAlarm("tiles", checkpoint.origin, f"tile 0/{index} of width {width}: {len(data)} bytes", [signed])
+                known = held if index == first else b""
+                if data[: len(known)] != known:
+                    raise MonitorAlarm("fork", checkpoint.origin, f"tile 0/{index} changed entries the monitor had verified", [signed])
+                fresh = data[len(known) :]
+                if len(fresh) == W * H:
+                    frontier.append_subtree(tlog.perfect_root([fresh[at : at + H] for at in range(0, W * H, H)]), tlog.TILE_HEIGHT)
+                else:
+                    for at in range(0, len(fresh), H):
+                        frontier.append(fresh[at : at + H])
+                out.write(fresh)
                 if self.progress is not None:
                     self.progress(checkpoint.origin, index * W + width, checkpoint.size)
+            if frontier.root() != checkpoint.root:
+                raise MonitorAlarm("tiles", checkpoint.origin, f"the log's tiles do not give the root it signed at {checkpoint.size}", [signed])
+        except BaseException:
+            out.close()  # flushed before the unverified part is cut off
+            copy.truncate(have)
+            raise
+        finally:
+            out.close()
+            fetchers.shutdown(cancel_futures=True)  # after an alarm, fetch no more
+        copy.save(frontier)
 
     def _witnessed(self, checkpoint: note.Checkpoint, signed: str, path: Path) -> list[str]:
         """The witnesses that cosigned; MonitorAlarm below the quorum, or for a witness that cosigned another root

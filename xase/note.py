@@ -18,12 +18,14 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
+    "Ed25519Signer",
     "COSIGNATURE_V1",
     "ED25519",
     "ECDSA",
@@ -56,6 +58,14 @@ MAX_NOTE_BYTES = 1 << 20  # a checkpoint is ~200 bytes a signature line; anythin
 MAX_SIGNATURES = 100  # the Go reference's limit
 _DASH = "\u2014 "
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+class Ed25519Signer(Protocol):
+    """What signs an Ed25519 line: a local `Ed25519PrivateKey`, or a key in KMS (`xase.keys.KmsEd25519Key`)."""
+
+    def public_key(self) -> ed25519.Ed25519PublicKey: ...
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 class NoteError(ValueError):
@@ -138,7 +148,7 @@ def cosignature_time(signature: bytes) -> int:
     return timestamp
 
 
-def cosign(private_key: ed25519.Ed25519PrivateKey, name: str, text: str, timestamp: int) -> Signature:
+def cosign(private_key: Ed25519Signer, name: str, text: str, timestamp: int) -> Signature:
     """A witness's cosignature/v1 over a checkpoint's note text, as a signature line to append to the note."""
     if not 0 < timestamp <= MAX_TIMESTAMP:
         raise ValueError(f"cosignature timestamp: expected 1..2^63-1, got {timestamp}")

@@ -21,6 +21,7 @@ __all__ = [
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "EMPTY_ROOT",
+    "Frontier",
     "HashSource",
     "ListSource",
     "MerkleError",
@@ -88,6 +89,38 @@ def range_hash(source: HashSource, lo: int, hi: int) -> bytes:
 def tree_hash(source: HashSource, size: int) -> bytes:
     """The root of the tree of `size` leaves (SHA-256 of nothing for the empty tree)."""
     return range_hash(source, 0, size) if size else EMPTY_ROOT
+
+
+class Frontier:
+    """A tree kept by its right edge: the roots of the complete subtrees covering leaves [0, size), largest
+    first (one per bit set in size). Enough to grow the tree and to give its root without holding its leaves."""
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if len(hashes) != bin(size).count("1"):
+            raise MerkleError(f"frontier: a tree of {size} leaves has {bin(size).count('1')} edge hashes, got {len(hashes)}")
+        self.size, self.hashes = size, list(hashes)
+
+    def append(self, leaf_hash: bytes) -> None:
+        self.append_subtree(leaf_hash, 0)
+
+    def append_subtree(self, root: bytes, height: int) -> None:
+        """Add the complete subtree of `height` whose root is `root`; the size must be a multiple of its width."""
+        if self.size & ((1 << height) - 1):
+            raise MerkleError(f"frontier: a subtree of height {height} cannot follow {self.size} leaves")
+        carry = self.size >> height
+        while carry & 1:  # equal neighbours merge, as in binary addition
+            root = node_hash(self.hashes.pop(), root)
+            carry >>= 1
+        self.hashes.append(root)
+        self.size += 1 << height
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return EMPTY_ROOT
+        root = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            root = node_hash(left, root)
+        return root
 
 
 def inclusion_proof(source: HashSource, index: int, size: int) -> list[bytes]:

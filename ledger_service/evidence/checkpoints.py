@@ -21,38 +21,31 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import Connection, Engine, Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger_service.auth import now
 from ledger_service.db import read_connection, write_transaction
 from ledger_service.evidence import tree
-from ledger_service.evidence.signing import Signer, create_key_file
+from ledger_service.evidence.kms import signing_unavailable
+from ledger_service.evidence.signing import Signer
 from ledger_service.evidence.tables import LogCheckpoint, LogCosignature, LogKey, SigningKey
 from xase import evidence, note, tlog
+from xase.keys import KmsUnavailable, ed25519_key_file
 
-__all__ = ["Checkpointer", "Ed25519Key", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints", "witnessed"]
+__all__ = ["Checkpointer", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints", "witnessed"]
 
 log = logging.getLogger(__name__)
-
-
-class Ed25519Key(Protocol):
-    """What signs the Ed25519 line: a local `Ed25519PrivateKey`, or `kms.KmsEd25519Key`."""
-
-    def public_key(self) -> ed25519.Ed25519PublicKey: ...
-
-    def sign(self, data: bytes) -> bytes: ...
 
 
 class LogKeys:
     """The keys that sign checkpoints: an Ed25519 key of its own, and the ledger's block signer."""
 
-    def __init__(self, ed25519_key: Ed25519Key, block_signer: Signer) -> None:
+    def __init__(self, ed25519_key: note.Ed25519Signer, block_signer: Signer) -> None:
         self._ed25519 = ed25519_key
         self._block_signer = block_signer
         self._ed25519_public = ed25519_key.public_key()
@@ -62,7 +55,7 @@ class LogKeys:
     def configured(cls, kms_key_id: Optional[str], path: str | os.PathLike[str], block_signer: Signer) -> LogKeys:
         """The AWS KMS Ed25519 key if one is named (XASE_LOG_KMS_KEY_ID), else the local PEM at `path`."""
         if kms_key_id:
-            from ledger_service.evidence.kms import KmsEd25519Key  # boto3 is the optional [kms] extra
+            from xase.keys import KmsEd25519Key  # boto3 is the optional [kms] extra
 
             return cls(KmsEd25519Key(kms_key_id), block_signer)
         return cls.from_path(path, block_signer)
@@ -70,13 +63,7 @@ class LogKeys:
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], block_signer: Signer) -> LogKeys:
         """The Ed25519 PEM at `path`, generated (mode 0600) if absent."""
-        key_path = Path(path)
-        if not key_path.exists():
-            create_key_file(key_path, ed25519.Ed25519PrivateKey.generate())
-        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        if not isinstance(loaded, ed25519.Ed25519PrivateKey):
-            raise ValueError(f"{key_path} does not hold an Ed25519 private key")
-        return cls(loaded, block_signer)
+        return cls(ed25519_key_file(Path(path)), block_signer)
 
     @property
     def ed25519_public(self) -> str:
@@ -86,6 +73,12 @@ class LogKeys:
     def verifiers(self, origin: str) -> list[note.Verifier]:
         return [note.ed25519_verifier(origin, self._ed25519_public), note.ecdsa_verifier(origin, self._ecdsa_public)]
 
+    def _sign_ed25519(self, message: bytes) -> bytes:
+        try:
+            return self._ed25519.sign(message)
+        except KmsUnavailable as failure:
+            raise signing_unavailable(failure) from None
+
     def sign(self, text: str, origin: str) -> str:
         """The signed note: `text`, a blank line, the Ed25519 line, then the ECDSA line."""
         ed25519_verifier, ecdsa_verifier = self.verifiers(origin)
@@ -94,7 +87,7 @@ class LogKeys:
         return (
             text
             + "\n"
-            + note.signature_line(origin, ed25519_verifier.key_id, self._ed25519.sign(message))
+            + note.signature_line(origin, ed25519_verifier.key_id, self._sign_ed25519(message))
             + note.signature_line(origin, ecdsa_verifier.key_id, ecdsa)
         )
 

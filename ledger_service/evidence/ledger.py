@@ -84,6 +84,7 @@ class Ledger:
         witnessed = witnessing.Witnessing(engine, witnesses, tiles, metrics)
         if witnesses:
             checkpointer.listeners.append(witnessed.notify)
+            metrics.at_scrape.append(witnessed.lag_metrics)
         return cls(engine=engine, signer=metered, committer=committer, group_commit=settings.group_commit, metrics=metrics,
                    tiles=tiles, checkpointer=checkpointer, witnessing=witnessed,
                    witness_quorum=min(settings.witness_quorum or len(witnesses), len(witnesses)))  # fmt: skip

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Protocol, Union
+from typing import Optional, Protocol
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from xase import evidence
+from xase.keys import create_key_file
 
-__all__ = ["Signer", "LocalSigner", "create_key_file", "signer_for"]
+__all__ = ["Signer", "LocalSigner", "signer_for"]
 
 
 class Signer(Protocol):
@@ -70,22 +71,3 @@ def signer_for(kms_key_id: Optional[str], signing_key_path: str | os.PathLike[st
 
         return KmsSigner(kms_key_id)
     return LocalSigner.from_path(signing_key_path)
-
-
-def create_key_file(key_path: Path, private: Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]) -> None:
-    """Write a new private key as PEM with mode 0600; atomic, so racing first starts agree on one key."""
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    temporary = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, key_path)  # fails if another process got there first
-        except FileExistsError:
-            pass
-    finally:
-        temporary.unlink(missing_ok=True)

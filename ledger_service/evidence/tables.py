@@ -149,6 +149,7 @@ class LogCosignature(Base):
     """A witness's cosignature (C2SP cosignature/v1) of one checkpoint, as the signature line it sent. Insert-only."""
 
     __tablename__ = "log_cosignatures"
+    __table_args__ = (Index("ix_log_cosignatures_witness", "tenant_id", "key_id", "tree_size"),)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     tree_size: Mapped[int] = mapped_column(Position, primary_key=True)
     key_id: Mapped[str] = mapped_column(String(8), primary_key=True)  # the witness key's ID, hex

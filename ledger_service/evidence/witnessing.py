@@ -6,7 +6,8 @@ verified and stored (`log_cosignatures`), to be served with the checkpoint, in r
 lines. All of it runs in a background thread (`BackgroundJobs`): a slow or dead witness never delays an append.
 A 409 says the size the witness holds: the request goes again from there at once. 403, 404, 422 and 400 mean
 the witness refuses this log or this checkpoint: reported (log line, metric, `xase-ledger witnesses`) and tried
-again with backoff, as is a witness that cannot be reached. Redirects are never followed.
+again with backoff, as is a witness that cannot be reached. Redirects are never followed; an answer is read up to
+16 KiB (a cosignature line is ~150 bytes).
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import requests
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from ledger_service.db import read_connection, write_transaction
 from ledger_service.evidence import checkpoints, tree
 from ledger_service.evidence.background import BackgroundJobs
 from ledger_service.evidence.tables import LogCheckpoint, LogCosignature
 from xase import note, tlog
+from xase.capped_read import BodyTooLarge, read_at_most
 
 __all__ = ["Witness", "Witnessing", "WitnessRefused", "parse_witnesses"]
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0
+MAX_ANSWER_BYTES = 16 * 1024  # a cosignature line is ~150 bytes; a witness may answer a few
 _SIZE = re.compile(r"(0|[1-9][0-9]{0,18})\n?")
 
 
@@ -104,20 +107,25 @@ class Witnessing:
                 signed = checkpoints.latest(conn, tenant_id)
                 if signed is None:
                     return None
-                old = min(self._sizes.get((index, tenant_id), 0), signed.size)
                 if self._has(conn, tenant_id, signed.size, witness):
                     return signed.size
+                known = max(self._sizes.get((index, tenant_id), 0), self._cosigned(conn, tenant_id, witness))  # other processes' too
+                old = min(known, signed.size)
                 reader = tree.TreeReader(conn, tenant_id, signed.size, self._cache)
                 proof = tlog.consistency_proof(reader, old, signed.size) if old else []
             unsigned = _own_lines(signed.note)
             body = f"old {old}\n" + "".join(base64.b64encode(node).decode() + "\n" for node in proof) + "\n" + unsigned
             try:
-                response = self._session.post(witness.url, data=body.encode(), timeout=TIMEOUT, allow_redirects=False)
+                response = self._session.post(witness.url, data=body.encode(), timeout=TIMEOUT, allow_redirects=False, stream=True)
+                answer = read_at_most(response, MAX_ANSWER_BYTES).decode("utf-8", errors="replace")
             except requests.RequestException as failure:
                 self._count(witness, "unavailable")
                 raise WitnessRefused(f"{witness.name} cannot be reached: {failure}") from None
-            if response.status_code == 409 and _SIZE.fullmatch(response.text):
-                held = int(response.text)
+            except BodyTooLarge:
+                self._count(witness, "invalid")
+                raise WitnessRefused(f"{witness.name} answered more than {MAX_ANSWER_BYTES} bytes") from None
+            if response.status_code == 409 and _SIZE.fullmatch(answer):
+                held = int(answer)
                 self._count(witness, "conflict")
                 if held > signed.size:
                     raise WitnessRefused(f"{witness.name} holds {held} leaves of this log, more than its {signed.size}: a rollback or a fork")
@@ -125,8 +133,8 @@ class Witnessing:
                 continue
             if response.status_code != 200:
                 self._count(witness, "refused" if response.status_code in (400, 403, 404, 422) else "unavailable")
-                raise WitnessRefused(f"{witness.name} answered {response.status_code}: {response.text[:200]}")
-            self._store(tenant_id, signed.size, unsigned, response.text, witness)
+                raise WitnessRefused(f"{witness.name} answered {response.status_code}: {answer[:200]}")
+            self._store(tenant_id, signed.size, unsigned, answer, witness)
             self._sizes[(index, tenant_id)] = signed.size
             self._count(witness, "cosigned")
             return signed.size
@@ -140,6 +148,14 @@ class Witnessing:
             )
         ).first()
         return found is not None
+
+    @staticmethod
+    def _cosigned(conn: Any, tenant_id: str, witness: Witness) -> int:
+        """The largest size this witness cosigned for the organisation, as stored by any process of the ledger."""
+        found = conn.execute(
+            select(func.max(LogCosignature.tree_size)).where(LogCosignature.tenant_id == tenant_id, LogCosignature.key_id == witness.verifier.key_id.hex())
+        ).scalar()
+        return int(found or 0)
 
     def _store(self, tenant_id: str, size: int, signed: str, lines: str, witness: Witness) -> None:
         """Keep the witness's cosignature of the checkpoint once it verifies; WitnessRefused when it does not."""
@@ -162,19 +178,37 @@ class Witnessing:
     def state(self) -> list[dict[str, Any]]:
         """Per witness and organisation: the newest checkpoint, the newest it cosigned, the lag, the last error."""
         with read_connection(self._engine) as conn:
-            newest = dict(conn.execute(select(LogCheckpoint.tenant_id, LogCheckpoint.tree_size).order_by(LogCheckpoint.tree_size)).all())
-            rows = conn.execute(select(LogCosignature.tenant_id, LogCosignature.key_id, LogCosignature.tree_size, LogCosignature.cosigned_at)).all()
-        cosigned: dict[tuple[str, str], tuple[int, int]] = {}
-        for row in rows:
-            cosigned[(row.tenant_id, row.key_id)] = max(cosigned.get((row.tenant_id, row.key_id), (0, 0)), (int(row.tree_size), int(row.cosigned_at)))
+            newest = dict(conn.execute(select(LogCheckpoint.tenant_id, func.max(LogCheckpoint.tree_size)).group_by(LogCheckpoint.tenant_id)).all())
+            rows = conn.execute(
+                select(LogCosignature.tenant_id, LogCosignature.key_id, func.max(LogCosignature.tree_size), func.max(LogCosignature.cosigned_at)).group_by(
+                    LogCosignature.tenant_id, LogCosignature.key_id
+                )
+            ).all()
+        cosigned = {(row[0], row[1]): (int(row[2]), int(row[3])) for row in rows}
         report = []
         for index, witness in enumerate(self.witnesses):
             for tenant_id, size in sorted(newest.items()):
                 done, at = cosigned.get((tenant_id, witness.verifier.key_id.hex()), (0, 0))
-                report.append({"witness": witness.name, "url": witness.url, "organisation": tenant_id, "checkpoint": size, "cosigned": done,
-                               "behind": size - done, "cosigned_at": at or None, "seconds_since": round(time.time() - at) if at else None,
+                report.append({"witness": witness.name, "url": witness.url, "organisation": tenant_id, "checkpoint": int(size), "cosigned": done,
+                               "behind": int(size) - done, "cosigned_at": at or None, "seconds_since": round(time.time() - at) if at else None,
                                "last_error": self.last_error.get((index, tenant_id))})  # fmt: skip
         return report
+
+    def lag_metrics(self) -> list[Any]:
+        """Gauges for a scrape, per witness (never per organisation): entries not yet cosigned, summed over the
+        organisations' newest checkpoints, and when the witness last cosigned."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        behind = GaugeMetricFamily("xase_witness_behind_entries", "Entries of the newest checkpoints a witness has not cosigned yet", labels=["witness"])
+        last = GaugeMetricFamily("xase_witness_last_cosigned_timestamp_seconds", "When a witness last cosigned a checkpoint (0: never)", labels=["witness"])
+        totals: dict[str, list[int]] = {witness.name: [0, 0] for witness in self.witnesses}
+        for row in self.state():
+            totals[row["witness"]][0] += row["behind"]
+            totals[row["witness"]][1] = max(totals[row["witness"]][1], row["cosigned_at"] or 0)
+        for name, (entries, at) in totals.items():
+            behind.add_metric([name], entries)
+            last.add_metric([name], at)
+        return [behind, last]
 
 
 def _own_lines(signed: str) -> str:

@@ -58,7 +58,7 @@ def _e2e(records: int, before: str) -> None:
     print(f"ratio: with / without the log = {max(now) / max(then):.3f} (goal: at least 0.90)")
 
 
-def _synthetic_chain(directory: Path, leaves: int) -> tuple[str, str]:
+def synthetic_chain(directory: Path, leaves: int) -> tuple[str, str]:
     """A SQLite ledger whose tenant "bench" has `leaves` record rows and no tree yet; (database URL, tenant id)."""
     url = f"sqlite:///{directory / 'ledger.db'}"
     engine = make_engine(url)
@@ -198,7 +198,7 @@ def main() -> int:
     if not args.skip_e2e:
         _e2e(args.records, args.before)
     with tempfile.TemporaryDirectory(prefix="xase-log-bench-") as directory:
-        url, tenant_id = _synthetic_chain(Path(directory), args.leaves)
+        url, tenant_id = synthetic_chain(Path(directory), args.leaves)
         _build(url, tenant_id, args.leaves)
         _proofs(url, args.leaves)
     _checkpoint_delay(20)

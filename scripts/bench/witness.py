@@ -12,7 +12,8 @@ the same run with the same threads.
 Part 2, a ledger with two local witnesses (`xase-ledger serve` defaults, SQLite, XASE_WITNESSES naming both,
 `xase-witness serve` defaults): records/s from one `XaseClient` with SDK defaults, against the same ledger settings
 without witnesses in the same run; then how long after an append both witnesses' cosignatures of a checkpoint
-covering it are stored (this includes the wait for the checkpoint itself, at most XASE_CHECKPOINT_INTERVAL = 1 s).
+covering it are stored, from when that checkpoint is in the database (the goal's line), and from the append (which
+adds the wait for the checkpoint itself, at most XASE_CHECKPOINT_INTERVAL = 1 s).
 Loopback only.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import random
 import socket
 import statistics
 import subprocess
@@ -39,6 +41,7 @@ from _ledger import running_ledger
 
 from xase import XaseClient, note, tlog
 
+PROBES = 40
 LEAVES = [tlog.leaf_hash(hashlib.sha256(str(n).encode()).digest()) for n in range(20_000)]
 TREE = tlog.ListSource(LEAVES)
 
@@ -105,19 +108,22 @@ def _ledger_part(records: int) -> None:
                 engine = sqlalchemy.create_engine(f"sqlite:///{ledger.directory / 'ledger.db'}")
                 probe = requests.Session()
                 probe.headers["X-API-Key"] = ledger.api_key
-                delays = []
-                for _ in range(20):
+                delays, after_checkpoint = [], []
+                for _ in range(PROBES):
                     seq = probe.post(ledger.base_url + "/records", json={"policy": "probe", "input": {}, "output": {}}, timeout=30).json()["seq"]
-                    appended = time.perf_counter()
-                    while True:
+                    appended, checkpointed = time.perf_counter(), 0.0
+                    while True:  # the database, not GET /log/checkpoint, which would sign a checkpoint on demand
                         with engine.connect() as conn:
+                            if not checkpointed and conn.exec_driver_sql("SELECT MAX(tree_size) FROM log_checkpoints").scalar() > seq:
+                                checkpointed = time.perf_counter()
                             count = conn.exec_driver_sql("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM log_cosignatures WHERE tree_size > ? "
                                                          "GROUP BY tree_size)", (seq,)).scalar()  # fmt: skip
                         if (count or 0) >= 2:
                             break
-                        time.sleep(0.01)
+                        time.sleep(0.005)
                     delays.append(time.perf_counter() - appended)
-                    time.sleep(0.3)
+                    after_checkpoint.append(time.perf_counter() - (checkpointed or appended))
+                    time.sleep(random.uniform(0.1, 0.5))  # probes land anywhere in the checkpoint interval
                 engine.dispose()
             finally:
                 for process in processes:
@@ -125,11 +131,14 @@ def _ledger_part(records: int) -> None:
         with running_ledger(workers=None) as ledger:
             alone = _records_per_second(ledger.base_url, ledger.api_key, records)
     p99 = statistics.quantiles(delays, n=100)[98]
+    p99_witnessed = statistics.quantiles(after_checkpoint, n=100)[98]
     print(f"e2e SDK defaults -> serve defaults, 2 local witnesses (xase-witness defaults): {witnessed:>9,.0f} records/s")
     print(f"e2e SDK defaults -> serve defaults, no witnesses (baseline):                 {alone:>9,.0f} records/s")
     print(f"ratio: with / without witnesses = {witnessed / alone:.3f} (goal: at least 0.95)")
-    print(f"append -> both cosignatures stored, serve defaults (checkpoint interval 1 s), 20 appends: median "
-          f"{statistics.median(delays):.2f} s, p99 {p99:.2f} s (goal: p99 at most 2 s)")  # fmt: skip
+    print(f"checkpoint signed -> both cosignatures stored, serve defaults, {PROBES} appends: median "
+          f"{statistics.median(after_checkpoint):.3f} s, p99 {p99_witnessed:.3f} s (goal: p99 at most 2 s)")  # fmt: skip
+    print(f"append -> both cosignatures stored (includes the checkpoint interval, 1 s), serve defaults, {PROBES} appends: median "
+          f"{statistics.median(delays):.2f} s, p99 {p99:.2f} s")  # fmt: skip
 
 
 def main() -> int:

@@ -104,35 +104,54 @@ def test_a_ledger_signing_with_kms_and_rotating_keys(tmp_path: Path, moto_endpoi
         ledger.stop()
 
 
-def test_checkpoints_signed_by_a_kms_ed25519_key_open_as_notes(tmp_path: Path) -> None:
+def stubbed_ed25519_kms(alias: str) -> tuple[Any, Any, Any, str]:
     """moto (5.2.6, the newest) has no ECC_NIST_EDWARDS25519 keys, so botocore's Stubber stands in for KMS: it checks
-    each call against the KMS service model, and answers with signatures of a local Ed25519 key."""
+    each call against the KMS service model. Answers DescribeKey and GetPublicKey for `alias`, a key of spec
+    ECC_NIST_EDWARDS25519 whose private half is returned: (client, stubber, private key, ARN)."""
     import botocore.session
     from botocore.stub import Stubber
     from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    from ledger_service.evidence.checkpoints import LogKeys
-    from ledger_service.evidence.kms import KmsEd25519Key
-    from ledger_service.evidence.signing import LocalSigner
-    from xase import note
 
     client = botocore.session.get_session().create_client("kms", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
     private = ed25519.Ed25519PrivateKey.generate()
     spki = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    origin, text = "ledger.example.com/log/ten_1", "ledger.example.com/log/ten_1\n5\n" + base64.b64encode(bytes(32)).decode() + "\n"
     stub = Stubber(client)
     metadata = {"KeyId": arn, "Arn": arn, "KeySpec": "ECC_NIST_EDWARDS25519", "KeyUsage": "SIGN_VERIFY"}
-    stub.add_response("describe_key", {"KeyMetadata": metadata}, {"KeyId": "alias/xase-log"})
-    stub.add_response("get_public_key", {"KeyId": arn, "PublicKey": spki, "SigningAlgorithms": ["ED25519_SHA_512"]}, {"KeyId": "alias/xase-log"})
-    sign_call = {"KeyId": arn, "Message": text.encode(), "MessageType": "RAW", "SigningAlgorithm": "ED25519_SHA_512"}
-    stub.add_response("sign", {"KeyId": arn, "Signature": private.sign(text.encode()), "SigningAlgorithm": "ED25519_SHA_512"}, sign_call)
-    stub.add_response("sign", {"KeyId": arn, "Signature": private.sign(b"something else"), "SigningAlgorithm": "ED25519_SHA_512"}, sign_call)
+    stub.add_response("describe_key", {"KeyMetadata": metadata}, {"KeyId": alias})
+    stub.add_response("get_public_key", {"KeyId": arn, "PublicKey": spki, "SigningAlgorithms": ["ED25519_SHA_512"]}, {"KeyId": alias})
+    return client, stub, private, arn
+
+
+def kms_signs(stub: Any, private: Any, arn: str, message: bytes, signed: bytes | None = None) -> None:
+    """The next Sign call must be for `message`, and KMS answers with the signature of `signed` (default: `message`)."""
+    call = {"KeyId": arn, "Message": message, "MessageType": "RAW", "SigningAlgorithm": "ED25519_SHA_512"}
+    stub.add_response("sign", {"KeyId": arn, "Signature": private.sign(message if signed is None else signed), "SigningAlgorithm": "ED25519_SHA_512"}, call)
+
+
+def test_checkpoints_signed_by_a_kms_ed25519_key_open_as_notes(tmp_path: Path) -> None:
+    from ledger_service.evidence.checkpoints import LogKeys
+    from ledger_service.evidence.kms import KmsEd25519Key
+    from ledger_service.evidence.signing import LocalSigner
+    from xase import note
+
+    client, stub, private, arn = stubbed_ed25519_kms("alias/xase-log")
+    origin, text = "ledger.example.com/log/ten_1", "ledger.example.com/log/ten_1\n5\n" + base64.b64encode(bytes(32)).decode() + "\n"
+    kms_signs(stub, private, arn, text.encode())
+    kms_signs(stub, private, arn, text.encode(), signed=b"something else")
+    stub.add_client_error(
+        "sign",
+        service_error_code="ThrottlingException",
+        expected_params={"KeyId": arn, "Message": text.encode(), "MessageType": "RAW", "SigningAlgorithm": "ED25519_SHA_512"},
+    )
     with stub:
         keys = LogKeys(KmsEd25519Key("alias/xase-log", client), LocalSigner.from_path(tmp_path / "block-key.pem"))
         signed = keys.sign(text, origin)
         with pytest.raises(SigningUnavailable, match="does not verify"):
             keys.sign(text, origin)
+        with pytest.raises(SigningUnavailable) as throttled:
+            keys.sign(text, origin)
+        assert throttled.value.status == 503 and throttled.value.details == {"kms_error": "ThrottlingException"}
     opened, signers = note.open_note(signed, keys.verifiers(origin))
     assert opened == text and [verifier.key_type for verifier in signers] == [note.ED25519, note.ECDSA]
     assert note.Verifier(origin, note.ED25519, private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)) == signers[0]

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from ledger_service.db import read_connection, write_transaction
@@ -268,3 +270,16 @@ def test_processes_that_sign_the_same_size_at_once_store_one_checkpoint(tmp_path
         with read_connection(engine) as conn:
             stored = conn.execute(text("SELECT tree_size FROM log_checkpoints WHERE tenant_id = :t ORDER BY tree_size"), {"t": tenant}).scalars().all()
         assert stored[-1] == 7 and set(sizes) == {7}, (sizes, stored)
+
+
+@given(st.lists(st.integers(0, 3), max_size=40), st.integers(0, 300))
+def test_a_frontier_grown_in_any_steps_has_the_tree_s_root(heights: list[int], tail: int) -> None:
+    frontier, leaves = tlog.Frontier(), [tlog.leaf_hash(str(n).encode()) for n in range(800)]
+    for height in heights:
+        if frontier.size % (1 << height) or frontier.size + (1 << height) > len(leaves) - tail:
+            continue
+        frontier.append_subtree(tlog.perfect_root(leaves[frontier.size : frontier.size + (1 << height)]), height)
+    for leaf in leaves[frontier.size : frontier.size + tail]:
+        frontier.append(leaf)
+    assert frontier.root() == tlog.tree_hash(tlog.ListSource(leaves), frontier.size)
+    assert tlog.Frontier(frontier.size, frontier.hashes).root() == frontier.root()

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 
 from ledger_service import auth, tenants
 from ledger_service.db import write_transaction
-from tests.conftest import BACKENDS, Api, LedgerProcess, decision, in_process_app
+from tests.conftest import BACKENDS, Api, LedgerProcess, ScriptedServer, decision, in_process_app
 from xase import cli, evidence, note, tlogproof
-from xase.log_monitor import CheckpointStore, LogInconsistency, LogMonitor
+from xase.log_monitor import CheckpointStore, LogInconsistency, LogMonitor, LogUnavailable
 
 
 def _wait_for_checkpoint(api: Api, size: int) -> str:
@@ -273,3 +273,15 @@ def test_an_organisation_can_open_its_log_to_everyone_read_only(ledger: LedgerPr
 
     owner.request("PUT", "/log/visibility", json={"public": False})
     assert anyone.get(public + "/checkpoint").status_code == 404 and reader.get("/log/visibility").json() == {"public": False}
+
+
+@pytest.mark.parametrize("path, answer", [("/checkpoint", b"x" * (1 << 20)), ("/tile/0/000.p/3", bytes(97)), ("/keys", b"{" * 70_000)])
+def test_a_log_answering_more_than_its_cap_is_unavailable_not_read(path: str, answer: bytes, tmp_path: Path) -> None:
+    flood = ScriptedServer(lambda _s: (200, {"Content-Type": "application/octet-stream"}, answer))
+    monitor = LogMonitor(flood.url, store=CheckpointStore(tmp_path / "store.json"))
+    try:
+        with pytest.raises(LogUnavailable, match="the answer is over"):
+            {"/checkpoint": monitor.current_note, "/tile/0/000.p/3": lambda: monitor.tile(0, 0, 3), "/keys": lambda: monitor._verifiers("o", [])}[path]()
+    finally:
+        monitor.close()
+        flood.stop()

@@ -3,64 +3,29 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 import xase
+from tests.conftest import ScriptedServer
 from xase import XaseClient, XaseError
 
 FORGED = {"success": True, "transaction_id": "forged", "timestamp": "2026-01-01T00:00:00.000Z", "record_hash": "0" * 64,
           "chain_position": "genesis", "receipt_url": "http://evil/receipts/forged"}  # fmt: skip
 
 
-class _Server:
-    """A loopback HTTP server whose every answer is `reply(handler)`; it logs what it was sent."""
-
-    def __init__(self, reply: Any) -> None:
-        self.seen: list[dict[str, Any]] = []
-        seen, outer = self.seen, self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status, headers, payload = reply(outer)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _any
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(params=[301, 302, 307, 308])
-def servers(request: pytest.FixtureRequest) -> Iterator[tuple[_Server, _Server]]:
+def servers(request: pytest.FixtureRequest) -> Iterator[tuple[ScriptedServer, ScriptedServer]]:
     """An attacker's server answering a forged result, and a 'ledger' redirecting every request to it."""
-    attacker = _Server(lambda _s: (200, {"Content-Type": "application/json"}, json.dumps({**FORGED, "results": [FORGED]}).encode()))
-    ledger = _Server(lambda s: (request.param, {"Location": attacker.url + s.seen[-1]["path"]}, b""))
+    attacker = ScriptedServer(lambda _s: (200, {"Content-Type": "application/json"}, json.dumps({**FORGED, "results": [FORGED]}).encode()))
+    ledger = ScriptedServer(lambda s: (request.param, {"Location": attacker.url + s.seen[-1]["path"]}, b""))
     yield ledger, attacker
     ledger.stop()
     attacker.stop()
 
 
-def test_record_refuses_redirects_and_sends_nothing_elsewhere(servers: tuple[_Server, _Server]) -> None:
+def test_record_refuses_redirects_and_sends_nothing_elsewhere(servers: tuple[ScriptedServer, ScriptedServer]) -> None:
     ledger, attacker = servers
     errors: list[XaseError] = []
     client = XaseClient(api_key="xase_pk_secret_not_to_leak", base_url=ledger.url, on_error=errors.append, max_retries=0)
@@ -74,7 +39,7 @@ def test_record_refuses_redirects_and_sends_nothing_elsewhere(servers: tuple[_Se
     assert attacker.seen == [] and len(ledger.seen) == 2
 
 
-def test_data_access_client_refuses_redirects(servers: tuple[_Server, _Server]) -> None:
+def test_data_access_client_refuses_redirects(servers: tuple[ScriptedServer, ScriptedServer]) -> None:
     ledger, attacker = servers
     with xase.Client(api_key="xase_pk_secret_not_to_leak", base_url=ledger.url, max_retries=0) as client:
         with pytest.raises(XaseError) as caught:
@@ -97,7 +62,7 @@ SESSION = {"session_id": "sess_1", "dataset_id": "ds_1", "purpose": "model_train
     ],
 )
 def test_ids_are_quoted_as_one_path_segment(record_id: str, sent: str) -> None:
-    ledger = _Server(lambda _s: (200, {"Content-Type": "application/json"}, json.dumps(SESSION).encode()))
+    ledger = ScriptedServer(lambda _s: (200, {"Content-Type": "application/json"}, json.dumps(SESSION).encode()))
     try:
         with xase.Client(api_key="xase_pk_k", base_url=ledger.url + "/api/xase/v1", max_retries=0) as client:
             client.session("../admin").get_record(record_id)
@@ -108,7 +73,7 @@ def test_ids_are_quoted_as_one_path_segment(record_id: str, sent: str) -> None:
 
 @pytest.mark.parametrize("record_id", ["..", ".", ""])
 def test_dot_segments_are_not_ids(record_id: str) -> None:
-    ledger = _Server(lambda _s: (200, {"Content-Type": "application/json"}, json.dumps(SESSION).encode()))
+    ledger = ScriptedServer(lambda _s: (200, {"Content-Type": "application/json"}, json.dumps(SESSION).encode()))
     try:
         with xase.Client(api_key="xase_pk_k", base_url=ledger.url, max_retries=0) as client:
             session = client.session("sess_1")

@@ -82,16 +82,32 @@ def test_the_monitor_proves_every_entry_and_catches_a_rewrite(fast_ledger: Ledge
     assert webhook[1]["alarm"] == "fork" and len(webhook[1]["notes"]) == 2
 
 
-def test_tiles_that_do_not_give_the_signed_root_are_an_alarm(fast_ledger: LedgerProcess, tmp_path: Path) -> None:
+def test_tiles_that_do_not_give_the_signed_root_are_an_alarm_and_never_kept(fast_ledger: LedgerProcess, tmp_path: Path) -> None:
     api = Api(fast_ledger, fast_ledger.new_api_key())
     _append(api, 30)
     _wait_for_checkpoint(api, 300)
     fast_ledger.stop()
+    tile = fast_ledger.sql("SELECT hashes FROM log_tiles WHERE level = 0 AND tile_index = 0")[0]["hashes"]
     fast_ledger.sql("UPDATE log_tiles SET hashes = :h WHERE level = 0 AND tile_index = 0", h=bytes(256 * 32))
     fast_ledger.start()
+    monitor = Monitor(tmp_path / "monitor", api_key=api.key)
     with pytest.raises(MonitorAlarm) as alarm:
-        Monitor(tmp_path / "monitor", api_key=api.key).check(fast_ledger.base_url + "/log")
+        monitor.check(fast_ledger.base_url + "/log")
     assert alarm.value.kind == "tiles"
+    (leaves,) = (tmp_path / "monitor").glob("*.leaves")
+    assert leaves.stat().st_size == 0  # what did not give the root was not kept
+    fast_ledger.stop()
+    fast_ledger.sql("UPDATE log_tiles SET hashes = :h WHERE level = 0 AND tile_index = 0", h=bytes(tile))
+    fast_ledger.start()
+    assert monitor.check(fast_ledger.base_url + "/log").new_entries == 300  # the log mended, the monitor agrees
+
+    _append(api, 2)
+    _wait_for_checkpoint(api, 320)
+    with open(leaves, "ab") as crashed:  # a pass that died mid-write: leaves past the verified frontier
+        crashed.write(bytes(70))
+    assert monitor.check(fast_ledger.base_url + "/log").new_entries == 20
+    next((tmp_path / "monitor").glob("*.frontier.json")).unlink()  # a copy an older monitor wrote
+    assert monitor.check(fast_ledger.base_url + "/log").size == 320
 
 
 def test_a_missing_quorum_and_an_equivocating_witness_are_alarms(ledger: LedgerProcess, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.conftest import Api, LedgerProcess, decision, until
+from tests.conftest import Api, LedgerProcess, ScriptedServer, decision, until
 from tests.evidence.test_log_receipts import _rewrite_from
 from tests.witness.test_witness_protocol import WitnessProcess
 from xase import XaseClient, XaseError, cli, evidence, note
@@ -88,7 +88,9 @@ def test_a_dead_witness_delays_only_its_own_cosignatures(witnessed: tuple[Ledger
         client.get_receipt("d_4", witnessed=True, timeout=1)
     assert "CHECKPOINT_PENDING" in (pending.value.code, pending.value.details.get("last_error", {}).get("code"))
     until(lambda: "witness.test/w1" in api.get("/log/checkpoint").text)  # the live one cosigned
-    assert 'xase_witness_submissions_total{outcome="unavailable"' in _metrics(ledger) or 'outcome="unavailable"' in _metrics(ledger)
+    assert 'outcome="unavailable",witness="witness.test/w2"' in _metrics(ledger)
+    until(lambda: 'xase_witness_behind_entries{witness="witness.test/w1"} 0.0' in _metrics(ledger))
+    assert 'xase_witness_behind_entries{witness="witness.test/w2"} 5.0' in _metrics(ledger)
     done = ledger.cli("witnesses")
     assert "behind" in done.stdout and done.stdout.count("witness.test/w1") == 1
 
@@ -112,3 +114,18 @@ def test_a_rewritten_history_is_cosigned_by_no_witness(witnessed: tuple[LedgerPr
     assert failure.value.step == "witnesses"
     assert "answered 422" in (ledger.directory / "ledger.log").read_text()  # each witness refused the fork
     assert 'outcome="refused"' in _metrics(ledger)
+
+
+def test_a_witness_answering_more_than_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    flood = ScriptedServer(lambda _s: (200, {"Content-Type": "text/plain"}, b"\xe2\x80\x94 witness.test/flood AAAA\n" * 40_000))
+    vkey = note.cosigner_verifier("witness.test/flood", ed25519.Ed25519PrivateKey.generate().public_key()).vkey
+    ledger = LedgerProcess(tmp_path, env={"XASE_CHECKPOINT_INTERVAL": "0.1", "XASE_WITNESSES": f"{flood.url} {vkey}"}).start()
+    try:
+        api = Api(ledger, ledger.new_api_key())
+        assert api.post("/records", json=decision(1, transaction_id="f_1")).status_code in (200, 201)
+        until(lambda: "witness.test/flood answered more than 16384 bytes" in (tmp_path / "ledger.log").read_text())
+        assert 'outcome="invalid",witness="witness.test/flood"' in _metrics(ledger)
+        assert api.get("/receipts/f_1", params={"witnessed": "true"}).status_code == 503
+    finally:
+        ledger.destroy()
+        flood.stop()

@@ -5,5 +5,6 @@
     server.py    the HTTP server (the standard library's, threaded) and its caps
     cli.py       `xase-witness init` (a key, its vkey) and `xase-witness serve`
 
-It needs nothing beyond the SDK's own dependencies (cryptography), so it runs on a machine of its own.
+It needs nothing beyond the SDK's own dependencies (cryptography), so it runs on a machine of its own; a key in
+AWS KMS (`--kms-key-id`) needs boto3, the `[kms]` extra.
 """

@@ -1,6 +1,7 @@
 """`xase-witness`: run a witness.
 
     xase-witness init --key witness.pem --name witness.example.com/w1     # prints the witness's vkey (0x04)
+    xase-witness init --kms-key-id alias/xase-witness --name ...          # or a key in AWS KMS (the [kms] extra)
     xase-witness serve --key witness.pem --name witness.example.com/w1 --state witness.db \\
         --log "ledger.example.com/log/ten_...+1a2b3c4d+AQ..."  [--log ...] [--host 127.0.0.1 --port 7380]
 
@@ -12,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from xase import note
+from xase.keys import KmsEd25519Key, KmsKeyError, ed25519_key_file
 from xase.witness.protocol import Witness
 from xase.witness.server import serve
 from xase.witness.state import WitnessState
@@ -28,19 +26,11 @@ from xase.witness.state import WitnessState
 __all__ = ["main"]
 
 
-def _create_key(path: Path) -> None:
-    private = ed25519.Ed25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never overwrite a witness's identity
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-
-
-def _load_key(path: Path) -> ed25519.Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+def _key(args: argparse.Namespace, create: bool) -> note.Ed25519Signer:
+    """The witness's key: in AWS KMS (--kms-key-id) or in a PEM file (--key), created by `init` if absent."""
+    if args.kms_key_id:
+        return KmsEd25519Key(args.kms_key_id, what="cosignature")
+    return ed25519_key_file(Path(args.key), create=create)
 
 
 def _logs(vkeys: Sequence[str]) -> dict[str, list[note.Verifier]]:
@@ -54,16 +44,13 @@ def _logs(vkeys: Sequence[str]) -> dict[str, list[note.Verifier]]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    path = Path(args.key)
-    if not path.exists():
-        _create_key(path)
-    print(note.cosigner_verifier(args.name, _load_key(path).public_key()).vkey)
+    print(note.cosigner_verifier(args.name, _key(args, create=True).public_key()).vkey)
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    witness = Witness(args.name, _load_key(Path(args.key)), _logs(args.log), WitnessState(args.state))
+    witness = Witness(args.name, _key(args, create=False), _logs(args.log), WitnessState(args.state))
     server = serve(witness, args.host, args.port, args.prefix)
     if args.port_file:
         Path(args.port_file).write_text(str(server.server_address[1]))
@@ -78,15 +65,21 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_arguments(parser: argparse.ArgumentParser) -> None:
+    key = parser.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key", metavar="PEM", help="the witness's Ed25519 private key file")
+    key.add_argument("--kms-key-id", metavar="ID", help="an AWS KMS key (ECC_NIST_EDWARDS25519, SIGN_VERIFY) instead: its id, ARN or alias")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xase-witness", description="A C2SP tlog-witness for Xase logs.")
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create the witness's Ed25519 key (if absent) and print its vkey")
-    init.add_argument("--key", required=True, metavar="PEM")
+    _key_arguments(init)
     init.add_argument("--name", required=True, help="the witness's name, e.g. witness.example.com/w1")
     init.set_defaults(handler=_init)
     run = commands.add_parser("serve", help="serve add-checkpoint")
-    run.add_argument("--key", required=True, metavar="PEM")
+    _key_arguments(run)
     run.add_argument("--name", required=True)
     run.add_argument("--state", required=True, metavar="SQLITE", help="where the last checkpoint cosigned per log is kept")
     run.add_argument("--log", action="append", required=True, metavar="VKEY", help="a log to follow: its note verifier key (repeatable)")
@@ -98,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
-    except (OSError, ValueError, note.NoteError) as problem:
+    except (OSError, ValueError, note.NoteError, KmsKeyError) as problem:
         print(f"xase-witness: {problem}", file=sys.stderr)
         return 2
 

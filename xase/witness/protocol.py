@@ -6,7 +6,8 @@
 signature fails); 400 for a body not of that form or an old size above the checkpoint's; 409 with the size last
 cosigned (`text/x.tlog.size`) when the old size is not it; 422 when the empty tree's root is wrong, a proof comes
 with old size 0, the proof does not hold, or the same size comes with another root; else 200 and one cosignature
-line. Nothing is cosigned before its size is stored.
+line. Nothing is cosigned before its size is stored; a key in KMS that cannot sign just then is a 503 (the size
+is stored, so the log's retry from it is cosigned).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from xase import note, tlog
+from xase.keys import KmsUnavailable
 from xase.witness.state import Conflict, Seen, WitnessState
 
 __all__ = ["MAX_BODY_BYTES", "Answer", "Witness"]
@@ -49,7 +49,7 @@ class Witness:
     """A witness: its name and key, the logs it follows (origin -> the log's verifier keys), its state."""
 
     name: str
-    key: ed25519.Ed25519PrivateKey
+    key: note.Ed25519Signer
     logs: Mapping[str, Sequence[note.Verifier]]
     state: WitnessState
     clock: Callable[[], float] = field(default=time.time)
@@ -96,7 +96,10 @@ class Witness:
                 raise _Refused(422, f"not consistent with the checkpoint of {old} cosigned before: {problem}") from None
 
         self.state.advance(checkpoint.origin, old, Seen(checkpoint.size, checkpoint.root, signed), consistent)
-        cosignature = note.cosign(self.key, self.name, text, int(self.clock()))
+        try:
+            cosignature = note.cosign(self.key, self.name, text, int(self.clock()))
+        except KmsUnavailable as failure:  # the size is stored: the log's retry (a 409, then old = size) gets it cosigned
+            return Answer(503, f"cannot cosign now: {failure}\n")
         return Answer(200, cosignature.line)
 
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("cosigned_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "tree_size", "key_id"),
     )
+    op.create_index("ix_log_cosignatures_witness", "log_cosignatures", ["tenant_id", "key_id", "tree_size"])  # a witness's newest, at once
 
 
 def downgrade() -> None:
