@@ -25,6 +25,7 @@ __all__ = [
     "Unprocessable",
     "PreconditionFailed",
     "FailedDependency",
+    "UnsupportedMediaType",
     "over_cap",
 ]
 
@@ -79,6 +80,11 @@ class PreconditionFailed(LedgerError):
 
     code = "PRECONDITION_FAILED"
     status = 412
+
+
+class UnsupportedMediaType(LedgerError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
 
 
 class FailedDependency(LedgerError):

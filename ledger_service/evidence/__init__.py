@@ -16,6 +16,7 @@ Owns
     records_api.py    POST/GET /records, POST /records/batch, POST /records/{id}/payload/erase
     audit_api.py      /receipts, /blocks, /checkpoint, /keys, /verify, /export, /stats
     log_api.py        /log/checkpoint, /log/tile, /log/proof/inclusion, /log/proof/consistency, /log/keys
+    otlp.py otlp_api.py  POST /v1/traces: OTLP/HTTP spans in, a record per decision span (xase.otel.mapping)
 
 May import the shared layer (`ledger_service.config, db, errors, auth, tables,
 web`) and `xase`; no other subsystem.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ledger_service.evidence import audit_api, log_api, records_api
+from ledger_service.evidence import audit_api, log_api, otlp_api, records_api
 from ledger_service.evidence.audit import contexts_naming, receipt, verify_chain
 from ledger_service.evidence.chain import open_chain
 from ledger_service.evidence.claims import Claim, unresolved_references
@@ -61,3 +62,4 @@ def install(app: Flask, ledger: Ledger) -> None:
     app.register_blueprint(records_api.blueprint)
     app.register_blueprint(audit_api.blueprint)
     app.register_blueprint(log_api.blueprint)
+    app.register_blueprint(otlp_api.blueprint)

@@ -209,8 +209,26 @@ def _decision(_: World) -> dict[str, Any]:
             "context": {"channel": "fuzz"}}  # fmt: skip
 
 
+def _otlp_traces(_: World) -> dict[str, Any]:
+    """An OTLP/JSON ExportTraceServiceRequest: a chat span, with content, and a span that is no decision."""
+
+    def attribute(key: str, value: Any) -> dict[str, Any]:
+        kind = {str: "stringValue", int: "intValue", float: "doubleValue", bool: "boolValue"}[type(value)]
+        return {"key": key, "value": {kind: str(value) if kind == "intValue" else value}}
+
+    chat = {"traceId": secrets.token_hex(16), "spanId": secrets.token_hex(8), "name": "chat gpt-4o", "kind": 3, "startTimeUnixNano": "1800000000000000000",
+            "endTimeUnixNano": "1800000000250000000", "status": {"code": 1},
+            "attributes": [attribute("gen_ai.operation.name", "chat"), attribute("gen_ai.request.model", "gpt-4o"), attribute("gen_ai.usage.input_tokens", 12),
+                           attribute("gen_ai.request.temperature", 0.2), attribute("gen_ai.input.messages", '[{"role": "user", "content": "hi"}]')],
+            "events": [{"name": "gen_ai.choice", "attributes": [attribute("index", 0)]}]}  # fmt: skip
+    plain = {"traceId": chat["traceId"], "spanId": secrets.token_hex(8), "name": "GET /", "attributes": [attribute("http.method", "GET")]}
+    resource = {"attributes": [attribute("service.name", "fuzz")]}
+    return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "fuzz"}, "spans": [chat, plain]}]}]}
+
+
 ROUTES = [
     Route("POST", "/records", _decision),
+    Route("POST", "/v1/traces", _otlp_traces),
     Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
     Route("GET", "/records"),
     Route("GET", "/records/{transaction_id}"),
@@ -523,6 +541,23 @@ def _collect_ids(value: Any, into: set[str]) -> None:
             _collect_ids(item, into)
 
 
+def _span_ids(body: Optional[bytes], into: set[str]) -> None:
+    """The transaction ids of the spans an OTLP request carried: a 2xx acknowledges each decision span's record."""
+    try:
+        request = json.loads(gzip.decompress(body) if body and body[:2] == b"\x1f\x8b" else body or b"")
+    except (ValueError, OSError, EOFError):
+        return
+    pending = [request]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("traceId"), str) and isinstance(value.get("spanId"), str):
+                into.add(f"otel:{value['traceId'].lower()}:{value['spanId'].lower()}")
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
 class Fuzzer:
     def __init__(self, world: World) -> None:
         self.world, self.report = world, FuzzReport()
@@ -568,6 +603,8 @@ class Fuzzer:
             report.violations.append(f"{where}: tenant B's id was not simply not found")
         if response.status_code < 300 and "X-Evidence-Id" in response.headers:  # reads (records, knowledge) name their evidence in a header
             report.acknowledged.add(response.headers["X-Evidence-Id"])
+        if response.status_code < 300 and shot.path.endswith("/v1/traces"):
+            _span_ids(shot.body, report.acknowledged)
         if response.status_code < 300 and response.headers.get("Content-Type", "").startswith("application/json"):
             _collect_ids(response.json(), report.acknowledged)
             report.revokes += shot.path.endswith("/revoke")
