@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Mapping
@@ -211,6 +212,43 @@ class XaseClient:
                 if not pending or left <= 0:
                     raise
                 time.sleep(min(left, max(0.1, float(getattr(failure, "retry_after", None) or 0.5))))
+
+    def record_oversight(
+        self,
+        decision_transaction_id: str,
+        action: str,
+        actor: str,
+        reason: Optional[str] = None,
+        *,
+        confirms: Optional[str] = None,
+        details: Optional[dict[str, Any]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """Record a person's `override`, `confirm`, `stop` or `escalate` of a decision (EU AI Act Article 14), as
+        evidence in the organisation's chain linked to the decision; waits for the ledger.
+
+        `actor` says who (an id; it stays in the chain), `reason` why (required for override and stop). Where the
+        organisation's rule for the decision's policy needs two persons (`set_oversight_rule`), an override or stop
+        is `awaiting_confirmation` until another actor records a `confirm` naming it (`confirms=event_id`).
+        A retry never records it twice (an idempotency key is made if none is given). Returns the event:
+        `event_id`, `status`, `needs_confirmation`, `recorded_at`, `receipt_url`, ...
+        """
+        body: dict[str, Any] = {"action": action, "actor": actor}
+        for name, value in (("reason", reason), ("confirms", confirms), ("details", details)):
+            if value is not None:
+                body[name] = value
+        key = check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        path = url_path("records", decision_transaction_id, "oversight")
+        return dict(self._sync_transport.call("POST", path, body, headers={"Idempotency-Key": key}))
+
+    def set_oversight_rule(self, policy_id: str, *, two_person: bool) -> dict[str, Any]:
+        """Whether overrides and stops of `policy_id`'s decisions need a second person's confirmation; the change is evidence."""
+        return dict(self._sync_transport.call("PUT", url_path("oversight", "rules", policy_id), {"two_person": two_person}))
+
+    def get_explanation(self, transaction_id: str) -> dict[str, Any]:
+        """Everything the evidence says about one decision (EU AI Act Article 86): the decision, its commitments and
+        payload, what it cites and whether each resolves, the oversight events on it, and its receipt."""
+        return dict(self._sync_transport.call("GET", url_path("records", transaction_id, "explanation")))
 
     # ---------------------------------------------------------------- lifecycle
 

@@ -210,13 +210,13 @@ class Transport:
         return RetriesExhausted(failure, attempts)
 
     def call(self, method: str, path: str, body: Any = None, params: Optional[dict[str, Any]] = None, *,
-             raw: Optional[bytes] = None, content_type: Optional[str] = None) -> Any:  # fmt: skip
+             raw: Optional[bytes] = None, content_type: Optional[str] = None, headers: Optional[dict[str, str]] = None) -> Any:  # fmt: skip
         """One API call with the retry policy; returns the JSON answer, raises the typed XaseError.
 
         `body` is sent as JSON; or `raw` bytes with their `content_type` (e.g. JSON Lines).
         """
-        headers = {"Content-Type": content_type} if content_type else None
-        return _json_or_none(self.response(method, path, params, headers, body=body, raw=raw))
+        sent = {**(headers or {}), **({"Content-Type": content_type} if content_type else {})}
+        return _json_or_none(self.response(method, path, params, sent or None, body=body, raw=raw))
 
     def response(self, method: str, path: str, params: Optional[dict[str, Any]] = None, headers: Optional[dict[str, str]] = None, *,
                  body: Any = None, raw: Optional[bytes] = None) -> requests.Response:  # fmt: skip

@@ -23,8 +23,9 @@ from flask import Flask
 
 from ledger_service.contexts import api
 from ledger_service.contexts.sealing import SEAL_POLICY, SEAL_PREFIX, IntegrityReport, seal_heads, verify_tenant
+from ledger_service.contexts.store import turn_reference_problem
 
-__all__ = ["install", "seal_heads", "verify_tenant", "IntegrityReport", "SEAL_POLICY", "SEAL_PREFIX"]
+__all__ = ["install", "seal_heads", "turn_reference_problem", "verify_tenant", "IntegrityReport", "SEAL_POLICY", "SEAL_PREFIX"]
 
 
 def install(app: Flask) -> None:

@@ -93,6 +93,15 @@ def _turn(conn: Connection, tenant_id: str, turn_id: int) -> Row[Any]:
     return row
 
 
+def turn_reference_problem(conn: Connection, tenant_id: str, turn_id: int, turn_hash: str) -> Optional[str]:
+    """Why a decision's reference to a turn does not match the stored turn, or None (the stored hash, as stored:
+    `verify_tenant` recomputes the whole history)."""
+    row = conn.execute(select(Turn.turn_hash).where(Turn.tenant_id == tenant_id, Turn.turn_id == turn_id)).first()
+    if row is None:
+        return f"turn {turn_id} is not in the context store"
+    return None if row.turn_hash == turn_hash else f"turn {turn_id} has hash {row.turn_hash}; the decision names {turn_hash}"
+
+
 def get_context(conn: Connection, tenant_id: str, context_id: int) -> Row[Any]:
     row = conn.execute(select(AgentContext).where(AgentContext.tenant_id == tenant_id, AgentContext.context_id == context_id)).first()
     if row is None:

@@ -50,7 +50,15 @@ FIELDS = frozenset(
 
 _MAX_TEXT = 256
 LEDGER_POLICY_PREFIX = "xase."
-LEDGER_TRANSACTION_PREFIXES = ("acc_", "era_", "ret_", "cxs_", "lgv_")  # data accesses, payload erasures, knowledge, context seals, log visibility
+LEDGER_TRANSACTION_PREFIXES = (
+    "acc_",
+    "era_",
+    "ret_",
+    "cxs_",
+    "lgv_",
+    "ovs_",
+    "ovr_",
+)  # data accesses, payload erasures, knowledge, context seals, log visibility, oversight events and rules
 _MAX_PROCESSING_MS = 1e12
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
 

@@ -226,9 +226,15 @@ def _otlp_traces(_: World) -> dict[str, Any]:
     return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "fuzz"}, "spans": [chat, plain]}]}]}
 
 
+_OVERRIDE = {"action": "override", "actor": "officer-7", "reason": "fuzz", "details": {"new_outcome": "DENIED"}}
 ROUTES = [
     Route("POST", "/records", _decision),
     Route("POST", "/v1/traces", _otlp_traces),
+    Route("POST", "/records/{transaction_id}/oversight", lambda w: _OVERRIDE),
+    Route("GET", "/records/{transaction_id}/oversight"),
+    Route("GET", "/records/{transaction_id}/explanation"),
+    Route("PUT", "/oversight/rules/{policy_id}", lambda w: {"two_person": True}),
+    Route("GET", "/oversight/rules"),
     Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
     Route("GET", "/records"),
     Route("GET", "/records/{transaction_id}"),
@@ -419,6 +425,7 @@ def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
         "grant_id": ([a.grant_id], [b.grant_id]),
         "session_id": ([a.session_id], [b.session_id]),
         "record_id": (world.c_record_ids, []),
+        "policy_id": (["fuzz_policy", "xase.oversight"], []),
         "tenant": ([a.tenant], [b.tenant]),
         "key_id": ([], []),  # never a real key: the fuzzer must not revoke its own world
         "block_seq": (["0", "1"], []),
@@ -440,12 +447,12 @@ _GARBAGE_ID = st.one_of(
 _PARAM_VALUES = st.one_of(
     st.text(_URL_SAFE, max_size=20), _QUERY_JSON,
     st.sampled_from(["-1", "0", "1e9", "99999999999999999999", "NaN", "\u0661", "\u00b2", "\u0664\u0662", "\uff11", "2026-13-45T00:00:00Z",
-                     "1024", "both", "100000", "tlog-proof", "json", "true", "false"]),  # the largest pages and answers; a receipt's formats
+                     "1024", "both", "100000", "tlog-proof", "json", "html", "true", "false"]),  # the largest pages and answers; a receipt's formats
 )  # fmt: skip
 _PARAM_NAMES = ["limit", "cursor", "policy_id", "tenant", "batch_size", "from_seq", "x", "filter", "sort", "fields", "since", "session_id", "receipts",
                 "kb_id", "chunk_ids", "projection", "view", "type_hint_mode", "as_type_id", "as_type_version", "before_turn_id", "from_turn_id",
                 "include_unknown", "bytes_render", "enum_render", "recursive", "tag", "include_lineage", "index", "size", "old", "format",
-                "witnessed"]  # fmt: skip
+                "witnessed", "until"]  # fmt: skip
 
 
 @st.composite

@@ -9,8 +9,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ledger_service"
 SHARED = {"config", "db", "errors", "auth", "tables", "web", "metrics", "workers"}
-COMPOSITION = {"app", "cli", "serving", "health", "admin_api", "tenants", "schema", "verification"}
-SUBSYSTEMS = {"evidence", "access", "knowledge", "contexts"}
+COMPOSITION = {"app", "cli", "serving", "health", "admin_api", "tenants", "schema", "verification", "explanations"}
+SUBSYSTEMS = {"evidence", "access", "knowledge", "contexts", "oversight"}
 
 
 def _modules() -> dict[str, Path]:
