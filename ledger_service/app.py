@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException
 
-from ledger_service import access, admin_api, contexts, evidence, explanations, health, knowledge, oversight, verification
+from ledger_service import access, admin_api, contexts, evidence, explanations, health, knowledge, oversight, reports, verification
 from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError, TooManyFailures
@@ -156,6 +156,7 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     app.register_blueprint(health.blueprint)
     app.register_blueprint(verification.blueprint)
     app.register_blueprint(explanations.blueprint)
+    app.register_blueprint(reports.blueprint)
     app.register_blueprint(admin_api.blueprint)
     limiter.exempt(health.blueprint)
     limiter.exempt(admin_api.blueprint)  # the operator's API, guarded by a 256-bit admin key

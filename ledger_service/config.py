@@ -44,6 +44,7 @@ class Settings:
     log_bucket: Optional[str] = None  # XASE_LOG_BUCKET: "bucket[/prefix]" to publish every log's tiles and checkpoints to (S3)
     witnesses: str = ""  # XASE_WITNESSES: "<add-checkpoint URL prefix> <witness vkey>" entries, separated by ";" or new lines
     witness_quorum: int = 0  # XASE_WITNESS_QUORUM: cosignatures a witnessed receipt needs (0: every witness configured)
+    retention_days: int = 0  # XASE_RETENTION_DAYS: what the organisation's retention policy promises (0: kept for ever), stated in reports
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
     host: str = "127.0.0.1"  # XASE_HOST
     port: int = 3000  # XASE_PORT
@@ -90,6 +91,7 @@ class Settings:
             "log_bucket": env.get("XASE_LOG_BUCKET") or None,
             "witnesses": env.get("XASE_WITNESSES", ""),
             "witness_quorum": _int("XASE_WITNESS_QUORUM", cls.witness_quorum),
+            "retention_days": _int("XASE_RETENTION_DAYS", cls.retention_days),
             "admin_key": env.get("XASE_ADMIN_KEY") or None,
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),
@@ -135,6 +137,8 @@ class Settings:
             raise ValueError("XASE_CXDB_MAX_TURN_BYTES must be positive and XASE_CXDB_COMPRESS_MIN_BYTES not negative")
         if self.tenant_storage_bytes < 0:
             raise ValueError(f"XASE_TENANT_STORAGE_BYTES must be 0 (no quota) or positive, got {self.tenant_storage_bytes}")
+        if self.retention_days < 0:
+            raise ValueError(f"XASE_RETENTION_DAYS must be 0 (for ever) or positive, got {self.retention_days}")
         if self.witness_quorum < 0:
             raise ValueError(f"XASE_WITNESS_QUORUM must be 0 (every witness) or positive, got {self.witness_quorum}")
         if self.sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xase import datasets_cli, evidence, log_cli, note
+from xase import datasets_cli, evidence, log_cli, note, report_cli
 from xase.bundle import verify_bundle_file
 from xase.contexts import history
 from xase.log_monitor import LogInconsistency, LogUnavailable
+from xase.report import ReportMismatch
 from xase.segments import jobs_argument
 from xase.wire import printable
 
@@ -110,6 +111,12 @@ def _verify(args: argparse.Namespace) -> int:
             return 0
         if args.file != "-" and log_cli.is_tlog_proof(args.file):
             return _verify_tlog_proof(args)
+        if args.report:
+            if args.file is None or args.file == "-" or not _is_bundle(args.file):
+                raise ValueError("--report needs the export bundle it rests on: xase verify BUNDLE --report REPORT")
+            report_cli.print_verdicts(report_cli.verify_report_file(args.file, args.report, _trusted_pems(args), args.jobs))
+            print("report verified")
+            return 0
         if args.file != "-" and _is_bundle(args.file):
             trusted = _trusted_pems(args) or None
             report = verify_bundle_file(args.file, trusted_keys=trusted, jobs=args.jobs)
@@ -128,6 +135,9 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     except note.NoteError as exc:
         print(printable(f"verification FAILED at step checkpoint: {exc}"), file=sys.stderr)
+        return 1
+    except ReportMismatch as exc:
+        print(printable(f"report FAILED: {exc}"), file=sys.stderr)
         return 1
     except LogUnavailable as exc:
         print(printable(f"cannot read the log: {exc}"), file=sys.stderr)
@@ -148,9 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                         "every turn's bytes and hash, up to the committed turn hash")  # fmt: skip
     verify.add_argument("--jobs", type=jobs_argument, default=None, metavar="N",
                         help="processes for a bundle (default: one per core for bundles of 8 MiB or more)")  # fmt: skip
+    verify.add_argument("--report", metavar="JSON", help="with a bundle: re-derive this report (xase report) from it and check its attestation")
     log_cli.add_arguments(verify)
     verify.set_defaults(handler=_verify)
     log_cli.add_monitor_command(commands)
+    report_cli.add_report_command(commands)
     datasets_cli.add_commands(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -250,6 +250,33 @@ class XaseClient:
         payload, what it cites and whether each resolves, the oversight events on it, and its receipt."""
         return dict(self._sync_transport.call("GET", url_path("records", transaction_id, "explanation")))
 
+    def get_report(self, since: str, until: Optional[str] = None, *, gap_threshold_seconds: int = 86_400, settle: float = 10.0) -> dict[str, Any]:
+        """The auditor's report on the organisation's evidence for [since, until) (default until: now), attested by
+        the ledger: checks with their EU AI Act articles and verdicts, statistics, and the inputs they rest on. Check
+        it against an export bundle with `xase verify BUNDLE --report REPORT` (xase.report.check_report).
+
+        A report covers the chain up to the log's newest checkpoint: this first waits, up to `settle` seconds, for a
+        checkpoint of every record the chain holds now (one is signed at most every XASE_CHECKPOINT_INTERVAL)."""
+        held = int(self._sync_transport.call("GET", url_path("stats"))["records"])
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            signed = str(self._sync_transport.response("GET", url_path("log", "checkpoint")).text)
+            if int(signed.split("\n")[1]) >= held:
+                break
+            time.sleep(0.1)
+        params: dict[str, Any] = {"since": since, "gap_threshold_seconds": gap_threshold_seconds, **({"until": until} if until else {})}
+        return dict(self._sync_transport.call("GET", url_path("reports"), params=params))
+
+    def report_page(self, report: dict[str, Any]) -> str:
+        """The page (self-contained HTML) of a report `get_report` gave."""
+        return str(self._sync_transport.response("POST", url_path("reports", "page"), body=report).text)
+
+    def export_bundle(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Write the organisation's whole chain as an export bundle (JSON Lines, EVIDENCE-FORMAT.md section 6) to `path`."""
+        response = self._sync_transport.response("GET", url_path("export"))
+        with open(path, "wb") as out:
+            out.write(response.content)
+
     # ---------------------------------------------------------------- lifecycle
 
     def flush(self, timeout_s: float = 5.0) -> None:

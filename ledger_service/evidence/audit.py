@@ -343,11 +343,21 @@ def _exported_context(stored: str) -> Any:
         return stored
 
 
+def bundle_keys(conn: Connection) -> list[dict[str, Any]]:
+    """The public keys as an export bundle's header names them."""
+    return [{"key_id": key["key_id"], "pem": key["pem"], "kms_key_arn": key["kms_key_arn"]} for key in public_keys(conn)]
+
+
+def record_lines(conn: Connection, tenant_id: str, count: int) -> Iterator[dict[str, Any]]:
+    """Records [0, count) of the chain as an export bundle's record lines (parsed), in order."""
+    for row in _records_in_order(conn, tenant_id, through_seq=count - 1):
+        yield {"type": "record", "record": _chain_record_body(row), "record_hash": row.record_hash, "context": _exported_context(row.context_json)}
+
+
 def export_lines(engine: Engine, tenant_id: str) -> Iterator[bytes]:
     """The section 6 JSON Lines bundle, streamed; xase.bundle.verify_bundle checks it."""
     with read_connection(engine) as conn:
-        keys = [{"key_id": key["key_id"], "pem": key["pem"], "kms_key_arn": key["kms_key_arn"]} for key in public_keys(conn)]
-        yield bundle.header_line(tenant_id, keys, evidence.format_timestamp(datetime.now(timezone.utc)))
+        yield bundle.header_line(tenant_id, bundle_keys(conn), evidence.format_timestamp(datetime.now(timezone.utc)))
         records = blocks = 0
         for kind, row in _chain(conn, tenant_id):
             if kind == "record":

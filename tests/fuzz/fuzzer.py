@@ -226,6 +226,7 @@ def _otlp_traces(_: World) -> dict[str, Any]:
     return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "fuzz"}, "spans": [chat, plain]}]}]}
 
 
+_FORGED_REPORT = {"organisation": "ten_0", "report_version": 1, "checks": [], "statistics": {}, "attestation": {"key_id": "sha256:0", "signature": "AAAA"}}
 _OVERRIDE = {"action": "override", "actor": "officer-7", "reason": "fuzz", "details": {"new_outcome": "DENIED"}}
 ROUTES = [
     Route("POST", "/records", _decision),
@@ -235,6 +236,8 @@ ROUTES = [
     Route("GET", "/records/{transaction_id}/explanation"),
     Route("PUT", "/oversight/rules/{policy_id}", lambda w: {"two_person": True}),
     Route("GET", "/oversight/rules"),
+    Route("GET", "/reports"),
+    Route("POST", "/reports/page", lambda w: _FORGED_REPORT),
     Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
     Route("GET", "/records"),
     Route("GET", "/records/{transaction_id}"),
