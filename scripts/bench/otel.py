@@ -5,7 +5,7 @@
 Every span is a chat span as opentelemetry-instrumentation-openai-v2 makes one (model, usage, finish reasons,
 the prompt and completion captured as `gen_ai.input.messages` / `gen_ai.output.messages`), ended on the bench's
 thread. In the same run, each against `xase-ledger serve` defaults (SQLite, local keys) on loopback:
-  1. `XaseSpanExporter` defaults under `SimpleSpanProcessor` (the pairing the README gives): spans/s delivered,
+  1. `XaseSpanExporter` defaults under `SimpleSpanProcessor` (the pairing docs/opentelemetry.md gives): spans/s delivered,
      from the first span to the last record acknowledged;
   2. `OTLPSpanExporter` (opentelemetry-exporter-otlp-proto-http, defaults) under `BatchSpanProcessor` defaults, to
      the ledger's `POST /v1/traces`: spans/s delivered (records that arrived) until flushed: the processor drops

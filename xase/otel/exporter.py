@@ -2,11 +2,12 @@
 
     provider.add_span_processor(SimpleSpanProcessor(XaseSpanExporter(api_key="xase_pk_...")))
 
-Pair it with `SimpleSpanProcessor`: the span is handed over as it ends, and `export` only puts its record in the
-client's queue (microseconds; hashing and delivery happen on the client's worker thread). `BatchSpanProcessor`
-drops spans past its own queue of 2,048; the client's queue here waits for room instead of dropping
-(`queue_full_policy="block"`, up to `block_timeout`), and with `spool_path` every record is on disk before
-`export` returns and is delivered after a crash.
+Pair it with `SimpleSpanProcessor`: the span is handed over as it ends, and `export` only maps it and puts its
+record in the client's queue (hashing and delivery happen on the client's worker thread). `BatchSpanProcessor`
+drops spans past its own queue of 2,048. The exporter's own client waits for room instead
+(`queue_full_policy="block"`, `block_timeout` 30 s: only a ledger unreachable for longer than the queue's 10,000
+records and that wait loses a record, reported through `on_error`); with `spool_path` it keeps every record on disk
+before `export` returns (`"spill"`) and delivers it after a crash: nothing is lost.
 """
 
 from __future__ import annotations
@@ -53,14 +54,16 @@ def from_readable(span: ReadableSpan) -> Span:
 
 class XaseSpanExporter(SpanExporter):
     """Records each decision span (`mapping.select`) through an `XaseClient`: the one given, or one of its own
-    made from `client_options` (`api_key`, `base_url`, `spool_path`, ...; queue_full_policy "block" unless given,
-    and no runtime context: the span's resource says where it ran)."""
+    made from `client_options` (`api_key`, `base_url`, `spool_path`, ...; unless given: queue_full_policy "spill"
+    with a spool, else "block" for up to 30 s, and no runtime context: the span's resource says where it ran)."""
 
     def __init__(self, client: Optional[XaseClient] = None, mapping: SpanMapping = DEFAULT_MAPPING, **client_options: Any) -> None:
         if client is not None and client_options:
             raise ValueError("give a client or client options, not both")
         self._owned = client is None
-        self.client = client or XaseClient(**{"queue_full_policy": "block", "capture_runtime_context": False, **client_options})
+        defaults = {"queue_full_policy": "spill" if client_options.get("spool_path") else "block", "block_timeout": 30.0,
+                    "capture_runtime_context": False}  # fmt: skip
+        self.client = client or XaseClient(**{**defaults, **client_options})
         self.mapping = mapping
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
