@@ -92,6 +92,7 @@ def test_the_page_is_self_contained_and_escapes_what_clients_named(history: dict
     assert not re.search(r'src=|<link|@import|url\((?!#)|href="(?!#)', page), "the page loads nothing from elsewhere"
 
 
+@pytest.mark.parametrize("ledger", ["sqlite"], indirect=True)  # the page, not the database, is under test
 def test_a_person_sees_it_in_chromium_and_can_print_it(history: dict[str, Any], tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -110,6 +111,7 @@ def test_a_person_sees_it_in_chromium_and_can_print_it(history: dict[str, Any], 
     assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
 
 
+@pytest.mark.parametrize("ledger", ["sqlite"], indirect=True)  # both backends build reports in the tests above
 def test_the_month_example_runs_as_written_and_its_report_verifies(ledger: LedgerProcess, tmp_path: Path) -> None:
     import os
     import sys
