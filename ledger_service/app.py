@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException
 
-from ledger_service import access, admin_api, contexts, evidence, explanations, health, knowledge, oversight, reports, verification
+from ledger_service import access, admin_api, console, contexts, evidence, explanations, health, knowledge, oversight, reports, verification
 from ledger_service.config import Settings
 from ledger_service.db import make_engine, migrate
 from ledger_service.errors import LedgerError, TooManyFailures
@@ -153,6 +153,8 @@ def create_app(config: Union[Settings, Mapping[str, Any], None] = None, *, signe
     knowledge.install(app)
     contexts.install(app)
     oversight.install(app)
+    if settings.console:
+        console.install(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(verification.blueprint)
     app.register_blueprint(explanations.blueprint)

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "Principal",
     "authenticate",
+    "authenticate_hash",
     "create_tenant",
     "create_api_key",
 ]
@@ -145,7 +146,11 @@ def revoke_api_key(conn: Connection, key_id: str) -> dict[str, Any]:
 def authenticate(conn: Connection, secret: Optional[str]) -> Principal:
     if not secret:
         raise Unauthorized("Missing X-API-Key header (or Authorization: Bearer)")
-    presented = hash_secret(secret)
+    return authenticate_hash(conn, hash_secret(secret))
+
+
+def authenticate_hash(conn: Connection, presented: str) -> Principal:
+    """The caller behind the key of this hash (a console session keeps the hash, never the key)."""
     row = conn.execute(select(ApiKey.id, ApiKey.tenant_id, ApiKey.key_hash, ApiKey.scopes, ApiKey.revoked_at).where(ApiKey.key_hash == presented)).first()
     # The lookup is by hash; the explicit constant-time check keeps the accept path free of early exits.
     if row is None or not hmac.compare_digest(row.key_hash, presented):

@@ -44,6 +44,7 @@ class Settings:
     log_bucket: Optional[str] = None  # XASE_LOG_BUCKET: "bucket[/prefix]" to publish every log's tiles and checkpoints to (S3)
     witnesses: str = ""  # XASE_WITNESSES: "<add-checkpoint URL prefix> <witness vkey>" entries, separated by ";" or new lines
     witness_quorum: int = 0  # XASE_WITNESS_QUORUM: cosignatures a witnessed receipt needs (0: every witness configured)
+    console: bool = True  # XASE_CONSOLE: serve the evidence console at /console (0 turns it off)
     retention_days: int = 0  # XASE_RETENTION_DAYS: what the organisation's retention policy promises (0: kept for ever), stated in reports
     admin_key: Optional[str] = None  # XASE_ADMIN_KEY (else the hash `xase-ledger init` stored)
     host: str = "127.0.0.1"  # XASE_HOST
@@ -92,6 +93,7 @@ class Settings:
             "witnesses": env.get("XASE_WITNESSES", ""),
             "witness_quorum": _int("XASE_WITNESS_QUORUM", cls.witness_quorum),
             "retention_days": _int("XASE_RETENTION_DAYS", cls.retention_days),
+            "console": env.get("XASE_CONSOLE", "1") not in ("0", "false", "no"),
             "admin_key": env.get("XASE_ADMIN_KEY") or None,
             "host": env.get("XASE_HOST") or cls.host,
             "port": _int("XASE_PORT", cls.port),

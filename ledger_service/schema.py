@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ledger_service.access.tables
+import ledger_service.console.tables
 import ledger_service.contexts.tables
 import ledger_service.evidence.tables
 import ledger_service.knowledge.tables

@@ -35,7 +35,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.evidence import audit_api, log_api, otlp_api, records_api
-from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, receipt, record_lines, verify_chain
+from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, list_records, receipt, record_lines, verify_chain
 from ledger_service.evidence.chain import open_chain
 from ledger_service.evidence.claims import Claim, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
@@ -52,6 +52,7 @@ __all__ = [
     "current_ledger",
     "get_record",
     "install",
+    "list_records",
     "open_chain",
     "receipt",
     "record_lines",

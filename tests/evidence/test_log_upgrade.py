@@ -39,7 +39,7 @@ def test_a_ledger_from_before_the_log_upgrades_and_serves_its_records_in_the_log
     ledger = LedgerProcess(tmp_path)
     _gunzip("ledger.db.gz", ledger.database_path)
     upgraded = ledger.cli("db", "upgrade")
-    assert "schema revision 0012" in upgraded.stdout and "256/300 records" in upgraded.stderr and "1 tiles written" in upgraded.stderr, upgraded
+    assert "schema revision 0013" in upgraded.stdout and "256/300 records" in upgraded.stderr and "1 tiles written" in upgraded.stderr, upgraded
     ledger.start()  # a new signing key: the old one signed the old blocks, and the ledger still knows its public half
     try:
         api = Api(ledger, ledger.new_api_key("acme"))

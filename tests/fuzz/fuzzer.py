@@ -138,6 +138,7 @@ class World:
     c_dataset: str
     c_record_ids: list[str]
     revoked_key: str
+    console_cookie: str = ""  # tenant A signed in to /console
 
     @classmethod
     def build(cls, ledger: LedgerProcess) -> World:
@@ -151,7 +152,10 @@ class World:
         revoked = ledger.new_api_key(parties[0].tenant, SCOPES)
         key_id = next(k["id"] for k in ledger.admin("GET", f"/tenants/{parties[0].tenant}/api-keys").json()["api_keys"] if revoked.startswith(k["prefix"]))
         assert ledger.admin("POST", f"/api-keys/{key_id}/revoke").status_code == 200
-        return cls(ledger, parties[0], parties[1], c_key, dataset["id"], [row["record_id"] for row in rows], revoked)
+        signed_in = requests.post(f"http://127.0.0.1:{ledger.port}/console/login", data={"api_key": parties[0].key}, allow_redirects=False, timeout=30)
+        world = cls(ledger, parties[0], parties[1], c_key, dataset["id"], [row["record_id"] for row in rows], revoked)
+        world.console_cookie = signed_in.cookies.get("xase_console", "")
+        return world
 
     @staticmethod
     def _party(ledger: LedgerProcess, tenant: str, c_dataset: str, c: Api, tag: str, secret: str) -> Party:
@@ -237,6 +241,15 @@ ROUTES = [
     Route("PUT", "/oversight/rules/{policy_id}", lambda w: {"two_person": True}),
     Route("GET", "/oversight/rules"),
     Route("GET", "/reports"),
+    Route("GET", "/console/"),
+    Route("GET", "/console/login"),
+    Route("POST", "/console/login", lambda w: {"api_key": "xase_pk_" + "0" * 40}),
+    Route("POST", "/console/logout", lambda w: {"csrf": "x"}),
+    Route("GET", "/console/decisions"),
+    Route("GET", "/console/decisions/{transaction_id}"),
+    Route("GET", "/console/decisions/{transaction_id}/receipt.json"),
+    Route("GET", "/console/verify"),
+    Route("GET", "/console/static/{filename}"),
     Route("POST", "/reports/page", lambda w: _FORGED_REPORT),
     Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
     Route("GET", "/records"),
@@ -429,6 +442,7 @@ def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
         "session_id": ([a.session_id], [b.session_id]),
         "record_id": (world.c_record_ids, []),
         "policy_id": (["fuzz_policy", "xase.oversight"], []),
+        "filename": (["console.css", "evidence.js", "../../config.py", "%2e%2e/app.py"], []),
         "tenant": ([a.tenant], [b.tenant]),
         "key_id": ([], []),  # never a real key: the fuzzer must not revoke its own world
         "block_seq": (["0", "1"], []),
@@ -589,7 +603,12 @@ class Fuzzer:
             base, keys["a"] = f"http://127.0.0.1:{world.ledger.port}", world.a.knowledge.key
         elif shot.path.startswith("/cxdb"):
             base = f"http://127.0.0.1:{world.ledger.port}"
-        if not shot.path.startswith(("/admin", *XTRACE_ADMIN)) and keys[shot.auth]:
+        elif shot.path.startswith("/console"):  # signed in by a session cookie, never a key
+            base = f"http://127.0.0.1:{world.ledger.port}"
+            cookie = {"a": world.console_cookie, "garbage": "0" * 43}.get(shot.auth)
+            if cookie:
+                headers["Cookie"] = f"xase_console={cookie}"
+        if not shot.path.startswith(("/admin", "/console", *XTRACE_ADMIN)) and keys[shot.auth]:
             headers["X-API-Key"] = keys[shot.auth]  # type: ignore[assignment]
         try:
             response = self.http.request(shot.method, base + shot.path, params=shot.params, data=shot.body, headers=headers, timeout=60)
@@ -604,10 +623,10 @@ class Fuzzer:
             report.server_errors.append(f"{where}: {response.text[:300]}")
         if MARKER in response.text:
             report.violations.append(f"{where}: tenant B's data in the answer")
-        if response.status_code >= 400 and not _is_error_body(response):
+        if response.status_code >= 400 and not _is_error_body(response) and not shot.path.startswith("/console"):  # pages answer pages
             report.violations.append(f"{where}: not the JSON error body: {response.text[:200]}")
         refused = (400, 401, 404, 405, 413, 414, 431)  # 414/431: refused by the HTTP server before any handler
-        if shot.auth == "revoked" and not shot.path.startswith(("/admin", *PUBLIC)) and response.status_code not in refused:
+        if shot.auth == "revoked" and not shot.path.startswith(("/admin", "/console", *PUBLIC)) and response.status_code not in refused:
             report.violations.append(f"{where}: a revoked key was not refused")
         if shot.foreign and shot.auth == "a" and (response.status_code < 400 or response.status_code in (403, 410)):
             report.violations.append(f"{where}: tenant B's id was not simply not found")

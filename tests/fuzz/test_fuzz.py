@@ -16,7 +16,13 @@ def test_the_fuzzer_covers_every_route_of_the_app(tmp_path: object) -> None:
 
     app: Flask = create_app(Settings(database_url=f"sqlite:///{tmp_path}/routes.db", signing_key_path=f"{tmp_path}/key.pem", admin_key="a" * 32))
     rules = {(method, rule.rule.removeprefix(PREFIX)) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}}
-    as_rule = {"{block_seq}": "<int(max=9223372036854775807):block_seq>", "{tile_path}": "<path:tile_path>", "{": "<", "}": ">"}
+    as_rule = {
+        "{block_seq}": "<int(max=9223372036854775807):block_seq>",
+        "{tile_path}": "<path:tile_path>",
+        "{filename}": "<path:filename>",
+        "{": "<",
+        "}": ">",
+    }
     fuzzed = set()
     for route in ROUTES:
         rule = route.template

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ledger_service"
 SHARED = {"config", "db", "errors", "auth", "tables", "web", "metrics", "workers"}
-COMPOSITION = {"app", "cli", "serving", "health", "admin_api", "tenants", "schema", "verification", "explanations", "reports", "report_page"}
+COMPOSITION = {"app", "cli", "serving", "health", "admin_api", "tenants", "schema", "verification", "explanations", "reports", "report_page", "console"}
 SUBSYSTEMS = {"evidence", "access", "knowledge", "contexts", "oversight"}
 
 

@@ -38,7 +38,7 @@ def test_migrating_an_empty_database_matches_the_models(empty_database: str) -> 
     engine = make_engine(empty_database)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == "0012"
+    assert current_revision(engine) == "0013"
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
     assert _differences(engine) == []
     migrate(engine)  # idempotent
@@ -51,7 +51,7 @@ def test_db_upgrade_command_and_concurrent_starts(empty_database: str, tmp_path:
     outputs = [racer.communicate(timeout=120) for racer in racers]
     assert all(racer.returncode == 0 for racer in racers), outputs
     done = subprocess.run([*command, "db", "current"], capture_output=True, text=True, timeout=60, check=True)
-    assert "schema revision 0012" in done.stdout
+    assert "schema revision 0013" in done.stdout
 
 
 def test_0003_commits_every_record_uploaded_before_it(empty_database: str) -> None:
@@ -84,6 +84,6 @@ def test_read_only_commands_never_migrate_and_name_an_old_schema(empty_database:
     migrate(engine, "0002")
     done = subprocess.run([sys.executable, "-m", "ledger_service.cli", "--database-url", empty_database, *command],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
-    assert done.returncode != 0 and "schema revision 0002, expected 0012: run `xase-ledger db upgrade` first" in done.stderr
+    assert done.returncode != 0 and "schema revision 0002, expected 0013: run `xase-ledger db upgrade` first" in done.stderr
     assert current_revision(engine) == "0002"
     engine.dispose()

@@ -1,0 +1,23 @@
+"""The evidence console at /console (on unless XASE_CONSOLE=0): sign-in with an API key held in a server-side
+session, the organisation's decisions, a decision with its receipt verified in the user's own browser
+(`clients/js`, WebCrypto), and a page that verifies any receipt pasted into it.
+
+    sessions.py   sign-in sessions: the key's hash only, CSRF tokens, revocation honoured at once
+    pages.py      the pages and their security headers (a strict Content-Security-Policy)
+    tables.py     console_sessions
+    templates/ static/   Jinja2 pages; the vendored script (static/evidence.js is clients/js/src/evidence.js)
+
+Composition: it shows what the subsystems give through their public names.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ledger_service.console import pages
+
+__all__ = ["install"]
+
+
+def install(app: Flask) -> None:
+    app.register_blueprint(pages.blueprint)

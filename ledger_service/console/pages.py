@@ -1,0 +1,128 @@
+"""The console's pages: sign-in, the decisions list, a decision (its receipt verified in the browser), and a page
+that verifies any receipt pasted into it. Server-rendered (Jinja2, every value escaped), a little vendored script,
+and a strict Content-Security-Policy on every answer: no inline script or style, nothing from another origin, no
+framing."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+
+from ledger_service import evidence
+from ledger_service.console import sessions
+from ledger_service.errors import NotFound, Unauthorized
+from ledger_service.web import json_response, reading, state
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
+PAGE_SIZE = 50
+
+
+@blueprint.after_request
+def _harden(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _user() -> Optional[sessions.ConsoleUser]:
+    return sessions.user_of(state().engine, request.cookies.get(sessions.COOKIE))
+
+
+def _signed_in() -> sessions.ConsoleUser:
+    user = _user()
+    if user is None:
+        abort(redirect("/console/login"))
+    return user
+
+
+def _page(template: str, status: int = 200, **values: Any) -> Response:
+    return Response(render_template(template, **values), status=status, content_type="text/html; charset=utf-8")
+
+
+@blueprint.get("/")
+def home() -> Response:
+    return redirect("/console/decisions" if _user() else "/console/login")  # type: ignore[return-value]
+
+
+@blueprint.get("/login")
+def login_form() -> Response:
+    return _page("login.html", problem=None)
+
+
+@blueprint.post("/login")
+def login() -> Response:
+    api_key = request.form.get("api_key", "")
+    try:
+        token = sessions.start(state().engine, api_key)
+    except Unauthorized:
+        return _page("login.html", status=401, problem="That key was not accepted.")
+    answer = redirect("/console/decisions")
+    answer.set_cookie(sessions.COOKIE, token, max_age=int(sessions.LIFETIME.total_seconds()), path="/console", secure=True, httponly=True,
+                      samesite="Strict")  # fmt: skip
+    return answer  # type: ignore[return-value]
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    user = _signed_in()
+    if not sessions.csrf_holds(user, request.form.get("csrf")):
+        abort(403)
+    sessions.end(state().engine, request.cookies.get(sessions.COOKIE))
+    answer = redirect("/console/login")
+    answer.delete_cookie(sessions.COOKIE, path="/console", secure=True, httponly=True, samesite="Strict")
+    return answer  # type: ignore[return-value]
+
+
+@blueprint.get("/decisions")
+def decisions() -> Response:
+    user = _signed_in()
+    user.require("records:read")
+    policy = request.args.get("policy") or None
+    after = request.args.get("after", "")
+    after_seq = int(after) if after.isascii() and after.isdigit() and len(after) < 19 else -1
+    with reading() as conn:
+        page = evidence.list_records(conn, user.tenant_id, after_seq=after_seq, limit=PAGE_SIZE, policy_id=policy)
+    records = page["records"]
+    next_after = records[-1]["record"]["seq"] if len(records) == PAGE_SIZE else None
+    return _page("decisions.html", user=user, records=records, policy=policy, next_after=next_after)
+
+
+@blueprint.get("/decisions/<transaction_id>")
+def decision(transaction_id: str) -> Response:
+    user = _signed_in()
+    user.require("records:read")
+    from ledger_service.explanations import explain  # composition: the console shows what the explanation gathers
+
+    with reading() as conn:
+        try:
+            explained = explain(conn, user.tenant_id, transaction_id)
+        except NotFound:
+            return _page("missing.html", status=404, user=user, transaction_id=transaction_id)
+    return _page("decision.html", user=user, d=explained)
+
+
+@blueprint.get("/decisions/<transaction_id>/receipt.json")
+def receipt(transaction_id: str) -> Response:
+    """The receipt the page verifies in the browser (the session's organisation only)."""
+    user = _signed_in()
+    user.require("records:read")
+    with reading() as conn:
+        try:
+            found = evidence.receipt(conn, user.tenant_id, transaction_id)
+        except NotFound:
+            abort(404)
+    return json_response(found)
+
+
+@blueprint.get("/verify")
+def verify_page() -> Response:
+    """Paste a receipt and a key id; verified in the browser. Needs no account: it sends nothing anywhere."""
+    return _page("verify.html", user=_user())

@@ -1,0 +1,136 @@
+"""The evidence console in a real browser: Playwright drives Debian's Chromium (no browser is downloaded) on
+loopback, where WebCrypto has its secure context. Sign-in keeps the key out of every URL and page, a decision's
+receipt is verified in the browser, a tampered one fails at the step `xase verify` names, hostile values stay
+text, a revoked key ends its session, and no page logs an error. Screenshots are kept in the test's directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import Api, LedgerProcess, decision
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)"),
+              pytest.mark.parametrize("ledger", ["sqlite"], indirect=True)]  # fmt: skip
+HOSTILE = '<img src=x onerror="document.title=1">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Console:
+    def __init__(self, browser: Any, ledger: LedgerProcess, key: str, shots: Path, **context: Any) -> None:
+        self.root, self.key, self.shots = f"http://127.0.0.1:{ledger.port}/console", key, shots
+        self.context = browser.new_context(**context)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", lambda message: self.problems.append(message.text) if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+        self.page.on("dialog", lambda dialog: self.problems.append(f"a dialog opened: {dialog.message}"))
+
+    def sign_in(self) -> None:
+        self.page.goto(self.root + "/login")
+        self.page.fill("#api_key", self.key)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(self.root + "/decisions")
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def console(browser: Any, ledger: LedgerProcess, tmp_path: Path) -> Iterator[Console]:
+    key = ledger.new_api_key()
+    api = Api(ledger, key)
+    for n in range(3):
+        assert api.post("/records", json=decision(n, policy_id="credit_policy", policy_version="4.2")).status_code == 201
+    assert api.post("/records", json=decision(9, policy_id=HOSTILE, context={"note": HOSTILE})).status_code == 201
+    opened = Console(browser, ledger, key, tmp_path)
+    yield opened
+    opened.context.close()
+
+
+def test_sign_in_keeps_the_key_out_of_urls_and_pages_and_the_cookie_locked(console: Console, ledger: LedgerProcess) -> None:
+    answer = requests.get(console.root + "/login", timeout=10)
+    assert "script-src 'self'" in answer.headers["Content-Security-Policy"] and "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    console.sign_in()
+    (cookie,) = [c for c in console.context.cookies() if c["name"] == "xase_console"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict" and cookie["value"] != console.key
+    assert console.key not in console.page.url and console.key not in console.page.content()
+    assert HOSTILE in console.page.inner_text("main") and console.page.title() != "1"  # shown as text, never run
+    console.shot("decisions")
+    console.page.click("text=Sign out")
+    console.page.wait_for_url(console.root + "/login")
+    assert console.key not in (Path(ledger.directory) / "ledger.log").read_text()
+    assert console.problems == []
+
+
+def test_a_decision_s_receipt_is_verified_in_the_browser(console: Console, ledger: LedgerProcess) -> None:
+    console.sign_in()
+    console.page.locator("tbody tr", has_text="credit_policy").first.locator("a").click()
+    console.page.wait_for_selector("#verdict.ok")
+    assert "Receipt verified" in console.page.inner_text("#verdict") and "integrity, not origin" in console.page.inner_text("#verdict")
+    key_id = requests.get(ledger.base_url + "/keys", timeout=10).json()["current_key_id"]
+    console.page.fill("#pinned", key_id)
+    console.page.click("#verify")
+    console.page.locator("#verdict", has_text="the key you trust").wait_for()  # (the CSP forbids eval: no wait_for_function)
+    console.shot("decision")
+    console.page.fill("#pinned", "sha256:" + "0" * 64)
+    console.page.click("#verify")
+    console.page.wait_for_selector("#verdict.failed")
+    assert "step public_key" in console.page.inner_text("#verdict")
+    assert console.problems == []
+
+
+def test_a_pasted_receipt_that_was_changed_fails_at_its_step(console: Console, ledger: LedgerProcess) -> None:
+    api = Api(ledger, console.key)
+    transaction_id = api.get("/records", params={"policy_id": "credit_policy"}).json()["records"][0]["transaction_id"]
+    receipt = api.get(f"/receipts/{transaction_id}").json()
+    import json
+
+    console.page.goto(console.root + "/verify")  # needs no account
+    console.page.fill("#receipt", json.dumps(receipt))
+    console.page.click("#verify")
+    console.page.wait_for_selector("#verdict.ok")
+    receipt["block"]["sealed_at"] = receipt["block"]["sealed_at"].replace("Z", "1Z")
+    console.page.fill("#receipt", json.dumps(receipt))
+    console.page.click("#verify")
+    console.page.wait_for_selector("#verdict.failed")
+    assert "FAILED at step block_hash" in console.page.inner_text("#verdict")
+    console.shot("verify-tampered")
+    assert console.problems == []
+
+
+def test_revoking_the_key_ends_its_session(console: Console, ledger: LedgerProcess) -> None:
+    console.sign_in()
+    tenant = Api(ledger, console.key).get("/stats").json()["tenant_id"]
+    keys = ledger.admin("GET", f"/tenants/{tenant}/api-keys").json()
+    key_id = (keys["api_keys"] if isinstance(keys, dict) else keys)[0]["id"]
+    assert ledger.admin("POST", f"/api-keys/{key_id}/revoke").status_code == 200
+    console.page.goto(console.root + "/decisions")
+    assert console.page.url == console.root + "/login"
+
+
+def test_a_phone_and_a_keyboard_can_use_it(browser: Any, ledger: LedgerProcess, console: Console, tmp_path: Path) -> None:
+    phone = Console(browser, ledger, console.key, tmp_path, viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    try:
+        phone.sign_in()
+        assert phone.page.evaluate("document.documentElement.scrollWidth") <= 375 + 1  # nothing wider than the screen
+        phone.shot("decisions-phone")
+        phone.page.keyboard.press("Tab")
+        assert phone.page.evaluate("document.activeElement.textContent") == "Xase console"
+        assert phone.problems == []
+    finally:
+        phone.context.close()
