@@ -134,3 +134,24 @@ def test_a_phone_and_a_keyboard_can_use_it(browser: Any, ledger: LedgerProcess, 
         assert phone.problems == []
     finally:
         phone.context.close()
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"  # axe-core, vendored from npm (MPL-2.0, vendor/axe-LICENSE)
+
+
+def test_no_page_has_a_serious_accessibility_violation(browser: Any, ledger: LedgerProcess, console: Console, tmp_path: Path) -> None:
+    checked = Console(browser, ledger, console.key, tmp_path, bypass_csp=True)  # only so that the test can inject axe-core
+    try:
+        checked.sign_in()
+        transaction_id = Api(ledger, console.key).get("/records").json()["records"][0]["transaction_id"]
+        for path in ("/login", "/decisions", f"/decisions/{transaction_id}", "/verify"):
+            checked.page.goto(checked.root + path)
+            checked.page.add_script_tag(path=str(AXE))
+            found = checked.page.evaluate("async () => (await axe.run()).violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))")
+            serious = [violation for violation in found if violation["impact"] in ("serious", "critical")]
+            assert serious == [], (path, serious)
+        checked.page.set_content('<html lang="en"><title>t</title><main><input></main></html>')  # the harness sees a violation
+        checked.page.add_script_tag(path=str(AXE))
+        assert "label" in checked.page.evaluate("async () => (await axe.run()).violations.map(v => v.id)")
+    finally:
+        checked.context.close()
