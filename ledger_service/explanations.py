@@ -14,9 +14,8 @@ from flask import Blueprint, Response, render_template_string, request
 from sqlalchemy import Connection
 
 from ledger_service import contexts, evidence, oversight
-from ledger_service.errors import NotFound
 from ledger_service.web import PREFIX, json_response, principal, reading, receipt_url_base
-from xase.references import BadReference, EvidenceReference, TurnReference, parse_references
+from xase.references import BadReference, EvidenceReference, TurnReference, evidence_problem, parse_references
 
 __all__ = ["EXPLANATION_VERSION", "blueprint", "explain"]
 
@@ -25,14 +24,13 @@ _DECISION_FIELDS = ("transaction_id", "policy_id", "policy_version", "decision_t
 
 
 def _cited(conn: Connection, tenant_id: str, citing_seq: int, reference: EvidenceReference) -> dict[str, Any]:
-    found: dict[str, Any] = {"kind": reference.member, "transaction_id": reference.transaction_id}
-    try:
-        cited = evidence.get_record(conn, tenant_id, reference.transaction_id)["record"]
-    except NotFound:
-        return {**found, "resolves": False, "problem": "not in the organisation's chain"}
-    if cited["seq"] >= citing_seq:
-        return {**found, "resolves": False, "problem": "recorded after the decision"}
-    return {**found, "resolves": True, "policy_id": cited["policy_id"], "decision_type": cited["decision_type"], "recorded_at": cited["recorded_at"]}
+    cited = evidence.cited_record(conn, tenant_id, reference.transaction_id)
+    problem = evidence_problem(reference, citing_seq, cited)
+    found: dict[str, Any] = {"kind": reference.member, "transaction_id": reference.transaction_id, "resolves": problem is None}
+    if problem is not None:
+        return {**found, "problem": problem}
+    record = evidence.get_record(conn, tenant_id, reference.transaction_id)["record"]
+    return {**found, "policy_id": record["policy_id"], "decision_type": record["decision_type"], "recorded_at": record["recorded_at"]}
 
 
 def _references(conn: Connection, tenant_id: str, record: dict[str, Any], context: Any) -> list[dict[str, Any]]:

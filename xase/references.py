@@ -18,15 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from xase.evidence import is_hex64
 
-__all__ = ["REFERENCES_VERSION", "REFERENCE_MEMBERS", "MAX_CITED", "TurnReference", "EvidenceReference", "Reference", "BadReference",
+__all__ = ["LEDGER_POLICY_PREFIX", "REFERENCES_VERSION", "REFERENCE_MEMBERS", "MAX_CITED", "evidence_problem", "TurnReference", "EvidenceReference",
+           "Reference", "BadReference",
            "parse_references"]  # fmt: skip
 
 REFERENCES_VERSION = 1
 MAX_CITED = 100  # evidence ids per member
+LEDGER_POLICY_PREFIX = "xase."  # the policies of the records the ledger itself writes
 _MAX_ID = 2**63 - 1  # turn and context ids are the store's signed 64-bit integers, written in decimal
 _DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
 _EVIDENCE_IDS = {"retrieval": re.compile(r"ret_[0-9a-f]{24}"), "data_access": re.compile(r"acc_[0-9a-f]{24}")}
@@ -105,3 +107,16 @@ def parse_references(context: Any) -> list[Reference]:
         if member in context:
             found.extend(_cited(member, context[member]))
     return found
+
+
+def evidence_problem(reference: EvidenceReference, citing_seq: int, cited: Optional[tuple[int, str]]) -> Optional[str]:
+    """Why a decision at `citing_seq` cannot cite `reference`, or None: the record it names (`cited`: its seq and
+    policy, None if the chain has no such transaction) must be one the ledger wrote, earlier in the same chain."""
+    if cited is None:
+        return f"{reference.transaction_id} is not in this chain"
+    seq, policy_id = cited
+    if not policy_id.startswith(LEDGER_POLICY_PREFIX):
+        return f"{reference.transaction_id} (seq {seq}) is not evidence the ledger wrote"
+    if seq >= citing_seq:
+        return f"{reference.transaction_id} (seq {seq}) was recorded after the decision"
+    return None

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from xase import evidence, note, tlog
-from xase.references import BadReference, EvidenceReference, TurnReference, parse_references
+from xase.references import LEDGER_POLICY_PREFIX, BadReference, EvidenceReference, TurnReference, evidence_problem, parse_references
 
 __all__ = ["REPORT_VERSION", "RETENTION_MINIMUM_DAYS", "Period", "ReportBuilder", "ReportMismatch", "attested_bytes", "check_report", "verdicts_of"]
 
@@ -106,7 +106,7 @@ class ReportBuilder:
             self._rules[str(context.get("policy_id"))] = bool(context.get("two_person"))
         if not self.period.holds(recorded_at):
             return
-        if policy.startswith("xase."):
+        if policy.startswith(LEDGER_POLICY_PREFIX):
             self._ledger_record(body, context)
         else:
             self._decision(body, context)
@@ -152,10 +152,9 @@ class ReportBuilder:
         for reference in references:
             self._references["cxdb" if isinstance(reference, TurnReference) else reference.member] += 1
             if isinstance(reference, EvidenceReference):
-                cited = self._by_transaction.get(reference.transaction_id)
-                if cited is None or cited[0] >= body["seq"]:
-                    if len(self._unresolved) < _LISTED:
-                        self._unresolved.append({"transaction_id": body["transaction_id"], "cites": reference.transaction_id})
+                problem = evidence_problem(reference, body["seq"], self._by_transaction.get(reference.transaction_id))
+                if problem is not None and len(self._unresolved) < _LISTED:
+                    self._unresolved.append({"transaction_id": body["transaction_id"], "cites": reference.transaction_id, "problem": problem})
 
     def finish(self, checkpoint: str, public_keys: list[dict[str, Any]]) -> dict[str, Any]:
         """The report without its attestation: inputs, checks, statistics."""

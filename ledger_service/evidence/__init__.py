@@ -37,7 +37,7 @@ from flask import Flask
 from ledger_service.evidence import audit_api, log_api, otlp_api, records_api
 from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, list_records, receipt, record_lines, verify_chain
 from ledger_service.evidence.chain import open_chain
-from ledger_service.evidence.claims import Claim, unresolved_references
+from ledger_service.evidence.claims import Claim, cited_record, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
 from ledger_service.evidence.ledger import Ledger, current_ledger
 from ledger_service.evidence.tree import backfill as build_trees
@@ -48,6 +48,7 @@ __all__ = [
     "build_trees",
     "bundle_keys",
     "check_idempotency_key",
+    "cited_record",
     "contexts_naming",
     "current_ledger",
     "get_record",

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from sqlalchemy import Connection, select
 
 from ledger_service.evidence.audit import contexts_naming
-from ledger_service.evidence.intake import LEDGER_POLICY_PREFIX
 from ledger_service.evidence.tables import Record
-from xase.references import REFERENCE_MEMBERS, BadReference, EvidenceReference, Reference, TurnReference, parse_references
+from xase.references import REFERENCE_MEMBERS, BadReference, EvidenceReference, Reference, TurnReference, evidence_problem, parse_references
 
-__all__ = ["Claim", "unresolved_references"]
+__all__ = ["Claim", "cited_record", "unresolved_references"]
 
 _BATCH = 500
 
@@ -62,16 +61,9 @@ def _cited_records(conn: Connection, tenant_id: str, transaction_ids: list[str])
     return found
 
 
-def _evidence_problem(reference: EvidenceReference, citing_seq: int, cited: dict[str, tuple[int, str]]) -> str | None:
-    found = cited.get(reference.transaction_id)
-    if found is None:
-        return f"{reference.transaction_id} is not in this chain"
-    seq, policy_id = found
-    if not policy_id.startswith(LEDGER_POLICY_PREFIX):
-        return f"{reference.transaction_id} (seq {seq}) is not evidence the ledger wrote"
-    if seq >= citing_seq:
-        return f"{reference.transaction_id} (seq {seq}) was recorded after the decision"
-    return None
+def cited_record(conn: Connection, tenant_id: str, transaction_id: str) -> Optional[tuple[int, str]]:
+    """(seq, policy) of the record a decision cites, or None: what `evidence_problem` judges."""
+    return _cited_records(conn, tenant_id, [transaction_id]).get(transaction_id)
 
 
 def unresolved_references(conn: Connection, tenant_id: str, check_turn: TurnCheck) -> tuple[int, list[Claim]]:
@@ -94,7 +86,7 @@ def unresolved_references(conn: Connection, tenant_id: str, check_turn: TurnChec
             continue
         for ref in refs:
             checked += 1
-            problem = check_turn(ref) if isinstance(ref, TurnReference) else _evidence_problem(ref, seq, cited)
+            problem = check_turn(ref) if isinstance(ref, TurnReference) else evidence_problem(ref, seq, cited.get(ref.transaction_id))
             if problem is not None:
                 claims.append(Claim(seq, transaction_id, "cxdb" if isinstance(ref, TurnReference) else ref.member, problem))
     return checked, claims

@@ -23,7 +23,7 @@ from confusable_homoglyphs import confusables
 
 from ledger_service.errors import ValidationFailed
 from xase import evidence, wire
-from xase.references import BadReference, parse_references
+from xase.references import LEDGER_POLICY_PREFIX, BadReference, parse_references
 
 __all__ = ["RecordInput", "parse_record", "check_idempotency_key", "LEDGER_POLICY_PREFIX", "LEDGER_TRANSACTION_PREFIXES"]
 
@@ -49,7 +49,6 @@ FIELDS = frozenset(
 )  # fmt: skip
 
 _MAX_TEXT = 256
-LEDGER_POLICY_PREFIX = "xase."
 LEDGER_TRANSACTION_PREFIXES = (
     "acc_",
     "era_",

@@ -24,6 +24,7 @@ from ledger_service.errors import Conflict, IdempotencyConflict, NotFound, Valid
 from ledger_service.oversight.tables import OversightEvent, OversightRule
 from xase import wire
 from xase.evidence import canonicalize
+from xase.references import LEDGER_POLICY_PREFIX
 
 __all__ = ["ACTIONS", "OVERSIGHT_POLICY", "RULE_POLICY", "events_for", "record_event", "rules", "set_rule"]
 
@@ -102,7 +103,7 @@ def record_event(engine: Engine, tenant_id: str, decision_id: str, body: dict[st
             return _view(conn, existing), True
         decision = evidence.get_record(conn, tenant_id, decision_id)
         policy_id = decision["record"]["policy_id"]
-        if policy_id.startswith("xase."):
+        if policy_id.startswith(LEDGER_POLICY_PREFIX):
             raise _fail("transaction_id", "oversight acts on decisions, not on the ledger's own records")
         if fields["confirms"] is not None:
             _check_confirmation(conn, tenant_id, decision_id, fields)
@@ -155,7 +156,7 @@ def set_rule(engine: Engine, tenant_id: str, policy_id: str, two_person: Any) ->
     """Whether overrides and stops of `policy_id`'s decisions need a second person; the change and its evidence commit together."""
     if not isinstance(two_person, bool):
         raise _fail("two_person", "true or false")
-    if not wire.is_label(policy_id, 255) or policy_id.startswith("xase."):
+    if not wire.is_label(policy_id, 255) or policy_id.startswith(LEDGER_POLICY_PREFIX):
         raise _fail("policy_id", "a policy of the organisation's decisions")
     with write_transaction(engine) as conn:
         changed = now()

@@ -120,7 +120,7 @@ def test_an_explanation_gathers_the_decision_what_it_cites_and_its_oversight(off
     assert explained["decision"]["transaction_id"] == tx and explained["commitments"]["input_hash"]
     assert explained["payload"]["input"] == {"user": explained["payload"]["input"]["user"], "amount": explained["payload"]["input"]["amount"]}
     assert explained["references"] == [{"kind": "retrieval", "transaction_id": "ret_" + "0" * 24, "resolves": False,
-                                        "problem": "not in the organisation's chain"}]  # fmt: skip
+                                        "problem": "ret_" + "0" * 24 + " is not in this chain"}]  # fmt: skip
     assert [event["action"] for event in explained["oversight"]] == ["override"]
     evidence.verify_receipt(explained["receipt"])
     page = api.get(f"/records/{tx}/explanation", headers={"Accept": "text/html"})
