@@ -20,8 +20,8 @@ from ledger_service import evidence
 from ledger_service.db import read_connection
 from ledger_service.errors import ValidationFailed
 from ledger_service.web import PREFIX, json_body, json_response, principal, state
-from xase.evidence import format_timestamp, verify_signature
-from xase.report import Period, ReportBuilder, attested_bytes
+from xase.evidence import format_timestamp
+from xase.report import Period, ReportBuilder, attestation_holds, attested_bytes
 
 __all__ = ["blueprint", "build_report"]
 
@@ -93,8 +93,7 @@ def report_page() -> Response:
         attestation, organisation = body["attestation"], body["organisation"]
         with read_connection(state().engine) as conn:
             pems = {key["key_id"]: key["pem"] for key in evidence.bundle_keys(conn)}
-        attested = attested_bytes(body)
-        signed = verify_signature(pems[attestation["key_id"]], hashlib.sha256(attested).digest(), attestation["signature"])
+        signed = attestation_holds(body, pems[attestation["key_id"]])
     except (KeyError, TypeError, AttributeError, ValueError):
         signed = False
     if not signed or organisation != caller.tenant_id:

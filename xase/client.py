@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
-from xase import evidence
+from xase import evidence, note
 from xase._payload import QueuedRecord, assign_key, check_idempotency_key, runtime_context, snapshot, wire_item
 from xase.config import XaseClientConfig
 from xase.errors import ValidationError, XaseError
@@ -261,7 +261,7 @@ class XaseClient:
         deadline = time.monotonic() + settle
         while time.monotonic() < deadline:
             signed = str(self._sync_transport.response("GET", url_path("log", "checkpoint")).text)
-            if int(signed.split("\n")[1]) >= held:
+            if note.parse_checkpoint(note.split_note(signed)[0]).size >= held:
                 break
             time.sleep(0.1)
         params: dict[str, Any] = {"since": since, "gap_threshold_seconds": gap_threshold_seconds, **({"until": until} if until else {})}

@@ -27,7 +27,17 @@ from typing import Any, Optional
 from xase import evidence, note, tlog
 from xase.references import LEDGER_POLICY_PREFIX, BadReference, EvidenceReference, TurnReference, evidence_problem, parse_references
 
-__all__ = ["REPORT_VERSION", "RETENTION_MINIMUM_DAYS", "Period", "ReportBuilder", "ReportMismatch", "attested_bytes", "check_report", "verdicts_of"]
+__all__ = [
+    "REPORT_VERSION",
+    "RETENTION_MINIMUM_DAYS",
+    "Period",
+    "ReportBuilder",
+    "ReportMismatch",
+    "attestation_holds",
+    "attested_bytes",
+    "check_report",
+    "verdicts_of",
+]
 
 REPORT_VERSION = 1
 RETENTION_MINIMUM_DAYS = 183  # Articles 19(1) and 26(6): at least six months
@@ -305,6 +315,14 @@ def attested_bytes(report: Mapping[str, Any]) -> bytes:
     """What the ledger's attestation signs (ECDSA P-256 over its SHA-256): the report's RFC 8785 form without
     its `attestation` member."""
     return evidence.canonicalize({key: value for key, value in report.items() if key != "attestation"})
+
+
+def attestation_holds(report: Mapping[str, Any], public_key: evidence.PublicKeyLike) -> bool:
+    """Whether `report["attestation"]` is `public_key`'s signature over `attested_bytes(report)`."""
+    attestation = report.get("attestation")
+    signature = attestation.get("signature") if isinstance(attestation, Mapping) else None
+    digest = hashlib.sha256(attested_bytes(report)).digest()
+    return isinstance(signature, str) and evidence.verify_signature(public_key, digest, signature)
 
 
 def verdicts_of(report: Mapping[str, Any]) -> dict[str, str]:

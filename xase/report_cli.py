@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any, Optional
 
 from xase import evidence, note
 from xase.bundle import verify_bundle_file
-from xase.report import ReportMismatch, attested_bytes, check_report, verdicts_of
+from xase.report import ReportMismatch, attestation_holds, check_report, verdicts_of
 from xase.wire import printable
 
 __all__ = ["add_report_command", "verify_report_file"]
@@ -51,7 +50,7 @@ def verify_report_file(bundle_path: str, report_path: str, trusted_pems: list[st
     trusted = {evidence.key_fingerprint(key) for key in trusted_pems}
     if pem is None or (trusted and evidence.key_fingerprint(pem) not in trusted):
         raise ReportMismatch(["the report is not attested by a key of the ledger" + (" you trust" if trusted else "")])
-    if not evidence.verify_signature(pem, hashlib.sha256(attested_bytes(report)).digest(), str(attestation.get("signature"))):
+    if not attestation_holds(report, pem):
         raise ReportMismatch(["the ledger's attestation does not verify: the report was changed after it was signed"])
     note.open_note(report["inputs"]["checkpoint"], [note.parse_vkey(vkey) for vkey in report["inputs"]["facts"]["log_vkeys"]])
     check_report(report, _record_lines(bundle_path))

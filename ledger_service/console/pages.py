@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from ledger_service import evidence
+from ledger_service import evidence, explanations
 from ledger_service.console import sessions
 from ledger_service.errors import NotFound, Unauthorized
 from ledger_service.web import json_response, reading, state
@@ -36,10 +36,13 @@ def _user() -> Optional[sessions.ConsoleUser]:
     return sessions.user_of(state().engine, request.cookies.get(sessions.COOKIE))
 
 
-def _signed_in() -> sessions.ConsoleUser:
+def _signed_in(scope: Optional[str] = None) -> sessions.ConsoleUser:
+    """The signed-in user (else a redirect to sign-in), whose key must have `scope` if one is named."""
     user = _user()
     if user is None:
         abort(redirect("/console/login"))
+    if scope is not None:
+        user.require(scope)
     return user
 
 
@@ -83,27 +86,21 @@ def logout() -> Response:
 
 @blueprint.get("/decisions")
 def decisions() -> Response:
-    user = _signed_in()
-    user.require("records:read")
+    user = _signed_in("records:read")
     policy = request.args.get("policy") or None
     after = request.args.get("after", "")
     after_seq = int(after) if after.isascii() and after.isdigit() and len(after) < 19 else -1
     with reading() as conn:
         page = evidence.list_records(conn, user.tenant_id, after_seq=after_seq, limit=PAGE_SIZE, policy_id=policy)
-    records = page["records"]
-    next_after = records[-1]["record"]["seq"] if len(records) == PAGE_SIZE else None
-    return _page("decisions.html", user=user, records=records, policy=policy, next_after=next_after)
+    return _page("decisions.html", user=user, records=page["records"], policy=policy, next_after=page["next_cursor"])
 
 
 @blueprint.get("/decisions/<transaction_id>")
 def decision(transaction_id: str) -> Response:
-    user = _signed_in()
-    user.require("records:read")
-    from ledger_service.explanations import explain  # composition: the console shows what the explanation gathers
-
+    user = _signed_in("records:read")
     with reading() as conn:
         try:
-            explained = explain(conn, user.tenant_id, transaction_id)
+            explained = explanations.explain(conn, user.tenant_id, transaction_id)
         except NotFound:
             return _page("missing.html", status=404, user=user, transaction_id=transaction_id)
     return _page("decision.html", user=user, d=explained)
@@ -112,8 +109,7 @@ def decision(transaction_id: str) -> Response:
 @blueprint.get("/decisions/<transaction_id>/receipt.json")
 def receipt(transaction_id: str) -> Response:
     """The receipt the page verifies in the browser (the session's organisation only)."""
-    user = _signed_in()
-    user.require("records:read")
+    user = _signed_in("records:read")
     with reading() as conn:
         try:
             found = evidence.receipt(conn, user.tenant_id, transaction_id)

@@ -107,10 +107,10 @@ class Witnessing:
                 signed = checkpoints.latest(conn, tenant_id)
                 if signed is None:
                     return None
-                if self._has(conn, tenant_id, signed.size, witness):
+                cosigned = self._cosigned(conn, tenant_id, witness)  # by any process of the ledger
+                if cosigned >= signed.size:  # the newest checkpoint is cosigned already
                     return signed.size
-                known = max(self._sizes.get((index, tenant_id), 0), self._cosigned(conn, tenant_id, witness))  # other processes' too
-                old = min(known, signed.size)
+                old = min(max(self._sizes.get((index, tenant_id), 0), cosigned), signed.size)
                 reader = tree.TreeReader(conn, tenant_id, signed.size, self._cache)
                 proof = tlog.consistency_proof(reader, old, signed.size) if old else []
             unsigned = _own_lines(signed.note)
