@@ -155,3 +155,16 @@ def test_no_page_has_a_serious_accessibility_violation(browser: Any, ledger: Led
         assert "label" in checked.page.evaluate("async () => (await axe.run()).violations.map(v => v.id)")
     finally:
         checked.context.close()
+
+
+def test_older_records_are_offered_only_when_there_are_some(console: Console, ledger: LedgerProcess) -> None:
+    api = Api(ledger, console.key)
+    more = [decision(100 + n, policy_id="credit_policy", policy_version="4.2") for n in range(47)]
+    assert api.post("/records/batch", json={"records": more}).status_code == 200  # 3 + 47: exactly a page of this policy
+    console.sign_in()
+    console.page.goto(console.root + "/decisions?policy=credit_policy")
+    assert console.page.locator("tbody tr").count() == 50 and console.page.locator("text=Older records").count() == 0
+    assert api.post("/records", json=decision(999, policy_id="credit_policy")).status_code == 201
+    console.page.goto(console.root + "/decisions?policy=credit_policy")
+    console.page.click("text=Older records")
+    assert console.page.locator("tbody tr").count() == 1
