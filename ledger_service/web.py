@@ -96,7 +96,12 @@ def principal(scope: str, key_header: Optional[str] = None) -> auth.Principal:
     """The caller's tenant and scopes; 401 without a valid key, 403 without `scope`, 429 after too many 401s.
 
     The key is read from `key_header` if given (the knowledge admin plane's x-xtrace-key), else from
-    X-API-Key or Authorization: Bearer."""
+    X-API-Key or Authorization: Bearer; for the console's read-only bridge, the signed-in user's key."""
+    bridged = g.get("console_principal")
+    if bridged is not None:
+        bridged.require(scope)
+        g.principal = bridged
+        return bridged  # type: ignore[no-any-return]
     try:
         with reading() as conn:
             caller = auth.authenticate(conn, request.headers.get(key_header) if key_header else presented_api_key())

@@ -16,4 +16,12 @@ if ! { installed "$1" || installed dev; } || ! "$VENV/bin/python" -c 'import xas
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$1]"
     echo "$SIG" > "$VENV/.xase-install-$1"
 fi
+# The JavaScript client's TypeScript compiler (tests check that clients/js/lib is its build), where npm exists.
+if [ "$1" = dev ] && command -v npm >/dev/null 2>&1; then
+    LOCK="$(sha256sum < "$ROOT/clients/js/package-lock.json")"
+    if [ "$(cat "$ROOT/clients/js/node_modules/.xase-lock" 2>/dev/null)" != "$LOCK" ]; then
+        npm ci --prefix "$ROOT/clients/js" --no-audit --no-fund --silent
+        echo "$LOCK" > "$ROOT/clients/js/node_modules/.xase-lock"
+    fi
+fi
 export PATH="$VENV/bin:$PATH"

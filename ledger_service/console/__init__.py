@@ -4,6 +4,7 @@ session, the organisation's decisions, a decision with its receipt verified in t
 
     sessions.py   sign-in sessions: the key's hash only, CSRF tokens, revocation honoured at once
     pages.py      the pages and their security headers (a strict Content-Security-Policy)
+    bridge.py     GET /console/api/...: the API, read-only, for the signed-in user (what the pages' script calls)
     tables.py     console_sessions
     templates/ static/   Jinja2 pages; the vendored script (static/evidence.js is clients/js/src/evidence.js)
 
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ledger_service.console import pages
+from ledger_service.console import bridge, pages
+from ledger_service.console.sessions import COOKIE
 
-__all__ = ["install"]
+__all__ = ["COOKIE", "install"]
 
 
 def install(app: Flask) -> None:
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(bridge.blueprint)

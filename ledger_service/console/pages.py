@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from ledger_service import evidence, explanations
+from ledger_service import contexts, evidence, explanations
 from ledger_service.console import sessions
 from ledger_service.errors import NotFound, Unauthorized
 from ledger_service.web import json_response, reading, state
@@ -102,7 +102,7 @@ def decision(transaction_id: str) -> Response:
         try:
             explained = explanations.explain(conn, user.tenant_id, transaction_id)
         except NotFound:
-            return _page("missing.html", status=404, user=user, transaction_id=transaction_id)
+            return _page("missing.html", status=404, user=user, what=f"decision {transaction_id}")
     return _page("decision.html", user=user, d=explained)
 
 
@@ -116,6 +116,26 @@ def receipt(transaction_id: str) -> Response:
         except NotFound:
             abort(404)
     return json_response(found)
+
+
+@blueprint.get("/contexts")
+def context_list() -> Response:
+    user = _signed_in("contexts")
+    return _page("contexts.html", user=user, tag=request.args.get("tag"), q=request.args.get("q"))
+
+
+@blueprint.get("/contexts/<context_id>")
+def context(context_id: str) -> Response:
+    """A context: its seal, here; its turns, the DAG of its forks and the history check, drawn by the page's script."""
+    user = _signed_in("contexts")
+    if not (context_id.isascii() and context_id.isdigit() and len(context_id) < 20 and int(context_id) > 0):
+        return _page("missing.html", status=404, user=user, what=f"context {context_id}")
+    with reading() as conn:
+        try:
+            seal = contexts.seal_state(conn, user.tenant_id, int(context_id))
+        except NotFound:
+            return _page("missing.html", status=404, user=user, what=f"context {context_id}")
+    return _page("context.html", user=user, context_id=context_id, seal=seal)
 
 
 @blueprint.get("/verify")

@@ -22,10 +22,10 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.contexts import api
-from ledger_service.contexts.sealing import SEAL_POLICY, SEAL_PREFIX, IntegrityReport, seal_heads, verify_tenant
+from ledger_service.contexts.sealing import SEAL_POLICY, SEAL_PREFIX, IntegrityReport, seal_heads, seal_state, verify_tenant
 from ledger_service.contexts.store import turn_reference_problem
 
-__all__ = ["install", "seal_heads", "turn_reference_problem", "verify_tenant", "IntegrityReport", "SEAL_POLICY", "SEAL_PREFIX"]
+__all__ = ["install", "seal_heads", "seal_state", "turn_reference_problem", "verify_tenant", "IntegrityReport", "SEAL_POLICY", "SEAL_PREFIX"]
 
 
 def install(app: Flask) -> None:

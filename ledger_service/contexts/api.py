@@ -120,9 +120,10 @@ def list_contexts() -> Response:
     caller = _caller()
     limit = int_arg("limit", 100, 1, MAX_CONTEXTS_PAGE)
     tag = store.check_tag(request.args.get("tag"))
+    before = _optional_id("before_context_id")  # Xase's paging: the next page is older than the last context listed
     provenance, lineage = _flag("include_provenance", False), _flag("include_lineage", False)
     with reading() as conn:
-        rows, total = store.list_contexts(conn, caller.tenant_id, limit, tag)
+        rows, total = store.list_contexts(conn, caller.tenant_id, limit, tag, before)
         return json_response({"contexts": _context_views(conn, caller.tenant_id, rows, provenance, lineage), "total": total})
 
 

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import Connection, Engine, select, update
 
 from ledger_service import evidence
-from ledger_service.contexts import codec
+from ledger_service.contexts import codec, store
 from ledger_service.contexts.tables import AgentContext, Blob, Turn
 from ledger_service.db import read_connection, write_transaction
 from xase.contexts import history
@@ -92,6 +92,15 @@ def seal_heads(engine: Engine, ledger: evidence.Ledger, tenant_id: Optional[str]
             raise
         sealed += len(heads)
     return sealed
+
+
+def seal_state(conn: Connection, tenant_id: str, context_id: int) -> dict[str, Any]:
+    """A context's head, the turn its last seal covers, and the chain record that sealed the head (None while the
+    head waits for the next seal): what the console shows."""
+    row = store.get_context(conn, tenant_id, context_id)
+    found = evidence.latest_record_naming(conn, tenant_id, SEAL_POLICY, row.head_turn_hash) if row.head_turn_id else None
+    return {"head_turn_id": str(row.head_turn_id), "sealed_turn_id": str(row.sealed_turn_id),
+            "sealed_by": None if found is None else {"seq": found[0], "transaction_id": found[1]}}  # fmt: skip
 
 
 def _seal_forever(app: Any, interval: float) -> None:

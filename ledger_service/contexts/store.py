@@ -138,10 +138,12 @@ def create_context(conn: Connection, caller: Principal, base_turn_id: int, tag: 
     return get_context(conn, tenant_id, context_id)
 
 
-def list_contexts(conn: Connection, tenant_id: str, limit: int, tag: Optional[str]) -> tuple[list[Row[Any]], int]:
-    """The newest contexts first, and how many there are in all (with the tag, if given)."""
+def list_contexts(conn: Connection, tenant_id: str, limit: int, tag: Optional[str], before: Optional[int] = None) -> tuple[list[Row[Any]], int]:
+    """The newest contexts first (older than context `before`, if given), and how many there are in all (with the
+    tag, if given)."""
     where = [AgentContext.tenant_id == tenant_id] + ([AgentContext.client_tag == tag] if tag is not None else [])
-    rows = list(conn.execute(select(AgentContext).where(*where).order_by(AgentContext.context_id.desc()).limit(limit)))
+    older = [AgentContext.context_id < before] if before is not None else []
+    rows = list(conn.execute(select(AgentContext).where(*where, *older).order_by(AgentContext.context_id.desc()).limit(limit)))
     total = conn.execute(select(func.count()).select_from(AgentContext).where(*where)).scalar_one()
     return rows, int(total)
 

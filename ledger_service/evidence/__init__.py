@@ -25,7 +25,7 @@ Other subsystems use only the names below: `Ledger.record` to append their
 evidence (within their own transaction for a change), `Ledger.recorded` to
 replay a change under its idempotency key (`check_idempotency_key`), `receipt` to show it, `get_record` to read a
 record (its body, context and payload), `record_lines` and `bundle_keys` to read the chain as an export bundle has it, `open_chain` when a tenant is created,
-`contexts_naming` to find the records whose context names their objects, `build_trees` to build the
+`contexts_naming` (and `latest_record_naming`) to find the records whose context names their objects, `build_trees` to build the
 log trees of chains older than them (`xase-ledger db upgrade`).
 Inside this package, modules import each other by module path, never from here.
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.evidence import audit_api, log_api, otlp_api, records_api
-from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, list_records, receipt, record_lines, verify_chain
+from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, latest_record_naming, list_records, receipt, record_lines, verify_chain
 from ledger_service.evidence.chain import open_chain
 from ledger_service.evidence.claims import Claim, cited_record, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
@@ -53,6 +53,7 @@ __all__ = [
     "current_ledger",
     "get_record",
     "install",
+    "latest_record_naming",
     "list_records",
     "open_chain",
     "receipt",

@@ -376,6 +376,15 @@ def stats(conn: Connection, tenant_id: str) -> dict[str, Any]:
             "head_record_hash": head.head_hash, "last_sealed_at": latest}  # fmt: skip
 
 
+def latest_record_naming(conn: Connection, tenant_id: str, policy_id: str, text: str) -> Optional[tuple[int, str]]:
+    """(seq, transaction_id) of the newest record of `policy_id` whose stored context contains `text` (a hash, an
+    id), or None: how another subsystem finds the record that evidenced one of its objects."""
+    query = (select(Record.seq, Record.transaction_id).where(Record.tenant_id == tenant_id, Record.policy_id == policy_id,
+                                                             Record.context_json.contains(text)).order_by(Record.seq.desc()).limit(1))  # fmt: skip
+    row = conn.execute(query).first()
+    return None if row is None else (row.seq, row.transaction_id)
+
+
 def contexts_naming(conn: Connection, tenant_id: str, member: str) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
     """(seq, policy_id, transaction_id, context) of each record whose stored context has `member` at its top
     level, in chain order: how another subsystem finds the records that commit to its objects."""

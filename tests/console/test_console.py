@@ -5,7 +5,6 @@ text, a revoked key ends its session, and no page logs an error. Screenshots are
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,40 +13,10 @@ import pytest
 import requests
 
 from tests.conftest import Api, LedgerProcess, decision
+from tests.console.harness import Console, needs_chromium
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)"),
-              pytest.mark.parametrize("ledger", ["sqlite"], indirect=True)]  # fmt: skip
+pytestmark = [needs_chromium, pytest.mark.parametrize("ledger", ["sqlite"], indirect=True)]
 HOSTILE = '<img src=x onerror="document.title=1">'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-class Console:
-    def __init__(self, browser: Any, ledger: LedgerProcess, key: str, shots: Path, **context: Any) -> None:
-        self.root, self.key, self.shots = f"http://127.0.0.1:{ledger.port}/console", key, shots
-        self.context = browser.new_context(**context)
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", lambda message: self.problems.append(message.text) if message.type == "error" else None)
-        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-        self.page.on("dialog", lambda dialog: self.problems.append(f"a dialog opened: {dialog.message}"))
-
-    def sign_in(self) -> None:
-        self.page.goto(self.root + "/login")
-        self.page.fill("#api_key", self.key)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_url(self.root + "/decisions")
-
-    def shot(self, name: str) -> None:
-        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -249,6 +249,9 @@ ROUTES = [
     Route("GET", "/console/decisions/{transaction_id}"),
     Route("GET", "/console/decisions/{transaction_id}/receipt.json"),
     Route("GET", "/console/verify"),
+    Route("GET", "/console/contexts"),
+    Route("GET", "/console/contexts/{context_id}"),
+    Route("GET", "/console/api/{path}"),
     Route("GET", "/console/static/{filename}"),
     Route("POST", "/reports/page", lambda w: _FORGED_REPORT),
     Route("POST", "/records/batch", lambda w: {"records": [_decision(w), _decision(w)]}),
@@ -432,7 +435,7 @@ class Shot:
 def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
     """For each placeholder of `template`: (ids of the caller's world, ids of tenant B)."""
     a, b = world.a, world.b
-    if template.startswith("/cxdb"):  # per-tenant decimal ids: B's would be A's own; bundle ids are names A may create
+    if template.startswith(("/cxdb", "/console/contexts")):  # per-tenant decimal ids: B's would be A's own; bundle ids are names A may create
         return {"context_id": ([a.contexts.context_id, "0"], []), "content_hash": ([a.contexts.content_hash], [b.contexts.content_hash]),
                 "bundle_id": ([a.contexts.bundle_id], []), "type_id": ([AgentContexts.TYPE_ID], []), "type_version": (["1", "0"], [])}  # fmt: skip
     return {
@@ -442,7 +445,9 @@ def _ids(world: World, template: str) -> dict[str, tuple[list[str], list[str]]]:
         "session_id": ([a.session_id], [b.session_id]),
         "record_id": (world.c_record_ids, []),
         "policy_id": (["fuzz_policy", "xase.oversight"], []),
-        "filename": (["console.css", "evidence.js", "../../config.py", "%2e%2e/app.py"], []),
+        "filename": (["console.css", "lib/evidence.js", "lib/vendor/noble-hashes/blake3.js", "../../config.py", "%2e%2e/app.py"], []),
+        "path": (["cxdb/v1/contexts", f"cxdb/v1/contexts/{a.contexts.context_id}/turns", "api/xase/v1/records", "admin/tenants", "../admin/tenants",
+                  "cxdb/health"], [f"api/xase/v1/records/{b.transaction_ids[0]}", f"cxdb/v1/blobs/{b.contexts.content_hash}"]),
         "tenant": ([a.tenant], [b.tenant]),
         "key_id": ([], []),  # never a real key: the fuzzer must not revoke its own world
         "block_seq": (["0", "1"], []),

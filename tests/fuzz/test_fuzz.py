@@ -20,6 +20,7 @@ def test_the_fuzzer_covers_every_route_of_the_app(tmp_path: object) -> None:
         "{block_seq}": "<int(max=9223372036854775807):block_seq>",
         "{tile_path}": "<path:tile_path>",
         "{filename}": "<path:filename>",
+        "{path}": "<path:path>",
         "{": "<",
         "}": ">",
     }

@@ -1,5 +1,5 @@
 // One way to show a verification result, for both pages: the step that failed, as `xase verify` names it.
-import { verifyReceipt } from "./evidence.js";
+import { verifyReceipt } from "./lib/evidence.js";
 
 export async function showVerification(receipt, pinnedInput, verdict) {
   const pinned = pinnedInput.value.trim();

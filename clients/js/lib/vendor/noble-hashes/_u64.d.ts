@@ -1,0 +1,53 @@
+export default u64;
+export function add(Ah: any, Al: any, Bh: any, Bl: any): {
+    h: number;
+    l: number;
+};
+export function add3H(low: any, Ah: any, Bh: any, Ch: any): number;
+export function add3L(Al: any, Bl: any, Cl: any): number;
+export function add4H(low: any, Ah: any, Bh: any, Ch: any, Dh: any): number;
+export function add4L(Al: any, Bl: any, Cl: any, Dl: any): number;
+export function add5H(low: any, Ah: any, Bh: any, Ch: any, Dh: any, Eh: any): number;
+export function add5L(Al: any, Bl: any, Cl: any, Dl: any, El: any): number;
+export function fromBig(n: any, le?: boolean): {
+    h: number;
+    l: number;
+};
+export function rotlBH(h: any, l: any, s: any): number;
+export function rotlBL(h: any, l: any, s: any): number;
+export function rotlSH(h: any, l: any, s: any): number;
+export function rotlSL(h: any, l: any, s: any): number;
+export function rotr32H(_h: any, l: any): any;
+export function rotr32L(h: any, _l: any): any;
+export function rotrBH(h: any, l: any, s: any): number;
+export function rotrBL(h: any, l: any, s: any): number;
+export function rotrSH(h: any, l: any, s: any): number;
+export function rotrSL(h: any, l: any, s: any): number;
+export function shrSH(h: any, _l: any, s: any): number;
+export function shrSL(h: any, l: any, s: any): number;
+export function split(lst: any, le?: boolean): Uint32Array<any>[];
+export function toBig(h: any, l: any): bigint;
+declare namespace u64 {
+    export { fromBig };
+    export { split };
+    export { toBig };
+    export { shrSH };
+    export { shrSL };
+    export { rotrSH };
+    export { rotrSL };
+    export { rotrBH };
+    export { rotrBL };
+    export { rotr32H };
+    export { rotr32L };
+    export { rotlSH };
+    export { rotlSL };
+    export { rotlBH };
+    export { rotlBL };
+    export { add };
+    export { add3L };
+    export { add3H };
+    export { add4L };
+    export { add4H };
+    export { add5H };
+    export { add5L };
+}

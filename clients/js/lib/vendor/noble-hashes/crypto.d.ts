@@ -1,0 +1,1 @@
+export const crypto: Crypto | undefined;

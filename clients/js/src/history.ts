@@ -1,0 +1,127 @@
+// Check an agent context's history where you are (docs/contexts.md sections 1, 2 and 4): each turn's bytes hash
+// (BLAKE3) to its content hash, and each turn hash is recomputed (SHA-256 over RFC 8785 JSON) from its parent's,
+// from depth 1 up to the head. The steps and their names are those of xase/contexts/history.py:
+// format, head, parent, depth, bytes_b64, content_hash_b3, turn_hash.
+//
+//   const turns = await client.history(contextId, { view: "raw" });
+//   const result = await verifyHistory(turns, { headTurnHash: context.head_turn_hash });
+//   // { ok: true, head, turns } or { ok: false, subject: "turn 7", step: "content_hash_b3", message: "..." }
+
+import { canonicalize } from "./evidence.js";
+import { blake3 } from "./vendor/noble-hashes/blake3.js";
+
+export const ROOT_TURN_ID = "0";
+const ZERO_HASH = "0".repeat(64);
+
+export interface HistoryTurn {
+  turn_id: string;
+  parent_turn_id: string;
+  depth: number;
+  declared_type: { type_id: string; type_version: number };
+  turn_hash: string;
+  content_hash_b3?: string;
+  encoding?: number;
+  bytes_b64?: string | null;
+}
+
+export type HistoryVerdict =
+  | { ok: true; head: HistoryTurn; turns: number }
+  | { ok: false; subject: string; step: string; message: string };
+
+class HistoryError extends Error {
+  constructor(readonly subject: string, readonly step: string, message: string) {
+    super(`${subject}: ${step}: ${message}`);
+  }
+}
+
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
+
+export function contentHash(payload: Uint8Array): string {
+  return hex(blake3(payload));
+}
+
+export async function turnHash(parentTurnHash: string | null, depth: number, typeId: string, typeVersion: number, contentHashB3: string,
+  encoding = 1): Promise<string> {
+  const body = { v: 1, parent_turn_hash: parentTurnHash ?? ZERO_HASH, depth, type_id: typeId, type_version: typeVersion, encoding,
+    content_hash_b3: contentHashB3 };
+  return hex(new Uint8Array(await subtle().digest("SHA-256", new TextEncoder().encode(canonicalize(body)))));
+}
+
+function fromBase64(subject: string, text: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new HistoryError(subject, "bytes_b64", "not valid base64");
+  const binary = atob(text);
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
+function field<T>(subject: string, turn: object, name: string, check: (value: unknown) => value is T, expected: string): T {
+  const value = (turn as Record<string, unknown>)[name];
+  if (!check(value)) throw new HistoryError(subject, "format", `${name}: expected ${expected}, got ${JSON.stringify(value)}`);
+  return value;
+}
+const isString = (value: unknown): value is string => typeof value === "string";
+const isInt = (value: unknown): value is number => Number.isInteger(value);
+
+function checkContent(subject: string, turn: HistoryTurn, requireBytes: boolean): string {
+  const declared = field(subject, turn, "content_hash_b3", isString, "a string");
+  if (turn.bytes_b64 === undefined || turn.bytes_b64 === null) {
+    if (requireBytes) throw new HistoryError(subject, "bytes_b64", "expected the turn's bytes (view raw or both), got none");
+    return declared;
+  }
+  const actual = contentHash(fromBase64(subject, turn.bytes_b64));
+  if (actual !== declared) throw new HistoryError(subject, "content_hash_b3", `expected ${declared}, got ${actual}`);
+  return declared;
+}
+
+/** The chain of turns from the head down to depth 1. */
+function chainOf(turns: HistoryTurn[], headTurnId: string | undefined): HistoryTurn[] {
+  const byId = new Map<string, HistoryTurn>();
+  for (const turn of turns) byId.set(field("history", turn, "turn_id", isString, "a string"), turn);
+  if (!byId.size) throw new HistoryError("history", "format", "expected at least one turn, got none");
+  const headId = headTurnId ?? [...byId.values()].reduce((deepest, turn) => (turn.depth > deepest.depth ? turn : deepest)).turn_id;
+  let current = byId.get(headId);
+  if (current === undefined) throw new HistoryError("history", "head", `expected turn ${headId} among the turns, got none`);
+  const chain: HistoryTurn[] = [];
+  for (;;) {
+    chain.push(current);
+    const parentId: string = field(`turn ${current.turn_id}`, current, "parent_turn_id", isString, "a string");
+    if (parentId === ROOT_TURN_ID) return chain;
+    const parent = byId.get(parentId);
+    if (parent === undefined || chain.length > byId.size) {
+      throw new HistoryError(`turn ${current.turn_id}`, "parent", `expected parent turn ${parentId} among the turns, got none`);
+    }
+    current = parent;
+  }
+}
+
+/** Verify `turns` (as getTurns with view "raw" or "both" answers them, any order) as one history from
+ * `headTurnId` (default: the deepest turn) down to depth 1; with `headTurnHash`, the head's recomputed hash must
+ * equal it (a context's head, or the turn a decision names). */
+export async function verifyHistory(turns: HistoryTurn[], options: { headTurnId?: string; headTurnHash?: string; requireBytes?: boolean } = {}):
+  Promise<HistoryVerdict> {
+  try {
+    const chain = chainOf(turns, options.headTurnId);
+    let parentHash: string | null = null;
+    let depth = 0;
+    for (const turn of chain.reverse()) {
+      const subject = `turn ${turn.turn_id}`;
+      depth += 1;
+      if (field(subject, turn, "depth", isInt, "an integer") !== depth) throw new HistoryError(subject, "depth", `expected ${depth}, got ${turn.depth}`);
+      const declared = turn.declared_type;
+      if (declared === null || typeof declared !== "object") throw new HistoryError(subject, "format", "declared_type: expected an object");
+      const actual: string = await turnHash(parentHash, depth, field(subject, declared, "type_id", isString, "a string"),
+        field(subject, declared, "type_version", isInt, "an integer"), checkContent(subject, turn, options.requireBytes ?? true),
+        field(subject, turn, "encoding", isInt, "an integer"));
+      if (turn.turn_hash !== actual) throw new HistoryError(subject, "turn_hash", `expected ${actual}, got ${turn.turn_hash}`);
+      parentHash = actual;
+    }
+    const head = chain[chain.length - 1];
+    if (options.headTurnHash !== undefined && head.turn_hash !== options.headTurnHash) {
+      throw new HistoryError(`turn ${head.turn_id}`, "turn_hash", `expected the head's ${options.headTurnHash}, got ${head.turn_hash}`);
+    }
+    return { ok: true, head, turns: chain.length };
+  } catch (error) {
+    if (error instanceof HistoryError) return { ok: false, subject: error.subject, step: error.step, message: error.message };
+    throw error;
+  }
+}

@@ -1,0 +1,6 @@
+// @xase/evidence: the ledger's API (CxdbClient) and checks that run where you are, with WebCrypto.
+export { CxdbClient, XaseApiError } from "./cxdb.js";
+export type { AppendedTurn, ClientOptions, ContextHead, ContextInfo, RecordPage, Turn, TurnInput, TurnPage, TurnQuery } from "./cxdb.js";
+export { contentHash, turnHash, verifyHistory } from "./history.js";
+export type { HistoryTurn, HistoryVerdict } from "./history.js";
+export { canonicalize, keyFingerprint, verifyReceipt, VerificationError } from "./evidence.js";
