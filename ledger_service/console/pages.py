@@ -138,6 +138,18 @@ def context(context_id: str) -> Response:
     return _page("context.html", user=user, context_id=context_id, seal=seal)
 
 
+@blueprint.get("/log")
+def log() -> Response:
+    """The log's checkpoints, newest first, and its witnesses' lag; the page's script checks signatures and consistency."""
+    user = _signed_in("records:read")
+    below = request.args.get("below", "")
+    with reading() as conn:
+        shown = evidence.log_history(conn, user.tenant_id, PAGE_SIZE + 1, int(below) if below.isascii() and below.isdigit() and len(below) < 19 else None)
+    older_than = shown[PAGE_SIZE - 1]["tree_size"] if len(shown) > PAGE_SIZE else None
+    witnesses = evidence.current_ledger().witnessing.state(user.tenant_id)
+    return _page("log.html", user=user, checkpoints=shown[:PAGE_SIZE], older_than=older_than, witnesses=witnesses)
+
+
 @blueprint.get("/verify")
 def verify_page() -> Response:
     """Paste a receipt and a key id; verified in the browser. Needs no account: it sends nothing anywhere."""

@@ -26,7 +26,8 @@ evidence (within their own transaction for a change), `Ledger.recorded` to
 replay a change under its idempotency key (`check_idempotency_key`), `receipt` to show it, `get_record` to read a
 record (its body, context and payload), `record_lines` and `bundle_keys` to read the chain as an export bundle has it, `open_chain` when a tenant is created,
 `contexts_naming` (and `latest_record_naming`) to find the records whose context names their objects, `build_trees` to build the
-log trees of chains older than them (`xase-ledger db upgrade`).
+log trees of chains older than them (`xase-ledger db upgrade`), `log_history` and `current_ledger().witnessing.state` to show
+the log's checkpoints and its witnesses.
 Inside this package, modules import each other by module path, never from here.
 """
 
@@ -37,6 +38,7 @@ from flask import Flask
 from ledger_service.evidence import audit_api, log_api, otlp_api, records_api
 from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, latest_record_naming, list_records, receipt, record_lines, verify_chain
 from ledger_service.evidence.chain import open_chain
+from ledger_service.evidence.checkpoints import history as log_history
 from ledger_service.evidence.claims import Claim, cited_record, unresolved_references
 from ledger_service.evidence.intake import check_idempotency_key
 from ledger_service.evidence.ledger import Ledger, current_ledger
@@ -55,6 +57,7 @@ __all__ = [
     "install",
     "latest_record_naming",
     "list_records",
+    "log_history",
     "open_chain",
     "receipt",
     "record_lines",

@@ -129,6 +129,25 @@ def witnessed(conn: Connection, tenant_id: str, quorum: int, beyond: int = -1) -
     return _checkpoint(conn, tenant_id, sizes)
 
 
+def history(conn: Connection, tenant_id: str, limit: int, below: Optional[int] = None) -> list[dict[str, Any]]:
+    """The organisation's checkpoints, newest first (smaller than `below`, if given), each with its note as served
+    (cosignature lines appended) and the witnesses that cosigned it: two queries for the page."""
+    query = select(LogCheckpoint).where(LogCheckpoint.tenant_id == tenant_id)
+    if below is not None:
+        query = query.where(LogCheckpoint.tree_size < below)
+    rows = list(conn.execute(query.order_by(LogCheckpoint.tree_size.desc()).limit(limit)))
+    cosigned: dict[int, list[Any]] = {}
+    if rows:
+        sizes = [row.tree_size for row in rows]
+        for line in conn.execute(select(LogCosignature).where(LogCosignature.tenant_id == tenant_id, LogCosignature.tree_size.in_(sizes))
+                                 .order_by(LogCosignature.key_id)):  # fmt: skip
+            cosigned.setdefault(line.tree_size, []).append(line)
+    return [{"tree_size": int(row.tree_size), "root": row.root, "origin": row.origin, "signed_at": row.signed_at,
+             "note": row.note + "".join(line.line for line in cosigned.get(row.tree_size, [])),
+             "cosigned_by": [{"witness": line.witness, "cosigned_at": int(line.cosigned_at)} for line in cosigned.get(row.tree_size, [])]}
+            for row in rows]  # fmt: skip
+
+
 def _checkpoint(conn: Connection, tenant_id: str, sizes: Select[Any]) -> Optional[Latest]:
     """The largest of the checkpoints at `sizes`, its note followed by its cosignature lines."""
     row = conn.execute(

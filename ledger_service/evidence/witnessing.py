@@ -175,23 +175,26 @@ class Witnessing:
                 )
             )  # fmt: skip
 
-    def state(self) -> list[dict[str, Any]]:
-        """Per witness and organisation: the newest checkpoint, the newest it cosigned, the lag, the last error."""
+    def state(self, tenant_id: Optional[str] = None) -> list[dict[str, Any]]:
+        """Per witness and organisation (or of one organisation): the newest checkpoint, the newest it cosigned, the
+        lag, the last error."""
+        mine = [LogCheckpoint.tenant_id == tenant_id] if tenant_id is not None else []
+        theirs = [LogCosignature.tenant_id == tenant_id] if tenant_id is not None else []
         with read_connection(self._engine) as conn:
-            newest = dict(conn.execute(select(LogCheckpoint.tenant_id, func.max(LogCheckpoint.tree_size)).group_by(LogCheckpoint.tenant_id)).all())
+            newest = dict(conn.execute(select(LogCheckpoint.tenant_id, func.max(LogCheckpoint.tree_size)).where(*mine).group_by(LogCheckpoint.tenant_id)).all())
             rows = conn.execute(
-                select(LogCosignature.tenant_id, LogCosignature.key_id, func.max(LogCosignature.tree_size), func.max(LogCosignature.cosigned_at)).group_by(
-                    LogCosignature.tenant_id, LogCosignature.key_id
-                )
+                select(LogCosignature.tenant_id, LogCosignature.key_id, func.max(LogCosignature.tree_size), func.max(LogCosignature.cosigned_at))
+                .where(*theirs).group_by(LogCosignature.tenant_id, LogCosignature.key_id)
             ).all()
         cosigned = {(row[0], row[1]): (int(row[2]), int(row[3])) for row in rows}
         report = []
         for index, witness in enumerate(self.witnesses):
-            for tenant_id, size in sorted(newest.items()):
-                done, at = cosigned.get((tenant_id, witness.verifier.key_id.hex()), (0, 0))
-                report.append({"witness": witness.name, "url": witness.url, "organisation": tenant_id, "checkpoint": int(size), "cosigned": done,
+            for organisation, size in sorted(newest.items()):
+                done, at = cosigned.get((organisation, witness.verifier.key_id.hex()), (0, 0))
+                report.append({"witness": witness.name, "vkey": witness.verifier.vkey, "url": witness.url, "organisation": organisation,
+                               "checkpoint": int(size), "cosigned": done,
                                "behind": int(size) - done, "cosigned_at": at or None, "seconds_since": round(time.time() - at) if at else None,
-                               "last_error": self.last_error.get((index, tenant_id))})  # fmt: skip
+                               "last_error": self.last_error.get((index, organisation))})  # fmt: skip
         return report
 
     def lag_metrics(self) -> list[Any]:

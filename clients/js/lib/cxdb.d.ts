@@ -171,4 +171,24 @@ export declare class CxdbClient {
     getReceipt(transactionId: string): Promise<Record<string, unknown>>;
     /** The receipt as a C2SP tlog-proof@v1 text. */
     getTlogProof(transactionId: string): Promise<string>;
+    /** The newest signed checkpoint (a C2SP signed note, with any witnesses' cosignatures). */
+    getCheckpoint(): Promise<string>;
+    getLogKeys(): Promise<{
+        origin: string;
+        vkeys: string[];
+    }>;
+    getConsistencyProof(old: number, size: number): Promise<{
+        old: number;
+        size: number;
+        old_root: string;
+        root: string;
+        proof: string[];
+    }>;
+    getInclusionProof(index: number, size: number): Promise<{
+        index: number;
+        size: number;
+        leaf_hash: string;
+        root: string;
+        proof: string[];
+    }>;
 }

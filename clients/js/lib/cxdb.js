@@ -151,6 +151,20 @@ export class CxdbClient {
     async getTlogProof(transactionId) {
         return (await this.request("GET", withQuery(route(`${RECORDS}/receipts/{}`, transactionId), { format: "tlog-proof" }), undefined, "text/plain")).text();
     }
+    // ---------------------------------------------------------------- the organisation's log (format v2)
+    /** The newest signed checkpoint (a C2SP signed note, with any witnesses' cosignatures). */
+    async getCheckpoint() {
+        return (await this.request("GET", `${RECORDS}/log/checkpoint`, undefined, "text/plain")).text();
+    }
+    getLogKeys() {
+        return this.json("GET", `${RECORDS}/log/keys`);
+    }
+    getConsistencyProof(old, size) {
+        return this.json("GET", withQuery(`${RECORDS}/log/proof/consistency`, { old, size }));
+    }
+    getInclusionProof(index, size) {
+        return this.json("GET", withQuery(`${RECORDS}/log/proof/inclusion`, { index, size }));
+    }
 }
 async function apiError(answer) {
     let body;

@@ -12,6 +12,7 @@ export function verifyReceipt(receipt: any, { trustedKeyIds }?: {}): Promise<{
     transactionId: any;
     seq: any;
     keyId: any;
+    logSize: number | null;
     step?: undefined;
     message?: undefined;
 } | {
@@ -21,6 +22,7 @@ export function verifyReceipt(receipt: any, { trustedKeyIds }?: {}): Promise<{
     transactionId?: undefined;
     seq?: undefined;
     keyId?: undefined;
+    logSize?: undefined;
 }>;
 export class VerificationError extends Error {
     constructor(step: any, message: any);

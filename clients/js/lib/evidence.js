@@ -1,11 +1,13 @@
 // Verify a Xase receipt (docs/evidence-format.md, section 5) with nothing but WebCrypto: in the auditor's own
 // browser, or in Node 20+. The steps, their order and their names are those of `xase verify`
-// (xase/evidence.py): format, record_hash, position, inclusion_proof, block_hash, public_key, signature.
+// (xase/evidence.py): format, record_hash, position, inclusion_proof, block_hash, public_key, signature, and for a
+// receipt with a `tlog` member (format v2), tlog.
 //
 //   import { verifyReceipt } from "@xase/evidence";
 //   const result = await verifyReceipt(receipt, { trustedKeyIds: ["sha256:..."] });
 //   // { ok: true } or { ok: false, step: "signature", message: "..." }
-const subtle = (globalThis.crypto ?? (await import("node:crypto")).webcrypto).subtle; // browsers, Node 19+; Node 18
+import { ECDSA, LogError, fromBase64, leafHash, openNote, parseNote, parseVkey, verifyInclusion as verifyLogInclusion } from "./tlog.js";
+const subtle = globalThis.crypto.subtle; // browsers, Node 20+
 const encoder = new TextEncoder();
 const ALGORITHM = "ECDSA_P256_SHA256";
 const RECORD_FIELDS = ["v", "tenant_id", "seq", "prev_hash", "transaction_id", "policy_id", "policy_version", "decision_type", "confidence",
@@ -190,6 +192,34 @@ async function checkKey(receipt, block, trustedKeyIds) {
         throw new VerificationError("public_key", "expected an ECDSA P-256 PEM, got an unreadable key");
     }
 }
+/** Step 8 (format v2): the record is entry `seq` of the organisation's log, in a checkpoint signed by the block's
+ * key (ECDSA line) and, when no key is pinned, the receipt's own vkeys, which proves integrity, not origin. */
+async function checkTlog(tlog, record, recordHash, der, pinned) {
+    try {
+        if (tlog === null || typeof tlog !== "object" || !isInt(tlog.index) || typeof tlog.checkpoint !== "string") {
+            throw new LogError("expected an object with index, inclusion_proof and checkpoint");
+        }
+        const nodes = tlog.inclusion_proof;
+        if (!Array.isArray(nodes) || nodes.length > 63 || !nodes.every((node) => typeof node === "string"))
+            throw new LogError("inclusion_proof: expected a list of base64 hashes");
+        const proof = nodes.map((node) => fromBase64(node, "inclusion_proof"));
+        if (tlog.index !== record.seq)
+            throw new LogError(`index: expected the record's seq ${record.seq}, got ${tlog.index}`);
+        const checkpoint = parseNote(tlog.checkpoint);
+        const known = [{ name: checkpoint.origin, keyId: hex(await sha256(der)).slice(0, 8), type: ECDSA, key: der }];
+        if (!pinned)
+            for (const vkey of tlog.vkeys || [])
+                known.push(await parseVkey(String(vkey)));
+        await openNote(checkpoint, known);
+        await verifyLogInclusion(record.seq, checkpoint.size, await leafHash(fromHex(recordHash)), proof, checkpoint.root);
+        return checkpoint.size;
+    }
+    catch (error) {
+        if (error instanceof LogError)
+            throw new VerificationError("tlog", error.message);
+        throw error;
+    }
+}
 /**
  * Verify a receipt: `{ ok: true }`, or `{ ok: false, step, message }` naming the first step that failed.
  * `trustedKeyIds`: the key ids ("sha256:...") the user pins; without them the receipt's own key is used, which
@@ -224,7 +254,8 @@ export async function verifyReceipt(receipt, { trustedKeyIds } = {}) {
         if (raw === null || !(await subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, raw, signed))) {
             throw new VerificationError("signature", `expected a valid ${ALGORITHM} signature by ${block.key_id}, got one that does not verify`);
         }
-        return { ok: true, transactionId: record.transaction_id, seq: record.seq, keyId: block.key_id };
+        const logSize = receipt.tlog === undefined ? null : await checkTlog(receipt.tlog, record, recordHash, pemBody(receipt.public_key.pem), Boolean(trustedKeyIds));
+        return { ok: true, transactionId: record.transaction_id, seq: record.seq, keyId: block.key_id, logSize };
     }
     catch (error) {
         if (error instanceof VerificationError)

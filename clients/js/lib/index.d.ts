@@ -3,3 +3,5 @@ export type { AppendedTurn, ClientOptions, ContextHead, ContextInfo, RecordPage,
 export { contentHash, turnHash, verifyHistory } from "./history.js";
 export type { HistoryTurn, HistoryVerdict } from "./history.js";
 export { canonicalize, keyFingerprint, verifyReceipt, VerificationError } from "./evidence.js";
+export { LogError, openNote, parseNote, parseVkey, verifyConsistency, verifyInclusion } from "./tlog.js";
+export type { Checkpoint, NoteSignature, Vkey } from "./tlog.js";

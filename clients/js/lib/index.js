@@ -2,3 +2,4 @@
 export { CxdbClient, XaseApiError } from "./cxdb.js";
 export { contentHash, turnHash, verifyHistory } from "./history.js";
 export { canonicalize, keyFingerprint, verifyReceipt, VerificationError } from "./evidence.js";
+export { LogError, openNote, parseNote, parseVkey, verifyConsistency, verifyInclusion } from "./tlog.js";

@@ -269,6 +269,25 @@ export class CxdbClient {
   async getTlogProof(transactionId: string): Promise<string> {
     return (await this.request("GET", withQuery(route(`${RECORDS}/receipts/{}`, transactionId), { format: "tlog-proof" }), undefined, "text/plain")).text();
   }
+
+  // ---------------------------------------------------------------- the organisation's log (format v2)
+
+  /** The newest signed checkpoint (a C2SP signed note, with any witnesses' cosignatures). */
+  async getCheckpoint(): Promise<string> {
+    return (await this.request("GET", `${RECORDS}/log/checkpoint`, undefined, "text/plain")).text();
+  }
+
+  getLogKeys(): Promise<{ origin: string; vkeys: string[] }> {
+    return this.json("GET", `${RECORDS}/log/keys`);
+  }
+
+  getConsistencyProof(old: number, size: number): Promise<{ old: number; size: number; old_root: string; root: string; proof: string[] }> {
+    return this.json("GET", withQuery(`${RECORDS}/log/proof/consistency`, { old, size }));
+  }
+
+  getInclusionProof(index: number, size: number): Promise<{ index: number; size: number; leaf_hash: string; root: string; proof: string[] }> {
+    return this.json("GET", withQuery(`${RECORDS}/log/proof/inclusion`, { index, size }));
+  }
 }
 
 async function apiError(answer: Response): Promise<XaseApiError> {

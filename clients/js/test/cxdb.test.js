@@ -3,7 +3,8 @@
 // Without them these tests skip.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CxdbClient, XaseApiError, canonicalize, verifyHistory, verifyReceipt } from "../lib/index.js";
+import { CxdbClient, XaseApiError, canonicalize, openNote, parseNote, parseVkey, verifyConsistency, verifyHistory, verifyReceipt } from "../lib/index.js";
+import { fromBase64 } from "../lib/tlog.js";
 
 const url = process.env.XASE_URL;
 const apiKey = process.env.XASE_API_KEY;
@@ -76,4 +77,32 @@ test("errors keep the ledger's status and code; ids are escaped into URLs", { sk
   await assert.rejects(client.getRecord("../../admin/tenants"), (error) => error instanceof XaseApiError && error.status === 404);
   await assert.rejects(new CxdbClient(url, { apiKey: "xase_pk_wrong" }).stats(), (error) => error.status === 401);
   assert.equal(canonicalize({ b: 1, a: [true, null] }), '{"a":[true,null],"b":1}');
+});
+
+async function checkpointAbove(size) {
+  for (let attempt = 0; attempt < 150; attempt++) {  // one is signed within XASE_CHECKPOINT_INTERVAL (1 s) of an append
+    try {
+      const checkpoint = parseNote(await client.getCheckpoint());
+      if (checkpoint.size > size) return checkpoint;
+    } catch (error) {
+      if (!(error instanceof XaseApiError) || error.status !== 404) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no checkpoint above ${size}`);
+}
+
+test("the log: checkpoints signed by the log's keys, a newer one consistent with an older one", { skip }, async () => {
+  await client.record({ policy_id: "node_log", input: { a: 1 }, output: { ok: true } });
+  const older = await checkpointAbove(0);
+  await client.record({ policy_id: "node_log", input: { a: 2 }, output: { ok: true } });
+  const newer = await checkpointAbove(older.size);
+  const keys = await Promise.all((await client.getLogKeys()).vkeys.map(parseVkey));
+  assert.equal((await openNote(newer, keys)).length, 2);  // the Ed25519 line and the ECDSA line
+  const { proof } = await client.getConsistencyProof(older.size, newer.size);
+  const hashes = proof.map((entry) => fromBase64(entry, "proof"));
+  await verifyConsistency(older.size, newer.size, older.root, newer.root, hashes);
+  const forged = Uint8Array.from(newer.root);
+  forged[0] ^= 1;
+  await assert.rejects(verifyConsistency(older.size, newer.size, older.root, forged, hashes), /root/);
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { canonicalize, keyFingerprint, verifyReceipt } from "../src/evidence.js";
+import { canonicalize, keyFingerprint, verifyReceipt } from "../lib/evidence.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../../tests/vectors/evidence-v1.json", import.meta.url)));
 

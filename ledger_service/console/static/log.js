@@ -1,0 +1,39 @@
+import { api, say } from "./dom.js";
+import { COSIGNATURE_V1, LogError, cosignedAt, fromBase64, openNote, parseNote, parseVkey, verifyConsistency } from "./lib/tlog.js";
+
+const verdict = document.getElementById("verdict");
+
+async function trustedKeys() {
+  const pasted = document.getElementById("vkeys").value.split("\n").map((line) => line.trim()).filter(Boolean);
+  const vkeys = pasted.length ? pasted : (await api.getLogKeys()).vkeys;
+  return { keys: await Promise.all(vkeys.map(parseVkey)), pinned: pasted.length > 0 };
+}
+
+async function check() {
+  say(verdict, "Checking…");
+  try {
+    const notes = [...document.querySelectorAll("pre.note")].slice(0, 2).map((node) => parseNote(node.textContent));
+    const { keys, pinned } = await trustedKeys();
+    for (const checkpoint of notes) await openNote(checkpoint, keys);
+    const done = [`${notes.length === 1 ? "the checkpoint is" : "both checkpoints are"} signed by ${pinned ? "the keys you trust" : "the keys the ledger names (integrity, not origin)"}`];
+    if (notes.length === 2) {
+      const [newer, older] = notes;
+      const proof = await api.getConsistencyProof(older.size, newer.size);
+      await verifyConsistency(older.size, newer.size, older.root, newer.root, proof.proof.map((entry) => fromBase64(entry, "proof")));
+      done.push(`tree ${older.size} is a prefix of tree ${newer.size} (consistency proof of ${proof.proof.length} hashes verified)`);
+    }
+    for (const row of document.querySelectorAll("tr.witness")) {
+      const witness = await parseVkey(row.dataset.vkey);
+      if (witness.type !== COSIGNATURE_V1) continue;
+      const line = notes[0].signatures.find((signature) => signature.name === witness.name && signature.keyId === witness.keyId);
+      if (!line) continue;
+      await openNote(notes[0], [witness]);
+      done.push(`${witness.name} cosigned tree ${notes[0].size} at ${new Date(cosignedAt(line.signature) * 1000).toISOString()}`);
+    }
+    say(verdict, `Verified in this browser: ${done.join("; ")}.`, "ok");
+  } catch (error) {
+    say(verdict, error instanceof LogError ? `Check FAILED: ${error.message}` : `Could not check: ${error.message}`, "failed");
+  }
+}
+document.getElementById("verify").addEventListener("click", check);
+if (document.querySelector("pre.note")) check();
