@@ -21,6 +21,11 @@ from xase import note
 pytestmark = needs_chromium
 
 
+def _cosigned_at(api: Api, size: int) -> bool:
+    served = api.get("/log/checkpoint").text
+    return f"\n{size}\n" in served and "witness.test/w1" in served
+
+
 @pytest.fixture
 def witnessed(browser: Any, tmp_path: Path) -> Iterator[tuple[Console, Api]]:
     ledger = LedgerProcess(tmp_path / "ledger", env={"XASE_CHECKPOINT_INTERVAL": "0.1"})
@@ -37,8 +42,7 @@ def witnessed(browser: Any, tmp_path: Path) -> Iterator[tuple[Console, Api]]:
     try:
         for batch in range(2):  # two checkpoints at least, the newer one cosigned
             api.post("/records/batch", json={"records": [decision(10 * batch + n) for n in range(5)]})
-            size = 5 * (batch + 1)
-            until(lambda: f"\n{size}\n" in api.get("/log/checkpoint").text and "witness.test/w1" in api.get("/log/checkpoint").text)
+            until(lambda size=5 * (batch + 1): _cosigned_at(api, size))
         console.sign_in()
         yield console, api
     finally:
