@@ -85,6 +85,29 @@ class Metrics:
             read_now.register(_Collected(collect))
         return generate_latest(self._scraped_registry()) + generate_latest(read_now), CONTENT_TYPE_LATEST
 
+    def snapshot(self) -> dict[str, Any]:
+        """The service's totals since its start, every worker summed: requests and errors, records by outcome, and
+        request latency quantiles estimated from the histogram's buckets (what the console's health page shows)."""
+        totals: dict[str, float] = {"requests": 0.0, "client_errors": 0.0, "server_errors": 0.0, "rate_limited": 0.0}
+        records: dict[str, float] = {}
+        buckets: dict[float, float] = {}
+        for family in self._scraped_registry().collect():
+            for sample in family.samples:
+                if sample.name == "xase_http_requests_total":
+                    status = str(sample.labels.get("status", ""))
+                    totals["requests"] += sample.value
+                    if status[:1] in ("4", "5"):
+                        totals["client_errors" if status[0] == "4" else "server_errors"] += sample.value
+                elif sample.name == "xase_rate_limit_rejections_total":
+                    totals["rate_limited"] += sample.value
+                elif sample.name == "xase_records_total":
+                    records[str(sample.labels["outcome"])] = records.get(str(sample.labels["outcome"]), 0.0) + sample.value
+                elif sample.name == "xase_http_request_duration_seconds_bucket":
+                    bound = float(sample.labels["le"])
+                    buckets[bound] = buckets.get(bound, 0.0) + sample.value
+        return {**{name: int(value) for name, value in totals.items()}, "records": {name: int(value) for name, value in records.items()},
+                "latency_seconds": {"p50": _quantile(buckets, 0.5), "p99": _quantile(buckets, 0.99)}}  # fmt: skip
+
     def _scraped_registry(self) -> CollectorRegistry:
         if not os.environ.get(MULTIPROCESS_ENV):
             return self.registry
@@ -93,6 +116,16 @@ class Metrics:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         return merged
+
+
+def _quantile(cumulative: dict[float, float], q: float) -> float | None:
+    """The upper bound of the histogram bucket holding quantile `q` (None without observations): an estimate that
+    errs high, as a latency figure should."""
+    bounds = sorted(cumulative)
+    if not bounds or cumulative[bounds[-1]] == 0:
+        return None
+    wanted = q * cumulative[bounds[-1]]
+    return next((bound for bound in bounds if cumulative[bound] >= wanted), bounds[-1])
 
 
 class _Collected:

@@ -5,6 +5,8 @@ framing."""
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlencode
 from typing import Any, Optional
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
@@ -84,15 +86,27 @@ def logout() -> Response:
     return answer  # type: ignore[return-value]
 
 
+FILTER_CHARS = 256  # each filter's text, at most
+
+
+def _filter(name: str) -> Optional[str]:
+    value = request.args.get(name, "").strip()
+    return value[:FILTER_CHARS] or None
+
+
 @blueprint.get("/decisions")
 def decisions() -> Response:
+    """The newest decisions first, narrowed by policy, decision type, time and outcome (text in a stored payload's
+    output, searched within evidence.OUTCOME_SCAN_* caps)."""
     user = _signed_in("records:read")
-    policy = request.args.get("policy") or None
-    after = request.args.get("after", "")
-    after_seq = int(after) if after.isascii() and after.isdigit() and len(after) < 19 else -1
+    wanted = evidence.RecordFilter(_filter("policy"), _filter("type"), _filter("since"), _filter("until"), _filter("outcome"))
+    before = request.args.get("before", "")
+    before_seq = int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None
     with reading() as conn:
-        page = evidence.list_records(conn, user.tenant_id, after_seq=after_seq, limit=PAGE_SIZE, policy_id=policy)
-    return _page("decisions.html", user=user, records=page["records"], policy=policy, next_after=page["next_cursor"])
+        page = evidence.find_records(conn, user.tenant_id, wanted, before_seq=before_seq, limit=PAGE_SIZE)
+    filters = {"policy": wanted.policy_id, "type": wanted.decision_type, "since": wanted.since, "until": wanted.until, "outcome": wanted.outcome}
+    older = None if page["next_before"] is None else "?" + urlencode({**{k: v for k, v in filters.items() if v}, "before": page["next_before"]})
+    return _page("decisions.html", user=user, records=page["records"], filters=filters, older=older, searched_to=page["searched_to"])
 
 
 @blueprint.get("/decisions/<transaction_id>")
@@ -148,6 +162,22 @@ def log() -> Response:
     older_than = shown[PAGE_SIZE - 1]["tree_size"] if len(shown) > PAGE_SIZE else None
     witnesses = evidence.current_ledger().witnessing.state(user.tenant_id)
     return _page("log.html", user=user, checkpoints=shown[:PAGE_SIZE], older_than=older_than, witnesses=witnesses)
+
+
+@blueprint.get("/health")
+def health() -> Response:
+    user = _signed_in("records:read")
+    return _page("health.html", user=user, contexts=user.may("contexts"))
+
+
+@blueprint.get("/health.json")
+def health_figures() -> Response:
+    """The service's own totals (every organisation's: what GET /metrics shows, so only to an admin key when
+    XASE_METRICS_TOKEN guards that); the page takes rates from two of them."""
+    user = _signed_in("records:read")
+    if state().settings.metrics_token is not None and not user.may("admin"):
+        return json_response({"at": time.time(), "service": None})
+    return json_response({"at": time.time(), "service": state().metrics.snapshot()})
 
 
 @blueprint.get("/verify")

@@ -24,7 +24,8 @@ web`) and `xase`; no other subsystem.
 Other subsystems use only the names below: `Ledger.record` to append their
 evidence (within their own transaction for a change), `Ledger.recorded` to
 replay a change under its idempotency key (`check_idempotency_key`), `receipt` to show it, `get_record` to read a
-record (its body, context and payload), `record_lines` and `bundle_keys` to read the chain as an export bundle has it, `open_chain` when a tenant is created,
+record (its body, context and payload; `find_records` to search them),
+`record_lines` and `bundle_keys` to read the chain as an export bundle has it, `open_chain` when a tenant is created,
 `contexts_naming` (and `latest_record_naming`) to find the records whose context names their objects, `build_trees` to build the
 log trees of chains older than them (`xase-ledger db upgrade`), `log_history` and `current_ledger().witnessing.state` to show
 the log's checkpoints and its witnesses.
@@ -36,7 +37,18 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.evidence import audit_api, log_api, otlp_api, records_api
-from ledger_service.evidence.audit import bundle_keys, contexts_naming, get_record, latest_record_naming, list_records, receipt, record_lines, verify_chain
+from ledger_service.evidence.audit import (
+    RecordFilter,
+    bundle_keys,
+    contexts_naming,
+    find_records,
+    get_record,
+    latest_record_naming,
+    list_records,
+    receipt,
+    record_lines,
+    verify_chain,
+)
 from ledger_service.evidence.chain import open_chain
 from ledger_service.evidence.checkpoints import history as log_history
 from ledger_service.evidence.claims import Claim, cited_record, unresolved_references
@@ -47,10 +59,12 @@ from ledger_service.evidence.tree import backfill as build_trees
 __all__ = [
     "Claim",
     "Ledger",
+    "RecordFilter",
     "build_trees",
     "bundle_keys",
     "check_idempotency_key",
     "cited_record",
+    "find_records",
     "contexts_naming",
     "current_ledger",
     "get_record",

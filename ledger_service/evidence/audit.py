@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -75,6 +76,54 @@ def list_records(conn: Connection, tenant_id: str, *, after_seq: int = -1, limit
         "records": [{**record_result(row), "record": record_body(row)} for row in page],
         "next_cursor": str(page[-1].seq) if len(rows) > limit else None,
     }
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """What the console's decisions list narrows by; `outcome` is text in a stored payload's output."""
+
+    policy_id: Optional[str] = None
+    decision_type: Optional[str] = None
+    since: Optional[str] = None  # recorded_at >= since (ISO 8601 UTC, compared as text: the stored form sorts by time)
+    until: Optional[str] = None  # recorded_at < until
+    outcome: Optional[str] = None
+
+
+OUTCOME_SCAN_RECORDS = 5_000  # an outcome search reads at most this many payloads, newest first,
+OUTCOME_SCAN_BYTES = 16 << 20  # and at most this many bytes of them
+
+
+def find_records(conn: Connection, tenant_id: str, wanted: RecordFilter, *, before_seq: Optional[int] = None, limit: int = 50) -> dict[str, Any]:
+    """The newest records matching `wanted` (older than `before_seq`, if given): `records`, `next_before` (the seq to
+    page on from, or None), and `searched_to` (the oldest seq an outcome search reached, when its caps stopped it)."""
+    query = select(Record).where(Record.tenant_id == tenant_id)
+    for matches, value in ((Record.policy_id.__eq__, wanted.policy_id), (Record.decision_type.__eq__, wanted.decision_type),
+                           (Record.recorded_at.__ge__, wanted.since), (Record.recorded_at.__lt__, wanted.until),
+                           (Record.seq.__lt__, before_seq)):  # fmt: skip
+        if value is not None:
+            query = query.where(matches(value))
+    if wanted.outcome is None:
+        rows = conn.execute(query.order_by(Record.seq.desc()).limit(limit + 1)).all()
+        return _found(tenant_id, list(rows[:limit]), len(rows) > limit, None)
+    scanned = conn.execute(query.where(Record.payload_ref.is_not(None)).add_columns(Payload.body)
+                           .join(Payload, (Payload.tenant_id == Record.tenant_id) & (Payload.payload_ref == Record.payload_ref))
+                           .order_by(Record.seq.desc()).limit(OUTCOME_SCAN_RECORDS))  # fmt: skip
+    matched: list[Any] = []
+    read = 0
+    for row in scanned:
+        read += len(row.body or "")
+        if row.body is not None and wanted.outcome in json.dumps(json.loads(row.body).get("output"), ensure_ascii=False):
+            matched.append(row)
+            if len(matched) > limit:
+                return _found(tenant_id, matched[:limit], True, None)
+        if read > OUTCOME_SCAN_BYTES:
+            return _found(tenant_id, matched, True, row.seq)
+    return _found(tenant_id, matched, False, None)
+
+
+def _found(tenant_id: str, rows: list[Any], more: bool, searched_to: Optional[int]) -> dict[str, Any]:
+    next_before = searched_to if searched_to is not None else (rows[-1].seq if more and rows else None)
+    return {"records": [{**record_result(row), "record": record_body(row)} for row in rows], "next_before": next_before, "searched_to": searched_to}
 
 
 def _key_pem(conn: Connection, key_id: str) -> str:

@@ -184,7 +184,8 @@ class Witnessing:
             newest = dict(conn.execute(select(LogCheckpoint.tenant_id, func.max(LogCheckpoint.tree_size)).where(*mine).group_by(LogCheckpoint.tenant_id)).all())
             rows = conn.execute(
                 select(LogCosignature.tenant_id, LogCosignature.key_id, func.max(LogCosignature.tree_size), func.max(LogCosignature.cosigned_at))
-                .where(*theirs).group_by(LogCosignature.tenant_id, LogCosignature.key_id)
+                .where(*theirs)
+                .group_by(LogCosignature.tenant_id, LogCosignature.key_id)
             ).all()
         cosigned = {(row[0], row[1]): (int(row[2]), int(row[3])) for row in rows}
         report = []

@@ -137,3 +137,21 @@ def test_older_records_are_offered_only_when_there_are_some(console: Console, le
     console.page.goto(console.root + "/decisions?policy=credit_policy")
     console.page.click("text=Older records")
     assert console.page.locator("tbody tr").count() == 1
+
+
+def test_decisions_are_filtered_by_type_time_and_outcome(console: Console, ledger: LedgerProcess) -> None:
+    api = Api(ledger, console.key)
+    stored = [decision(200 + n, decision_type="loan", store_payload=True, output={"decision": verdict}) for n, verdict in enumerate(["APPROVED", "DENIED"])]
+    assert api.post("/records/batch", json={"records": [*stored, decision(300, decision_type="fraud")]}).status_code == 200
+    console.sign_in()
+    console.page.fill("#type", "loan")
+    console.page.click("text=Filter")
+    assert console.page.locator("tbody tr").count() == 2
+    console.page.fill("#outcome", "DENIED")
+    console.page.click("text=Filter")
+    assert console.page.locator("tbody tr").count() == 1 and "stored payloads" in console.page.inner_text("main")
+    console.page.goto(console.root + "/decisions?since=2999-01-01")
+    assert console.page.locator("tbody tr").count() == 0 and "match these filters" in console.page.inner_text("main")
+    console.page.goto(console.root + "/decisions?until=2000-01-01&type=" + "x" * 5000)  # capped, not refused
+    assert console.page.locator("text=match these filters").count() == 1
+    assert console.problems == []

@@ -129,3 +129,21 @@ def test_the_bridge_reads_for_the_session_only(conversation: tuple[Console, Cxdb
     assert request.post(root + "/cxdb/v1/contexts/create", data="{}").status == 405  # reads only
     assert request.get(root + "/admin/tenants").status == 404  # only the API's paths
     assert request.get(root + "/api/xase/v1/records").status == 200
+
+
+def test_health_shows_the_counts_and_a_live_feed(conversation: tuple[Console, Cxdb, dict[str, Any]], ledger: LedgerProcess) -> None:
+    console, cxdb, made = conversation
+    console.page.click("text=Health")
+    console.page.locator("#feed", has_text="cxs_").wait_for()  # the seal record, from the chain's last ten
+    assert console.page.inner_text("#contexts") == "2" and console.page.inner_text("#turns") == "4"
+    assert console.page.inner_text("#rate").split()[0].isdigit() and "p99" in console.page.inner_text("#latency")
+    key = console.key
+    answer = requests.post(f"{ledger.base_url}/records", json={"policy_id": HOSTILE, "transaction_id": "live_1", "input": {}, "output": {}},
+                           headers={"X-API-Key": key}, timeout=10)  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    cxdb.say(made["branch"]["context_id"], "later")
+    console.page.locator("#feed", has_text="live_1").wait_for(timeout=15_000)
+    console.page.locator("#feed", has_text=f"context {made['branch']['context_id']} → turn").wait_for(timeout=15_000)
+    assert HOSTILE in console.page.inner_text("#feed") and console.page.title() != "1"
+    console.shot("health")
+    assert console.problems == []

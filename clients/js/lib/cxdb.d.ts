@@ -160,6 +160,14 @@ export declare class CxdbClient {
     }>;
     /** One decision record; the ledger answers 201 (or 200 for a replay of the same idempotency key). */
     record(decision: Record<string, unknown>, idempotencyKey?: string): Promise<Record<string, unknown>>;
+    /** The organisation's chain: records, blocks, head record hash, when the last block was sealed. */
+    ledgerStats(): Promise<{
+        tenant_id: string;
+        records: number;
+        blocks: number;
+        head_record_hash: string;
+        last_sealed_at: string | null;
+    }>;
     /** A page of records in chain order; pass the answer's `next_cursor` as `cursor` for the next. */
     listRecords(query?: {
         cursor?: number;

@@ -136,6 +136,10 @@ export class CxdbClient {
             ? this.json("POST", `${RECORDS}/records`, decision)
             : this.json("POST", `${RECORDS}/records`, { ...decision, idempotency_key: idempotencyKey });
     }
+    /** The organisation's chain: records, blocks, head record hash, when the last block was sealed. */
+    ledgerStats() {
+        return this.json("GET", `${RECORDS}/stats`);
+    }
     /** A page of records in chain order; pass the answer's `next_cursor` as `cursor` for the next. */
     listRecords(query = {}) {
         return this.json("GET", withQuery(`${RECORDS}/records`, query));

@@ -251,6 +251,11 @@ export class CxdbClient {
       : this.json("POST", `${RECORDS}/records`, { ...decision, idempotency_key: idempotencyKey });
   }
 
+  /** The organisation's chain: records, blocks, head record hash, when the last block was sealed. */
+  ledgerStats(): Promise<{ tenant_id: string; records: number; blocks: number; head_record_hash: string; last_sealed_at: string | null }> {
+    return this.json("GET", `${RECORDS}/stats`);
+  }
+
   /** A page of records in chain order; pass the answer's `next_cursor` as `cursor` for the next. */
   listRecords(query: { cursor?: number; limit?: number; policy_id?: string } = {}): Promise<RecordPage> {
     return this.json("GET", withQuery(`${RECORDS}/records`, query));
