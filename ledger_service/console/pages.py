@@ -6,8 +6,8 @@ framing."""
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
 from typing import Any, Optional
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
