@@ -20,8 +20,10 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.access import datasets_api, grants_api, sessions_api
+from ledger_service.access.datasets import overview
+from ledger_service.access.sessions import EVIDENCE_POLICY
 
-__all__ = ["install"]
+__all__ = ["EVIDENCE_POLICY", "install", "overview"]
 
 
 def install(app: Flask) -> None:

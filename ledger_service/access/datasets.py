@@ -74,6 +74,22 @@ def find_dataset(conn: Connection, tenant_id: str, reference: str) -> Any:
     return row
 
 
+def overview(conn: Connection, tenant_id: str, limit: int) -> dict[str, Any]:
+    """What the console shows: the tenant's datasets as holder (at most `limit`, by name, each with its grants and
+    its accesses' count) and the grants made to it as consumer (at most `limit`, newest first)."""
+    rows = conn.execute(select(Dataset).where(Dataset.tenant_id == tenant_id).order_by(Dataset.name).limit(limit)).all()
+    ids = [row.id for row in rows]
+    grants: dict[str, list[dict[str, Any]]] = {}
+    accesses: dict[str, int] = {}
+    if ids:
+        for grant in conn.execute(select(DatasetGrant).where(DatasetGrant.dataset_id.in_(ids)).order_by(DatasetGrant.created_at).limit(limit * 20)):
+            grants.setdefault(grant.dataset_id, []).append(_grant_view(grant))
+        query = select(DatasetAccess.dataset_id, func.count()).where(DatasetAccess.dataset_id.in_(ids)).group_by(DatasetAccess.dataset_id)
+        accesses = {dataset_id: int(count) for dataset_id, count in conn.execute(query)}
+    held = [{**dataset_view(row), "grants": grants.get(row.id, []), "accesses": accesses.get(row.id, 0)} for row in rows]
+    return {"datasets": held, "granted_to_us": grants_to(conn, tenant_id)[:limit]}
+
+
 def dataset_view(dataset: Any) -> dict[str, Any]:
     return {**_dataset_view(dataset), "record_count": dataset.committed_seq + 1}  # seqs are contiguous from 0
 
@@ -288,12 +304,16 @@ def revoke_session(conn: Connection, dataset: Any, session_id: str, reason: Any,
             "revoked_sessions": [row.id] if newly else []}  # fmt: skip
 
 
+MAX_GRANTS_LISTED = 1_000
+
+
 def grants_to(conn: Connection, consumer_tenant_id: str) -> list[dict[str, Any]]:
-    """Every grant made to a consumer, newest first, naming the dataset and its holder."""
+    """The grants made to a consumer, newest first (at most MAX_GRANTS_LISTED), naming the dataset and its holder."""
     query = (
         select(DatasetGrant, Dataset.name.label("dataset_name"), Dataset.tenant_id.label("holder_tenant_id"), Tenant.name.label("holder"))
         .join(Dataset, Dataset.id == DatasetGrant.dataset_id).join(Tenant, Tenant.id == Dataset.tenant_id)
         .where(DatasetGrant.grantee_tenant_id == consumer_tenant_id).order_by(DatasetGrant.created_at.desc(), DatasetGrant.id.desc())
+        .limit(MAX_GRANTS_LISTED)
     )  # fmt: skip
     return [{**_grant_view(row), "dataset": row.dataset_name, "holder_tenant_id": row.holder_tenant_id, "holder": row.holder} for row in conn.execute(query)]
 

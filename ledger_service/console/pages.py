@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from ledger_service import contexts, evidence, explanations
+from ledger_service import access, contexts, evidence, explanations, knowledge
 from ledger_service.console import sessions
 from ledger_service.errors import NotFound, Unauthorized
 from ledger_service.web import json_response, reading, state
@@ -162,6 +162,28 @@ def log() -> Response:
     older_than = shown[PAGE_SIZE - 1]["tree_size"] if len(shown) > PAGE_SIZE else None
     witnesses = evidence.current_ledger().witnessing.state(user.tenant_id)
     return _page("log.html", user=user, checkpoints=shown[:PAGE_SIZE], older_than=older_than, witnesses=witnesses)
+
+
+@blueprint.get("/data")
+def data() -> Response:
+    """Governed data access: the datasets held (grants, how often accessed) and the grants received; the page's
+    script verifies each dataset's access receipts in the browser."""
+    user = _signed_in("sessions")
+    with reading() as conn:
+        shown = access.overview(conn, user.tenant_id, PAGE_SIZE)
+    return _page("data.html", user=user, overview=shown, evidence_policy=access.EVIDENCE_POLICY)
+
+
+@blueprint.get("/knowledge")
+def knowledge_bases() -> Response:
+    """Knowledge bases (ciphertexts only: the console has no plaintext to show) and their newest evidence."""
+    user = _signed_in("records:read")
+    with reading() as conn:
+        bases = knowledge.list_kbs(conn, user.tenant_id)[:PAGE_SIZE]
+        evidence_of = {policy: evidence.find_records(conn, user.tenant_id, evidence.RecordFilter(policy_id=policy), limit=20)["records"]
+                       for policy in (knowledge.RETRIEVAL_POLICY, knowledge.CHANGE_POLICY)}  # fmt: skip
+    return _page("knowledge.html", user=user, bases=bases, retrievals=evidence_of[knowledge.RETRIEVAL_POLICY],
+                 changes=evidence_of[knowledge.CHANGE_POLICY], policies=(knowledge.RETRIEVAL_POLICY, knowledge.CHANGE_POLICY))  # fmt: skip
 
 
 @blueprint.get("/health")

@@ -25,8 +25,10 @@ from __future__ import annotations
 from flask import Flask
 
 from ledger_service.knowledge import admin_api, api
+from ledger_service.knowledge.bases import list_kbs
+from ledger_service.knowledge.retrievals import CHANGE_POLICY, RETRIEVAL_POLICY
 
-__all__ = ["ADMIN_PATHS", "install"]
+__all__ = ["ADMIN_PATHS", "CHANGE_POLICY", "RETRIEVAL_POLICY", "install", "list_kbs"]
 
 ADMIN_PATHS = ("/xtrace/v1/kbs", "/xtrace/v1/keys")  # the admin plane: authenticated by X-Xtrace-Key
 

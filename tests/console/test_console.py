@@ -109,12 +109,20 @@ AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"  # axe-core, vendor
 
 
 def test_no_page_has_a_serious_accessibility_violation(browser: Any, ledger: LedgerProcess, console: Console, tmp_path: Path) -> None:
-    checked = Console(browser, ledger, console.key, tmp_path, bypass_csp=True)  # only so that the test can inject axe-core
+    key = ledger.new_api_key(scopes=["records:read", "records:write", "contexts", "sessions"])
+    api = Api(ledger, key)
+    transaction_id = api.post("/records", json=decision(1)).json()["transaction_id"]
+    cxdb = f"http://127.0.0.1:{ledger.port}/cxdb/v1"
+    context_id = requests.post(cxdb + "/contexts/create", json={}, headers={"X-API-Key": key}, timeout=10).json()["context_id"]
+    requests.post(f"{cxdb}/contexts/{context_id}/append", json={"type_id": "t", "type_version": 1, "data": {"a": 1}}, headers={"X-API-Key": key}, timeout=10)
+    checked = Console(browser, ledger, key, tmp_path, bypass_csp=True)  # only so that the test can inject axe-core
     try:
         checked.sign_in()
-        transaction_id = Api(ledger, console.key).get("/records").json()["records"][0]["transaction_id"]
-        for path in ("/login", "/decisions", f"/decisions/{transaction_id}", "/verify"):
+        pages = ("/login", "/decisions", f"/decisions/{transaction_id}", "/verify", "/contexts", f"/contexts/{context_id}", "/log", "/health", "/data",
+                 "/knowledge")  # fmt: skip
+        for path in pages:
             checked.page.goto(checked.root + path)
+            checked.page.wait_for_load_state("networkidle")  # the pages' scripts have drawn what they fetch
             checked.page.add_script_tag(path=str(AXE))
             found = checked.page.evaluate("async () => (await axe.run()).violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))")
             serious = [violation for violation in found if violation["impact"] in ("serious", "critical")]

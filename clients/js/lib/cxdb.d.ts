@@ -179,6 +179,20 @@ export declare class CxdbClient {
     getReceipt(transactionId: string): Promise<Record<string, unknown>>;
     /** The receipt as a C2SP tlog-proof@v1 text. */
     getTlogProof(transactionId: string): Promise<string>;
+    /** A page of a dataset's access log, newest first, each entry with its receipt unless `receipts` is false. */
+    listAccesses(datasetRef: string, query?: {
+        limit?: number;
+        cursor?: string;
+        since?: string;
+        session_id?: string;
+        receipts?: boolean;
+    }): Promise<{
+        accesses: Array<Record<string, unknown> & {
+            receipt?: Record<string, unknown>;
+        }>;
+        has_more: boolean;
+        next_cursor: string | null;
+    }>;
     /** The newest signed checkpoint (a C2SP signed note, with any witnesses' cosignatures). */
     getCheckpoint(): Promise<string>;
     getLogKeys(): Promise<{

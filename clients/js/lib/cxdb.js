@@ -155,6 +155,11 @@ export class CxdbClient {
     async getTlogProof(transactionId) {
         return (await this.request("GET", withQuery(route(`${RECORDS}/receipts/{}`, transactionId), { format: "tlog-proof" }), undefined, "text/plain")).text();
     }
+    // ---------------------------------------------------------------- governed data access (the holder's side)
+    /** A page of a dataset's access log, newest first, each entry with its receipt unless `receipts` is false. */
+    listAccesses(datasetRef, query = {}) {
+        return this.json("GET", withQuery(route(`${RECORDS}/datasets/{}/accesses`, datasetRef), query));
+    }
     // ---------------------------------------------------------------- the organisation's log (format v2)
     /** The newest signed checkpoint (a C2SP signed note, with any witnesses' cosignatures). */
     async getCheckpoint() {

@@ -275,6 +275,14 @@ export class CxdbClient {
     return (await this.request("GET", withQuery(route(`${RECORDS}/receipts/{}`, transactionId), { format: "tlog-proof" }), undefined, "text/plain")).text();
   }
 
+  // ---------------------------------------------------------------- governed data access (the holder's side)
+
+  /** A page of a dataset's access log, newest first, each entry with its receipt unless `receipts` is false. */
+  listAccesses(datasetRef: string, query: { limit?: number; cursor?: string; since?: string; session_id?: string; receipts?: boolean } = {}):
+    Promise<{ accesses: Array<Record<string, unknown> & { receipt?: Record<string, unknown> }>; has_more: boolean; next_cursor: string | null }> {
+    return this.json("GET", withQuery(route(`${RECORDS}/datasets/{}/accesses`, datasetRef), query));
+  }
+
   // ---------------------------------------------------------------- the organisation's log (format v2)
 
   /** The newest signed checkpoint (a C2SP signed note, with any witnesses' cosignatures). */
