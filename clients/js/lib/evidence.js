@@ -6,7 +6,7 @@
 //   import { verifyReceipt } from "@xase/evidence";
 //   const result = await verifyReceipt(receipt, { trustedKeyIds: ["sha256:..."] });
 //   // { ok: true } or { ok: false, step: "signature", message: "..." }
-import { ECDSA, LogError, fromBase64, leafHash, openNote, parseNote, parseVkey, verifyInclusion as verifyLogInclusion } from "./tlog.js";
+import { ECDSA, LogError, derToRaw, fromBase64, leafHash, openNote, parseNote, parseVkey, verifyInclusion as verifyLogInclusion } from "./tlog.js";
 const subtle = globalThis.crypto.subtle; // browsers, Node 20+
 const encoder = new TextEncoder();
 const ALGORITHM = "ECDSA_P256_SHA256";
@@ -35,15 +35,6 @@ export function canonicalize(value) {
 const hex = (bytes) => Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
 const fromHex = (text) => Uint8Array.from(text.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 const sha256 = async (bytes) => new Uint8Array(await subtle.digest("SHA-256", bytes));
-const concat = (...parts) => {
-    const out = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-        out.set(part, at);
-        at += part.length;
-    }
-    return out;
-};
 const isInt = (value) => Number.isInteger(value);
 const isNumber = (value) => typeof value === "number" && Number.isFinite(value);
 const isHex64 = (value) => typeof value === "string" && HEX64.test(value);
@@ -114,32 +105,16 @@ function checkPosition(receipt, record, block) {
     }
     return proof;
 }
-/** RFC 9162 section 2.1.3.2, step for step, over the leaf H(0x00 || record hash). */
+/** RFC 9162 section 2.1.3.2 (tlog.ts), over the leaf H(0x00 || record hash), in the block's tree. */
 async function verifyInclusion(recordHash, index, size, auditPath, root) {
-    if (index < 0 || size < 1 || index >= size)
-        throw new VerificationError("inclusion_proof", `leaf_index: expected 0..${size - 1}, got ${index}`);
-    let running = await sha256(concat(Uint8Array.of(0), fromHex(recordHash)));
-    let fn = index, sn = size - 1;
-    for (const sibling of auditPath.map(fromHex)) {
-        if (sn === 0)
-            throw new VerificationError("inclusion_proof", `audit_path: expected fewer entries, got ${auditPath.length}`);
-        if (fn % 2 === 1 || fn === sn) {
-            running = await sha256(concat(Uint8Array.of(1), sibling, running));
-            while (fn % 2 === 0 && fn !== 0) {
-                fn = Math.floor(fn / 2);
-                sn = Math.floor(sn / 2);
-            }
-        }
-        else {
-            running = await sha256(concat(Uint8Array.of(1), running, sibling));
-        }
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
+    try {
+        await verifyLogInclusion(index, size, await leafHash(fromHex(recordHash)), auditPath.map(fromHex), fromHex(root));
     }
-    if (sn !== 0)
-        throw new VerificationError("inclusion_proof", `audit_path: expected more entries, got ${auditPath.length}`);
-    if (hex(running) !== root)
-        throw new VerificationError("inclusion_proof", `root: expected ${root}, got ${hex(running)}`);
+    catch (error) {
+        if (error instanceof LogError)
+            throw new VerificationError("inclusion_proof", error.message);
+        throw error;
+    }
 }
 function pemBody(pem) {
     // The first PEM block, text around it ignored, as OpenSSL (and so xase verify) reads it.
@@ -151,26 +126,6 @@ function pemBody(pem) {
 /** The key id of a public key PEM: "sha256:" + hex(H(DER SubjectPublicKeyInfo)). */
 export async function keyFingerprint(pem) {
     return `sha256:${hex(await sha256(pemBody(pem)))}`;
-}
-/** A DER ECDSA signature as the 64 bytes r || s that WebCrypto verifies; null when it is no such DER. */
-function derToRaw(der) {
-    if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2)
-        return null;
-    const out = new Uint8Array(64);
-    let at = 2;
-    for (const offset of [0, 32]) {
-        if (der[at] !== 0x02)
-            return null;
-        const length = der[at + 1];
-        let value = der.slice(at + 2, at + 2 + length);
-        at += 2 + length;
-        while (value.length > 32 && value[0] === 0)
-            value = value.slice(1);
-        if (value.length > 32 || value.length === 0)
-            return null;
-        out.set(value, offset + 32 - value.length);
-    }
-    return at === der.length ? out : null;
 }
 async function checkKey(receipt, block, trustedKeyIds) {
     const publicKey = receipt.public_key;

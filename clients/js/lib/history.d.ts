@@ -1,17 +1,7 @@
+import type { Turn } from "./cxdb.js";
 export declare const ROOT_TURN_ID = "0";
-export interface HistoryTurn {
-    turn_id: string;
-    parent_turn_id: string;
-    depth: number;
-    declared_type: {
-        type_id: string;
-        type_version: number;
-    };
-    turn_hash: string;
-    content_hash_b3?: string;
-    encoding?: number;
-    bytes_b64?: string | null;
-}
+/** What a history check reads of a turn (getTurns with view "raw" or "both" answers it). */
+export type HistoryTurn = Pick<Turn, "turn_id" | "parent_turn_id" | "depth" | "declared_type" | "turn_hash" | "content_hash_b3" | "encoding" | "bytes_b64">;
 export type HistoryVerdict = {
     ok: true;
     head: HistoryTurn;

@@ -7,6 +7,7 @@
 //   const result = await verifyHistory(turns, { headTurnHash: context.head_turn_hash });
 //   // { ok: true, head, turns } or { ok: false, subject: "turn 7", step: "content_hash_b3", message: "..." }
 import { canonicalize } from "./evidence.js";
+import { fromBase64 as decodeBase64, LogError, sha256, toHex } from "./tlog.js";
 import { blake3 } from "./vendor/noble-hashes/blake3.js";
 export const ROOT_TURN_ID = "0";
 const ZERO_HASH = "0".repeat(64);
@@ -19,21 +20,23 @@ class HistoryError extends Error {
         this.step = step;
     }
 }
-const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-const subtle = () => globalThis.crypto.subtle;
 export function contentHash(payload) {
-    return hex(blake3(payload));
+    return toHex(blake3(payload));
 }
 export async function turnHash(parentTurnHash, depth, typeId, typeVersion, contentHashB3, encoding = 1) {
     const body = { v: 1, parent_turn_hash: parentTurnHash ?? ZERO_HASH, depth, type_id: typeId, type_version: typeVersion, encoding,
         content_hash_b3: contentHashB3 };
-    return hex(new Uint8Array(await subtle().digest("SHA-256", new TextEncoder().encode(canonicalize(body)))));
+    return toHex(await sha256(new TextEncoder().encode(canonicalize(body))));
 }
 function fromBase64(subject, text) {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0)
-        throw new HistoryError(subject, "bytes_b64", "not valid base64");
-    const binary = atob(text);
-    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    try {
+        return decodeBase64(text, "bytes_b64");
+    }
+    catch (error) {
+        if (error instanceof LogError)
+            throw new HistoryError(subject, "bytes_b64", "not valid base64");
+        throw error;
+    }
 }
 function field(subject, turn, name, check, expected) {
     const value = turn[name];

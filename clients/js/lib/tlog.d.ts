@@ -4,6 +4,7 @@ export declare class LogError extends Error {
 export declare const ED25519 = 1, ECDSA = 2, COSIGNATURE_V1 = 4;
 export declare const toHex: (bytes: Uint8Array) => string;
 export declare function fromBase64(text: string, what: string): Uint8Array;
+export declare function concat(...parts: Uint8Array[]): Uint8Array;
 export declare const sha256: (data: Uint8Array) => Promise<Uint8Array>;
 export declare const leafHash: (entry: Uint8Array) => Promise<Uint8Array>;
 /** RFC 9162 section 2.1.3.2: `leaf` (a leaf hash) is entry `index` of the tree of `size` whose root is `root`. */
@@ -32,6 +33,8 @@ export interface Vkey {
 export declare function parseNote(note: string): Checkpoint;
 /** `name+hex(key ID)+base64(type || key)`, its key ID checked. */
 export declare function parseVkey(vkey: string): Promise<Vkey>;
+/** A DER ECDSA signature as the 64 bytes r || s that WebCrypto verifies; null when it is no such DER. */
+export declare function derToRaw(der: Uint8Array): Uint8Array | null;
 /** The POSIX time a cosignature states: its first 8 bytes, big-endian. */
 export declare function cosignedAt(signature: Uint8Array): number;
 /** The line `vkey` signed, verified: throws LogError when there is none or it does not verify. Returns the line. */

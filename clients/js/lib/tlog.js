@@ -21,7 +21,7 @@ export function fromBase64(text, what) {
         throw new LogError(`${what}: not valid base64`);
     return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
 }
-function concat(...parts) {
+export function concat(...parts) {
     const out = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
     let at = 0;
     for (const part of parts) {
@@ -174,7 +174,7 @@ export async function parseVkey(vkey) {
     return parsed;
 }
 /** A DER ECDSA signature as the 64 bytes r || s that WebCrypto verifies; null when it is no such DER. */
-function derToRaw(der) {
+export function derToRaw(der) {
     if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2)
         return null;
     const out = new Uint8Array(64);

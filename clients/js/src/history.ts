@@ -7,22 +7,16 @@
 //   const result = await verifyHistory(turns, { headTurnHash: context.head_turn_hash });
 //   // { ok: true, head, turns } or { ok: false, subject: "turn 7", step: "content_hash_b3", message: "..." }
 
+import type { Turn } from "./cxdb.js";
 import { canonicalize } from "./evidence.js";
+import { fromBase64 as decodeBase64, LogError, sha256, toHex } from "./tlog.js";
 import { blake3 } from "./vendor/noble-hashes/blake3.js";
 
 export const ROOT_TURN_ID = "0";
 const ZERO_HASH = "0".repeat(64);
 
-export interface HistoryTurn {
-  turn_id: string;
-  parent_turn_id: string;
-  depth: number;
-  declared_type: { type_id: string; type_version: number };
-  turn_hash: string;
-  content_hash_b3?: string;
-  encoding?: number;
-  bytes_b64?: string | null;
-}
+/** What a history check reads of a turn (getTurns with view "raw" or "both" answers it). */
+export type HistoryTurn = Pick<Turn, "turn_id" | "parent_turn_id" | "depth" | "declared_type" | "turn_hash" | "content_hash_b3" | "encoding" | "bytes_b64">;
 
 export type HistoryVerdict =
   | { ok: true; head: HistoryTurn; turns: number }
@@ -34,24 +28,25 @@ class HistoryError extends Error {
   }
 }
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
 export function contentHash(payload: Uint8Array): string {
-  return hex(blake3(payload));
+  return toHex(blake3(payload));
 }
 
 export async function turnHash(parentTurnHash: string | null, depth: number, typeId: string, typeVersion: number, contentHashB3: string,
   encoding = 1): Promise<string> {
   const body = { v: 1, parent_turn_hash: parentTurnHash ?? ZERO_HASH, depth, type_id: typeId, type_version: typeVersion, encoding,
     content_hash_b3: contentHashB3 };
-  return hex(new Uint8Array(await subtle().digest("SHA-256", new TextEncoder().encode(canonicalize(body)))));
+  return toHex(await sha256(new TextEncoder().encode(canonicalize(body))));
 }
 
 function fromBase64(subject: string, text: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new HistoryError(subject, "bytes_b64", "not valid base64");
-  const binary = atob(text);
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+  try {
+    return decodeBase64(text, "bytes_b64");
+  } catch (error) {
+    if (error instanceof LogError) throw new HistoryError(subject, "bytes_b64", "not valid base64");
+    throw error;
+  }
 }
 
 function field<T>(subject: string, turn: object, name: string, check: (value: unknown) => value is T, expected: string): T {

@@ -25,7 +25,7 @@ export function fromBase64(text: string, what: string): Uint8Array {
   return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
   let at = 0;
   for (const part of parts) {
@@ -186,7 +186,7 @@ export async function parseVkey(vkey: string): Promise<Vkey> {
 }
 
 /** A DER ECDSA signature as the 64 bytes r || s that WebCrypto verifies; null when it is no such DER. */
-function derToRaw(der: Uint8Array): Uint8Array | null {
+export function derToRaw(der: Uint8Array): Uint8Array | null {
   if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) return null;
   const out = new Uint8Array(64);
   let at = 2;
