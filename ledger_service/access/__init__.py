@@ -21,9 +21,9 @@ from flask import Flask
 
 from ledger_service.access import datasets_api, grants_api, sessions_api
 from ledger_service.access.datasets import overview
-from ledger_service.access.sessions import EVIDENCE_POLICY
+from ledger_service.access.sessions import EVIDENCE_POLICY, list_sessions
 
-__all__ = ["EVIDENCE_POLICY", "install", "overview"]
+__all__ = ["EVIDENCE_POLICY", "install", "list_sessions", "overview"]
 
 
 def install(app: Flask) -> None:

@@ -76,7 +76,8 @@ def find_dataset(conn: Connection, tenant_id: str, reference: str) -> Any:
 
 def overview(conn: Connection, tenant_id: str, limit: int) -> dict[str, Any]:
     """What the console shows: the tenant's datasets as holder (at most `limit`, by name, each with its grants and
-    its accesses' count) and the grants made to it as consumer (at most `limit`, newest first)."""
+    its accesses' count) and the grants made to it as consumer (at most `limit`, newest first); its sessions come
+    from `sessions.list_sessions`."""
     rows = conn.execute(select(Dataset).where(Dataset.tenant_id == tenant_id).order_by(Dataset.name).limit(limit)).all()
     ids = [row.id for row in rows]
     grants: dict[str, list[dict[str, Any]]] = {}

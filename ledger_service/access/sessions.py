@@ -79,6 +79,16 @@ def session_view(row: Any, dataset: Any) -> dict[str, Any]:
 # A dataset row with its holder tenant's name, so every answer about a session names whose data it is.
 _DATASET = select(*Dataset.__table__.c, Tenant.name.label("holder_name")).join(Tenant, Tenant.id == Dataset.tenant_id)
 
+MAX_SESSIONS_LISTED = 100
+
+
+def list_sessions(conn: Connection, tenant_id: str, limit: int = MAX_SESSIONS_LISTED) -> list[dict[str, Any]]:
+    """The consumer's sessions, newest first (at most `limit`), each naming its dataset and holder: two queries."""
+    rows = conn.execute(select(AccessSession).where(AccessSession.tenant_id == tenant_id)
+                        .order_by(AccessSession.created_at.desc(), AccessSession.id.desc()).limit(limit)).all()  # fmt: skip
+    datasets = {row.id: row for row in conn.execute(_DATASET.where(Dataset.id.in_({row.dataset_id for row in rows})))} if rows else {}
+    return [session_view(row, datasets[row.dataset_id]) for row in rows]
+
 
 def _granted_dataset(conn: Connection, tenant_id: str, reference: Any, holder: Any = None) -> Any:
     """The dataset an active grant shares with `tenant_id`: by id (`ds_...`, always exact), or by name,

@@ -43,6 +43,15 @@ def open_session() -> Response:
     return json_response(opened, 201)
 
 
+@blueprint.get("")
+def list_sessions() -> Response:
+    """The caller's sessions, newest first: `limit` (1-100, default 100)."""
+    caller = principal("sessions")
+    with reading() as conn:
+        return json_response({"sessions": sessions.list_sessions(conn, caller.tenant_id, int_arg("limit", sessions.MAX_SESSIONS_LISTED, 1,
+                                                                                                   sessions.MAX_SESSIONS_LISTED))})  # fmt: skip
+
+
 @blueprint.get("/<session_id>")
 def show(session_id: str) -> Response:
     reader = _reader(session_id)

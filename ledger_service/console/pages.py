@@ -171,7 +171,8 @@ def data() -> Response:
     user = _signed_in("sessions")
     with reading() as conn:
         shown = access.overview(conn, user.tenant_id, PAGE_SIZE)
-    return _page("data.html", user=user, overview=shown, evidence_policy=access.EVIDENCE_POLICY)
+        opened = access.list_sessions(conn, user.tenant_id, PAGE_SIZE)
+    return _page("data.html", user=user, overview=shown, sessions=opened, evidence_policy=access.EVIDENCE_POLICY)
 
 
 @blueprint.get("/knowledge")

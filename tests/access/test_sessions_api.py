@@ -142,3 +142,15 @@ def test_operations_are_recorded(shared: tuple[Api, Api, str]) -> None:
     assert consumer.post(f"/sessions/{sid}/operations", json={"operation_type": "SELL", "records": ["p1"]}).status_code == 400
     log = holder.get(f"/datasets/{dataset_id}/accesses").json()["accesses"]
     assert log[0]["action"] == "operation.train" and log[0]["record_ids"] == ["p1", "p2"]
+
+
+def test_a_consumer_lists_its_own_sessions_newest_first(shared: tuple[Api, Api, str]) -> None:
+    holder, consumer, dataset_id = shared
+    first, second = open_session(consumer, dataset_id), open_session(consumer, dataset_id)
+    consumer.post(f"/sessions/{first['session_id']}/close", json={"reason": "done"})
+    listed = consumer.get("/sessions").json()["sessions"]
+    assert [s["session_id"] for s in listed] == [second["session_id"], first["session_id"]]
+    assert [s["status"] for s in listed] == ["active", "closed"] and listed[0]["dataset"] == "patients" and listed[0]["holder_tenant_id"]
+    assert holder.get("/sessions").json()["sessions"] == []  # the holder opened none: another tenant's sessions are not listed
+    assert [s["session_id"] for s in consumer.get("/sessions", params={"limit": 1}).json()["sessions"]] == [second["session_id"]]
+    assert consumer.get("/sessions", params={"limit": 101}).status_code == 400

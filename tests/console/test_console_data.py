@@ -45,6 +45,7 @@ def test_the_holder_verifies_its_accesses_and_the_consumer_sees_its_grants(brows
         as_consumer.sign_in()
         as_consumer.page.click("text=Data access")
         assert "patients" in as_consumer.page.inner_text("main") and "model_training" in as_consumer.page.inner_text("main")
+        assert session["session_id"] in as_consumer.page.inner_text("#sessions") and "active" in as_consumer.page.inner_text("#sessions")
         as_consumer.page.click("text=the session evidence")
         assert as_consumer.page.locator("tbody tr").count() >= 1
         assert as_consumer.problems == []

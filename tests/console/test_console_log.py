@@ -1,7 +1,7 @@
 """The console's log page in a real browser, on a ledger with a real witness process: the checkpoints over time,
 the witness's cosignatures and lag, and, in the browser, both newest checkpoints' signatures, their consistency
 proof and the witness's cosignature verified; a proof changed on its way, or a log key the user pins that did not
-sign, fails the check."""
+sign, fails the check; a witness key the user pins is checked instead of the ledger's word."""
 
 from __future__ import annotations
 
@@ -26,29 +26,37 @@ def _cosigned_at(api: Api, size: int) -> bool:
     return f"\n{size}\n" in served and "witness.test/w1" in served
 
 
-@pytest.fixture
-def witnessed(browser: Any, tmp_path: Path) -> Iterator[tuple[Console, Api]]:
-    ledger = LedgerProcess(tmp_path / "ledger", env={"XASE_CHECKPOINT_INTERVAL": "0.1"})
+@pytest.fixture(scope="module")
+def witnessed_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LedgerProcess, Api]]:
+    """A ledger whose checkpoints a real witness cosigns, with two checkpoints at least, the newer one cosigned."""
+    root = tmp_path_factory.mktemp("witnessed")
+    ledger = LedgerProcess(root / "ledger", env={"XASE_CHECKPOINT_INTERVAL": "0.1"})
     ledger.directory.mkdir()
     ledger.start()
     api = Api(ledger, ledger.new_api_key("acme"))
     log_vkey = api.get("/log/keys").json()["vkeys"][0]
     ledger.stop()
-    (tmp_path / "w1").mkdir()
-    witness = WitnessProcess(tmp_path / "w1", [log_vkey], "witness.test/w1").start()
+    (root / "w1").mkdir()
+    witness = WitnessProcess(root / "w1", [log_vkey], "witness.test/w1").start()
     ledger.env["XASE_WITNESSES"] = f"{witness.url} {witness.cosigner.vkey}"
     ledger.start()
-    console = Console(browser, ledger, api.key, tmp_path)
     try:
-        for batch in range(2):  # two checkpoints at least, the newer one cosigned
+        for batch in range(2):
             api.post("/records/batch", json={"records": [decision(10 * batch + n) for n in range(5)]})
             until(lambda size=5 * (batch + 1): _cosigned_at(api, size))
-        console.sign_in()
-        yield console, api
+        yield ledger, api
     finally:
-        console.close()
         ledger.destroy()
         witness.stop()
+
+
+@pytest.fixture
+def witnessed(browser: Any, witnessed_ledger: tuple[LedgerProcess, Api], tmp_path: Path) -> Iterator[tuple[Console, Api]]:
+    ledger, api = witnessed_ledger
+    console = Console(browser, ledger, api.key, tmp_path)
+    console.sign_in()
+    yield console, api
+    console.close()
 
 
 def test_the_log_is_checked_in_the_browser(witnessed: tuple[Console, Api]) -> None:
@@ -84,4 +92,12 @@ def test_a_changed_proof_or_a_key_that_did_not_sign_fails(witnessed: tuple[Conso
     console.page.fill("#vkeys", api.get("/log/keys").json()["vkeys"][0])
     console.page.click("#verify")
     console.page.locator("#verdict", has_text="signed by the keys you trust").wait_for()
+    witness_vkey = console.page.get_attribute("tr.witness", "data-vkey")
+    impostor = note.cosigner_verifier("witness.test/w1", ed25519.Ed25519PrivateKey.generate().public_key()).vkey
+    console.page.fill("#witness-keys", impostor)
+    console.page.click("#verify")
+    console.page.locator("#verdict", has_text="witness.test/w1 has not cosigned tree").wait_for()  # the ledger's word is not taken
+    console.page.fill("#witness-keys", str(witness_vkey))
+    console.page.click("#verify")
+    console.page.locator("#verdict", has_text="(a key you trust)").wait_for()
     assert console.problems == []

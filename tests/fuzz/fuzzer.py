@@ -292,6 +292,7 @@ ROUTES = [
     Route("POST", "/datasets/{dataset_ref}/sessions/{session_id}/revoke", lambda w: {"reason": "r", "revoked_by": "fuzz"}),
     Route("GET", "/datasets/{dataset_ref}/accesses"),
     Route("POST", "/sessions", lambda w: {"dataset": w.c_dataset, "purpose": PURPOSE, "duration": "1h"}),
+    Route("GET", "/sessions"),
     Route("GET", "/sessions/{session_id}"),
     Route("GET", "/sessions/{session_id}/stream"),
     Route("GET", "/sessions/{session_id}/records/{record_id}"),

@@ -179,6 +179,12 @@ export declare class CxdbClient {
     getReceipt(transactionId: string): Promise<Record<string, unknown>>;
     /** The receipt as a C2SP tlog-proof@v1 text. */
     getTlogProof(transactionId: string): Promise<string>;
+    /** The consumer's sessions, newest first (at most 100). */
+    listSessions(query?: {
+        limit?: number;
+    }): Promise<{
+        sessions: Array<Record<string, unknown>>;
+    }>;
     /** A page of a dataset's access log, newest first, each entry with its receipt unless `receipts` is false. */
     listAccesses(datasetRef: string, query?: {
         limit?: number;

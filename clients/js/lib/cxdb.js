@@ -155,7 +155,11 @@ export class CxdbClient {
     async getTlogProof(transactionId) {
         return (await this.request("GET", withQuery(route(`${RECORDS}/receipts/{}`, transactionId), { format: "tlog-proof" }), undefined, "text/plain")).text();
     }
-    // ---------------------------------------------------------------- governed data access (the holder's side)
+    // ---------------------------------------------------------------- governed data access
+    /** The consumer's sessions, newest first (at most 100). */
+    listSessions(query = {}) {
+        return this.json("GET", withQuery(`${RECORDS}/sessions`, query));
+    }
     /** A page of a dataset's access log, newest first, each entry with its receipt unless `receipts` is false. */
     listAccesses(datasetRef, query = {}) {
         return this.json("GET", withQuery(route(`${RECORDS}/datasets/{}/accesses`, datasetRef), query));

@@ -275,7 +275,12 @@ export class CxdbClient {
     return (await this.request("GET", withQuery(route(`${RECORDS}/receipts/{}`, transactionId), { format: "tlog-proof" }), undefined, "text/plain")).text();
   }
 
-  // ---------------------------------------------------------------- governed data access (the holder's side)
+  // ---------------------------------------------------------------- governed data access
+
+  /** The consumer's sessions, newest first (at most 100). */
+  listSessions(query: { limit?: number } = {}): Promise<{ sessions: Array<Record<string, unknown>> }> {
+    return this.json("GET", withQuery(`${RECORDS}/sessions`, query));
+  }
 
   /** A page of a dataset's access log, newest first, each entry with its receipt unless `receipts` is false. */
   listAccesses(datasetRef: string, query: { limit?: number; cursor?: string; since?: string; session_id?: string; receipts?: boolean } = {}):

@@ -22,13 +22,19 @@ async function check() {
       await verifyConsistency(older.size, newer.size, older.root, newer.root, proof.proof.map((entry) => fromBase64(entry, "proof")));
       done.push(`tree ${older.size} is a prefix of tree ${newer.size} (consistency proof of ${proof.proof.length} hashes verified)`);
     }
-    for (const row of document.querySelectorAll("tr.witness")) {
-      const witness = await parseVkey(row.dataset.vkey);
-      if (witness.type !== COSIGNATURE_V1) continue;
+    const pastedWitnesses = document.getElementById("witness-keys").value.split("\n").map((line) => line.trim()).filter(Boolean);
+    const witnessKeys = pastedWitnesses.length ? pastedWitnesses : [...document.querySelectorAll("tr.witness")].map((row) => row.dataset.vkey);
+    for (const text of witnessKeys) {
+      const witness = await parseVkey(text);
+      if (witness.type !== COSIGNATURE_V1) throw new LogError(`${witness.name}: not a cosigner key (type 0x04)`);
       const line = notes[0].signatures.find((signature) => signature.name === witness.name && signature.keyId === witness.keyId);
-      if (!line) continue;
+      if (!line) {
+        done.push(`${witness.name} has not cosigned tree ${notes[0].size}`);
+        continue;
+      }
       await openNote(notes[0], [witness]);
-      done.push(`${witness.name} cosigned tree ${notes[0].size} at ${new Date(cosignedAt(line.signature) * 1000).toISOString()}`);
+      done.push(`${witness.name} cosigned tree ${notes[0].size} at ${new Date(cosignedAt(line.signature) * 1000).toISOString()}` +
+        (pastedWitnesses.length ? " (a key you trust)" : ""));
     }
     say(verdict, `Verified in this browser: ${done.join("; ")}.`, "ok");
   } catch (error) {
