@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from typing import Any, Optional
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
@@ -24,12 +24,28 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 PAGE_SIZE = 50
 
 
+@blueprint.before_request
+def _same_origin_posts_only() -> None:
+    """A form posted from another site is refused before it does anything: no login CSRF (an attacker signing the
+    victim in to the attacker's organisation), whatever the cookie's SameSite does. Browsers send Origin with every
+    POST; a client that sends none is no browser, and has no victim's session to ride."""
+    origin = request.headers.get("Origin")
+    if request.method != "POST" or origin is None:
+        return
+    ours = {request.host_url.rstrip("/")}
+    if state().settings.public_url:
+        public = urlsplit(state().settings.public_url)
+        ours.add(f"{public.scheme}://{public.netloc}")
+    if origin not in ours:
+        abort(Response("This form must be sent from the console's own pages.", status=403, content_type="text/plain; charset=utf-8"))
+
+
 @blueprint.after_request
 def _harden(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # not no-referrer: under it a browser posts forms with Origin: null
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -82,6 +82,15 @@ def test_a_pasted_receipt_that_was_changed_fails_at_its_step(console: Console, l
     assert console.problems == []
 
 
+def test_a_form_posted_from_another_site_is_refused(console: Console, ledger: LedgerProcess) -> None:
+    login = console.root + "/login"
+    refused = requests.post(login, data={"api_key": console.key}, headers={"Origin": "https://evil.example"}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 403 and "xase_console" not in refused.cookies  # no login CSRF: no session was made
+    ours = requests.post(login, data={"api_key": console.key}, headers={"Origin": f"http://127.0.0.1:{ledger.port}"}, allow_redirects=False, timeout=10)
+    assert ours.status_code == 302 and ours.cookies.get("xase_console")
+    console.sign_in()  # and a real browser's own form passes
+
+
 def test_revoking_the_key_ends_its_session(console: Console, ledger: LedgerProcess) -> None:
     console.sign_in()
     tenant = Api(ledger, console.key).get("/stats").json()["tenant_id"]
