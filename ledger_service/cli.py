@@ -199,10 +199,12 @@ def _verify_jobs(engine: Engine, tenant_id: str, asked: Optional[int]) -> int:
 def _verify(args: argparse.Namespace) -> int:
     """Exit 0: every tenant intact and every reference resolves; 1: a tenant BROKEN (or not verified to the end);
     3: intact, but references some decisions cite do not resolve."""
-    engine = _existing_engine(_settings(args))
+    settings = _settings(args)
+    engine = _existing_engine(settings)
+    witnesses = [witness.verifier for witness in witnessing.parse_witnesses(settings.witnesses)]  # their stored cosignatures are checked
     statuses = set()
     for tenant_id in _tenant_ids(engine, args.tenant):
-        result = verification.verify_tenant(engine, tenant_id, jobs=_verify_jobs(engine, tenant_id, args.jobs))
+        result = verification.verify_tenant(engine, tenant_id, jobs=_verify_jobs(engine, tenant_id, args.jobs), witnesses=witnesses)
         statuses.add(result.status)
         for line in _report_lines(result):
             print(printable(line))
@@ -220,6 +222,8 @@ def _report_lines(result: verification.TenantVerification) -> list[str]:
     elif report is not None and (report.turns or report.contexts):
         lines.append(f"{tenant_id}: contexts OK ({report.turns} turns, {report.blobs} blobs, {report.contexts} contexts, "
                      f"{report.sealed_heads} sealed heads)")  # fmt: skip
+    if chain.get("cosignatures_checked"):
+        lines.append(f"{tenant_id}: cosignatures OK ({chain['cosignatures_checked']} by the witnesses of XASE_WITNESSES verified)")
     if result.claims:
         lines.append(f"{tenant_id}: UNRESOLVED references: {len(result.claims)} of {result.references} cited by decisions do not resolve "
                      "(the decisions' claims; the ledger's own data is not affected)")  # fmt: skip

@@ -10,6 +10,7 @@ verified is that tenant's ERROR: the others are verified all the same.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from ledger_service import contexts, evidence
 from ledger_service.db import read_connection
 from ledger_service.web import PREFIX, json_response, principal, state
+from xase import note
 
 __all__ = ["MAX_LISTED_CLAIMS", "TenantVerification", "verify_tenant", "blueprint"]
 
@@ -69,11 +71,12 @@ class TenantVerification:
         }  # fmt: skip
 
 
-def verify_tenant(engine: Engine, tenant_id: str, *, jobs: int = 1) -> TenantVerification:
-    """Verify one tenant's chain, context store and references; never raises (a failure is the report's ERROR)."""
+def verify_tenant(engine: Engine, tenant_id: str, *, jobs: int = 1, witnesses: Sequence[note.Verifier] = ()) -> TenantVerification:
+    """Verify one tenant's chain (its log, and the stored cosignatures of `witnesses`), context store and
+    references; never raises (a failure is the report's ERROR)."""
     result = TenantVerification(tenant_id)
     try:
-        result.chain = evidence.verify_chain(engine, tenant_id, jobs=jobs)
+        result.chain = evidence.verify_chain(engine, tenant_id, jobs=jobs, witnesses=witnesses)
         result.contexts = contexts.verify_tenant(engine, tenant_id)
         with read_connection(engine) as conn:
             result.references, result.claims = evidence.unresolved_references(conn, tenant_id, result.contexts.turn_problem)
@@ -89,4 +92,5 @@ blueprint = Blueprint("verification", __name__, url_prefix=PREFIX)
 @blueprint.get("/verify")
 def verify() -> Response:
     caller = principal("records:read")
-    return json_response(verify_tenant(state().engine, caller.tenant_id).as_json())
+    witnesses = [witness.verifier for witness in evidence.current_ledger().witnessing.witnesses]
+    return json_response(verify_tenant(state().engine, caller.tenant_id, witnesses=witnesses).as_json())

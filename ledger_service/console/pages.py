@@ -33,8 +33,9 @@ def _same_origin_posts_only() -> None:
     if request.method != "POST" or origin is None:
         return
     ours = {request.host_url.rstrip("/")}
-    if state().settings.public_url:
-        public = urlsplit(state().settings.public_url)
+    public_url = state().settings.public_url
+    if public_url:
+        public = urlsplit(str(public_url))
         ours.add(f"{public.scheme}://{public.netloc}")
     if origin not in ours:
         abort(Response("This form must be sent from the console's own pages.", status=403, content_type="text/plain; charset=utf-8"))

@@ -7,7 +7,7 @@ tenant is simply not found.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -19,7 +19,7 @@ from ledger_service.errors import NotFound
 from ledger_service.evidence import checkpoints, tree
 from ledger_service.evidence.chain import record_body, record_result
 from ledger_service.evidence.tables import Block, ChainHead, Payload, Record, SigningKey
-from xase import bundle, evidence, segments
+from xase import bundle, evidence, note, segments
 
 __all__ = ["get_record", "list_records", "receipt", "get_block", "checkpoint", "public_keys", "verify_chain", "export_lines", "stats"]
 
@@ -282,8 +282,9 @@ def _check_block_pointers(rows: list[Any], block_seq: int) -> None:
             raise evidence.VerificationError(f"record seq {row.seq}", "block_seq", f"expected block {block_seq}, got {row.block_seq}", seq=row.seq)
 
 
-def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1) -> dict[str, Any]:
-    """Section 6 full-chain verification of one tenant, straight from the database.
+def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1, witnesses: Sequence[note.Verifier] = ()) -> dict[str, Any]:
+    """Section 6 full-chain verification of one tenant, straight from the database, then its log: tiles,
+    checkpoints, and the stored cosignatures of `witnesses` (cosigner keys; others cannot be checked).
 
     With jobs > 1, in that many processes, each a range of blocks (see xase.segments): the same
     report as with one, faster. Not for a request handler, which must not fork.
@@ -291,7 +292,7 @@ def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1) -> dict[str, 
     if jobs > 1:
         report = _verify_in_segments(engine, tenant_id, jobs)
         if report is not None:
-            return report if not report["ok"] else _verify_log(engine, tenant_id, report)
+            return report if not report["ok"] else _verify_log(engine, tenant_id, report, witnesses)
     with read_connection(engine) as conn:
         verifier = evidence.ChainVerifier(tenant_id, _keys_by_id(conn))
         try:
@@ -299,11 +300,13 @@ def verify_chain(engine: Engine, tenant_id: str, *, jobs: int = 1) -> dict[str, 
         except evidence.VerificationError as failure:
             return {"ok": False, "tenant_id": tenant_id, "records": verifier.records, "blocks": verifier.blocks,
                     "first_broken_seq": failure.seq, "error": {"step": failure.step, "message": str(failure)}}  # fmt: skip
-    return _verify_log(engine, tenant_id, _verified(tenant_id, verifier.records, verifier.blocks))
+    return _verify_log(engine, tenant_id, _verified(tenant_id, verifier.records, verifier.blocks), witnesses)
 
 
-def _verify_log(engine: Engine, tenant_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    """A verified chain's tree: its stored tiles are the chain's, each checkpoint is signed and states the tree's root."""
+def _verify_log(engine: Engine, tenant_id: str, report: dict[str, Any], witnesses: Sequence[note.Verifier]) -> dict[str, Any]:
+    """A verified chain's tree: its stored tiles are the chain's, each checkpoint is signed and states the tree's root,
+    each stored cosignature of a known witness verifies."""
+    cosignatures = 0
     with read_connection(engine, snapshot=True) as conn:
         size = tree.tree_size(conn, tenant_id)
         in_order = select(Record.record_hash).where(Record.tenant_id == tenant_id, Record.seq < size).order_by(Record.seq)
@@ -311,10 +314,12 @@ def _verify_log(engine: Engine, tenant_id: str, report: dict[str, Any]) -> dict[
         step = "log_tree"
         if problem is None:
             problem, step = checkpoints.verify_checkpoints(conn, tenant_id, tree.TreeReader(conn, tenant_id, size)), "checkpoint"
+        if problem is None:
+            (cosignatures, problem), step = checkpoints.verify_cosignatures(conn, tenant_id, witnesses), "cosignature"
     if problem is not None:
         seq, message = problem
         return {**report, "ok": False, "first_broken_seq": seq, "error": {"step": step, "message": message}}
-    return report
+    return {**report, "cosignatures_checked": cosignatures}
 
 
 def _verified(tenant_id: str, records: int, blocks: int) -> dict[str, Any]:

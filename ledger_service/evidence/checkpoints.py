@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +38,7 @@ from ledger_service.evidence.tables import LogCheckpoint, LogCosignature, LogKey
 from xase import evidence, note, tlog
 from xase.keys import KmsUnavailable, ed25519_key_file
 
-__all__ = ["Checkpointer", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints", "witnessed"]
+__all__ = ["Checkpointer", "LogKeys", "latest", "origin_for", "register_log_key", "verify_checkpoints", "verify_cosignatures", "witnessed"]
 
 log = logging.getLogger(__name__)
 
@@ -291,4 +292,39 @@ def verify_checkpoints(conn: Connection, tenant_id: str, reader: tree.TreeReader
             return row.tree_size, f"checkpoint {row.tree_size}: beyond the tree of {reader.size} records"
         if tlog.tree_hash(reader, row.tree_size) != stated.root:
             return row.tree_size, f"checkpoint {row.tree_size}: root {row.root} is not the tree's at that size"
+    return None
+
+
+def verify_cosignatures(conn: Connection, tenant_id: str, witnesses: Sequence[note.Verifier]) -> tuple[int, Optional[tuple[int, str]]]:
+    """Every stored cosignature of a witness in `witnesses` (cosigner keys): its line names that witness and key,
+    states the time stored with it, and verifies over the stored checkpoint of its size. Cosignatures of witnesses
+    not given cannot be checked and are skipped. Returns how many were checked, and None or (size, what does not hold)."""
+    known = {(verifier.name, verifier.key_id.hex()): verifier for verifier in witnesses}
+    checked = 0
+    columns = (LogCosignature.tree_size, LogCosignature.key_id, LogCosignature.witness, LogCosignature.line, LogCosignature.cosigned_at, LogCheckpoint.note)
+    query = (select(*columns).select_from(LogCosignature).join(LogCheckpoint, (LogCheckpoint.tenant_id == LogCosignature.tenant_id)
+             & (LogCheckpoint.tree_size == LogCosignature.tree_size), isouter=True)
+             .where(LogCosignature.tenant_id == tenant_id).order_by(LogCosignature.tree_size, LogCosignature.key_id))  # fmt: skip
+    for row in conn.execute(query):
+        verifier = known.get((row.witness, row.key_id))
+        if verifier is None:
+            continue
+        problem = _cosignature_problem(row, row.note, verifier)
+        if problem is not None:
+            return checked, (row.tree_size, f"cosignature of checkpoint {row.tree_size} by {verifier.name}: {problem}")
+        checked += 1
+    return checked, None
+
+
+def _cosignature_problem(stored: Any, checkpoint_note: Optional[str], verifier: note.Verifier) -> Optional[str]:
+    if checkpoint_note is None:
+        return "no checkpoint of that size is stored"
+    cosigned = checkpoint_note + stored.line
+    try:
+        note.open_note(cosigned, [verifier])
+    except note.NoteError as problem:
+        return str(problem)
+    stated = next(line for line in note.split_note(cosigned)[1] if (line.name, line.key_id) == (verifier.name, verifier.key_id))
+    if note.cosignature_time(stated.signature) != stored.cosigned_at:
+        return f"states time {note.cosignature_time(stated.signature)}, stored as {stored.cosigned_at}"
     return None

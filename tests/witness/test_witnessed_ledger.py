@@ -13,7 +13,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.conftest import Api, LedgerProcess, ScriptedServer, decision, until
+from tests.conftest import Api, LedgerProcess, ScriptedServer, decision, tamper, until
 from tests.evidence.test_log_receipts import _rewrite_from
 from tests.witness.test_witness_protocol import WitnessProcess
 from xase import XaseClient, XaseError, cli, evidence, note
@@ -129,3 +129,20 @@ def test_a_witness_answering_more_than_the_cap_is_refused_unread(tmp_path: Path)
     finally:
         ledger.destroy()
         flood.stop()
+
+
+def test_xase_ledger_verify_checks_the_stored_cosignatures(witnessed: tuple[LedgerProcess, Api, list[WitnessProcess]]) -> None:
+    ledger, api, _ = witnessed
+    api.post("/records/batch", json={"records": [decision(n, transaction_id=f"c_{n}") for n in range(5)]})
+    _witnessed_receipt(api, "c_4")
+    done = ledger.cli("verify", "--tenant", "acme", check=False)
+    assert done.returncode == 0 and "cosignatures OK (" in done.stdout, done.stdout + done.stderr
+    assert ledger.cli("verify", "--tenant", "acme", check=False).returncode == 0  # (nothing was changed by verifying)
+    tamper(ledger.database_url, "UPDATE log_cosignatures SET cosigned_at = cosigned_at + 1 WHERE witness = 'witness.test/w1'")
+    done = ledger.cli("verify", "--tenant", "acme", check=False)
+    assert done.returncode == 1 and "BROKEN" in done.stdout and "cosignature of checkpoint" in done.stdout, done.stdout
+    tamper(ledger.database_url, "UPDATE log_cosignatures SET cosigned_at = cosigned_at - 1 WHERE witness = 'witness.test/w1'")
+    assert ledger.cli("verify", "--tenant", "acme", check=False).returncode == 0
+    tamper(ledger.database_url, "UPDATE log_cosignatures SET line = REPLACE(line, SUBSTR(line, -6, 3), 'AAA') WHERE witness = 'witness.test/w2'")
+    done = ledger.cli("verify", "--tenant", "acme", check=False)
+    assert done.returncode == 1 and "witness.test/w2" in done.stdout, done.stdout
