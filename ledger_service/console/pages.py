@@ -111,16 +111,26 @@ def _filter(name: str) -> Optional[str]:
     return value[:FILTER_CHARS] or None
 
 
+def _time_filter(name: str) -> Optional[str]:
+    """A time as recorded_at is stored (ISO 8601, compared as text): "2026-12-07 10:00" reads as 2026-12-07T10:00."""
+    value = _filter(name)
+    return None if value is None else value.replace(" ", "T", 1)
+
+
+def _position(name: str) -> Optional[int]:
+    """A page's starting point from the query (a seq or a tree size), or None when absent or not a position."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+
+
 @blueprint.get("/decisions")
 def decisions() -> Response:
     """The newest decisions first, narrowed by policy, decision type, time and outcome (text in a stored payload's
     output, searched within evidence.OUTCOME_SCAN_* caps)."""
     user = _signed_in("records:read")
-    wanted = evidence.RecordFilter(_filter("policy"), _filter("type"), _filter("since"), _filter("until"), _filter("outcome"))
-    before = request.args.get("before", "")
-    before_seq = int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None
+    wanted = evidence.RecordFilter(_filter("policy"), _filter("type"), _time_filter("since"), _time_filter("until"), _filter("outcome"))
     with reading() as conn:
-        page = evidence.find_records(conn, user.tenant_id, wanted, before_seq=before_seq, limit=PAGE_SIZE)
+        page = evidence.find_records(conn, user.tenant_id, wanted, before_seq=_position("before"), limit=PAGE_SIZE)
     filters = {"policy": wanted.policy_id, "type": wanted.decision_type, "since": wanted.since, "until": wanted.until, "outcome": wanted.outcome}
     older = None if page["next_before"] is None else "?" + urlencode({**{k: v for k, v in filters.items() if v}, "before": page["next_before"]})
     return _page("decisions.html", user=user, records=page["records"], filters=filters, older=older, searched_to=page["searched_to"])
@@ -173,9 +183,8 @@ def context(context_id: str) -> Response:
 def log() -> Response:
     """The log's checkpoints, newest first, and its witnesses' lag; the page's script checks signatures and consistency."""
     user = _signed_in("records:read")
-    below = request.args.get("below", "")
     with reading() as conn:
-        shown = evidence.log_history(conn, user.tenant_id, PAGE_SIZE + 1, int(below) if below.isascii() and below.isdigit() and len(below) < 19 else None)
+        shown = evidence.log_history(conn, user.tenant_id, PAGE_SIZE + 1, _position("below"))
     older_than = shown[PAGE_SIZE - 1]["tree_size"] if len(shown) > PAGE_SIZE else None
     witnesses = evidence.current_ledger().witnessing.state(user.tenant_id)
     return _page("log.html", user=user, checkpoints=shown[:PAGE_SIZE], older_than=older_than, witnesses=witnesses)

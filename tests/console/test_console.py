@@ -167,6 +167,8 @@ def test_decisions_are_filtered_by_type_time_and_outcome(console: Console, ledge
     console.page.fill("#outcome", "DENIED")
     console.page.click("text=Filter")
     assert console.page.locator("tbody tr").count() == 1 and "stored payloads" in console.page.inner_text("main")
+    console.page.goto(console.root + "/decisions?type=loan&since=2000-01-01 00:00")  # a space reads as the T of ISO 8601
+    assert console.page.locator("tbody tr").count() == 2
     console.page.goto(console.root + "/decisions?since=2999-01-01")
     assert console.page.locator("tbody tr").count() == 0 and "match these filters" in console.page.inner_text("main")
     console.page.goto(console.root + "/decisions?until=2000-01-01&type=" + "x" * 5000)  # capped, not refused
