@@ -58,12 +58,13 @@ def _rate_limit_key() -> str:
     # Hash of the presented key: buckets per key without a database lookup, secrets never stored. Only the key
     # the route authenticates with counts: the knowledge admin plane's X-Xtrace-Key there (a junk X-API-Key beside
     # it would otherwise open a fresh bucket per request), X-API-Key or Bearer everywhere else.
-    if request.path.startswith("/console"):  # the session's bucket: the console holds no key to hash
-        token = request.cookies.get(console.COOKIE)
-        return "console:" + hashlib.sha256(token.encode()).hexdigest()[:32] if token else "ip:" + get_remote_address()
-    admin_plane = request.path.startswith(knowledge.ADMIN_PATHS)
-    key = request.headers.get("X-Xtrace-Key") if admin_plane else presented_api_key()
-    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32] if key else "ip:" + get_remote_address()
+    # The console holds no key: its requests count in their session's bucket.
+    if request.path.startswith("/console"):
+        kind, secret = "console:", request.cookies.get(console.COOKIE)
+    else:
+        admin_plane = request.path.startswith(knowledge.ADMIN_PATHS)
+        kind, secret = "key:", request.headers.get("X-Xtrace-Key") if admin_plane else presented_api_key()
+    return kind + hashlib.sha256(secret.encode()).hexdigest()[:32] if secret else "ip:" + get_remote_address()
 
 
 def _install_error_handlers(app: Flask, metrics: Metrics) -> None:

@@ -46,8 +46,12 @@ class Principal:
     key_id: str
     scopes: frozenset[str]
 
+    def may(self, scope: str) -> bool:
+        """Whether the key has `scope` (the admin scope has every scope)."""
+        return scope in self.scopes or "admin" in self.scopes
+
     def require(self, scope: str) -> None:
-        if scope not in self.scopes and "admin" not in self.scopes:
+        if not self.may(scope):
             raise Forbidden(f"this API key lacks the {scope!r} scope", {"required_scope": scope})
 
 

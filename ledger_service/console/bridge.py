@@ -9,9 +9,8 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from ledger_service.console import sessions
+from ledger_service.console import pages
 from ledger_service.errors import NotFound, Unauthorized
-from ledger_service.web import state
 
 __all__ = ["BRIDGED", "blueprint"]
 
@@ -21,7 +20,7 @@ blueprint = Blueprint("console_api", __name__, url_prefix="/console/api")
 
 @blueprint.get("/<path:path>")
 def bridge(path: str) -> Response:
-    user = sessions.user_of(state().engine, request.cookies.get(sessions.COOKIE))
+    user = pages.current_user()
     if user is None:
         raise Unauthorized("Sign in to the console first")
     if not path.startswith(BRIDGED):

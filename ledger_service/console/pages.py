@@ -51,13 +51,13 @@ def _harden(response: Response) -> Response:
     return response
 
 
-def _user() -> Optional[sessions.ConsoleUser]:
+def current_user() -> Optional[sessions.ConsoleUser]:
     return sessions.user_of(state().engine, request.cookies.get(sessions.COOKIE))
 
 
 def _signed_in(scope: Optional[str] = None) -> sessions.ConsoleUser:
     """The signed-in user (else a redirect to sign-in), whose key must have `scope` if one is named."""
-    user = _user()
+    user = current_user()
     if user is None:
         abort(redirect("/console/login"))
     if scope is not None:
@@ -71,7 +71,7 @@ def _page(template: str, status: int = 200, **values: Any) -> Response:
 
 @blueprint.get("/")
 def home() -> Response:
-    return redirect("/console/decisions" if _user() else "/console/login")  # type: ignore[return-value]
+    return redirect("/console/decisions" if current_user() else "/console/login")  # type: ignore[return-value]
 
 
 @blueprint.get("/login")
@@ -117,10 +117,14 @@ def _time_filter(name: str) -> Optional[str]:
     return None if value is None else value.replace(" ", "T", 1)
 
 
+def _decimal(raw: str, digits: int = 18) -> Optional[int]:
+    """A seq, a tree size or an id written in ASCII decimal of at most `digits` digits, or None when it is not one."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= digits else None
+
+
 def _position(name: str) -> Optional[int]:
     """A page's starting point from the query (a seq or a tree size), or None when absent or not a position."""
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+    return _decimal(request.args.get(name, ""))
 
 
 @blueprint.get("/decisions")
@@ -169,11 +173,12 @@ def context_list() -> Response:
 def context(context_id: str) -> Response:
     """A context: its seal, here; its turns, the DAG of its forks and the history check, drawn by the page's script."""
     user = _signed_in("contexts")
-    if not (context_id.isascii() and context_id.isdigit() and len(context_id) < 20 and int(context_id) > 0):
+    number = _decimal(context_id, digits=19)
+    if not number:
         return _page("missing.html", status=404, user=user, what=f"context {context_id}")
     with reading() as conn:
         try:
-            seal = contexts.seal_state(conn, user.tenant_id, int(context_id))
+            seal = contexts.seal_state(conn, user.tenant_id, number)
         except NotFound:
             return _page("missing.html", status=404, user=user, what=f"context {context_id}")
     return _page("context.html", user=user, context_id=context_id, seal=seal)
@@ -232,4 +237,4 @@ def health_figures() -> Response:
 @blueprint.get("/verify")
 def verify_page() -> Response:
     """Paste a receipt and a key id; verified in the browser. Needs no account: it sends nothing anywhere."""
-    return _page("verify.html", user=_user())
+    return _page("verify.html", user=current_user())

@@ -31,10 +31,6 @@ class ConsoleUser(auth.Principal):
 
     csrf: str = ""
 
-    def may(self, scope: str) -> bool:
-        """Whether the key has `scope` (what the pages show follows it)."""
-        return scope in self.scopes or "admin" in self.scopes
-
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -104,7 +104,7 @@ def find_records(conn: Connection, tenant_id: str, wanted: RecordFilter, *, befo
             query = query.where(matches(value))
     if wanted.outcome is None:
         rows = conn.execute(query.order_by(Record.seq.desc()).limit(limit + 1)).all()
-        return _found(tenant_id, list(rows[:limit]), len(rows) > limit, None)
+        return _found(list(rows[:limit]), len(rows) > limit, None)
     scanned = conn.execute(query.where(Record.payload_ref.is_not(None)).add_columns(Payload.body)
                            .join(Payload, (Payload.tenant_id == Record.tenant_id) & (Payload.payload_ref == Record.payload_ref))
                            .order_by(Record.seq.desc()).limit(OUTCOME_SCAN_RECORDS))  # fmt: skip
@@ -115,13 +115,13 @@ def find_records(conn: Connection, tenant_id: str, wanted: RecordFilter, *, befo
         if row.body is not None and wanted.outcome in json.dumps(json.loads(row.body).get("output"), ensure_ascii=False):
             matched.append(row)
             if len(matched) > limit:
-                return _found(tenant_id, matched[:limit], True, None)
+                return _found(matched[:limit], True, None)
         if read > OUTCOME_SCAN_BYTES:
-            return _found(tenant_id, matched, True, row.seq)
-    return _found(tenant_id, matched, False, None)
+            return _found(matched, True, row.seq)
+    return _found(matched, False, None)
 
 
-def _found(tenant_id: str, rows: list[Any], more: bool, searched_to: Optional[int]) -> dict[str, Any]:
+def _found(rows: list[Any], more: bool, searched_to: Optional[int]) -> dict[str, Any]:
     next_before = searched_to if searched_to is not None else (rows[-1].seq if more and rows else None)
     return {"records": [{**record_result(row), "record": record_body(row)} for row in rows], "next_before": next_before, "searched_to": searched_to}
 

@@ -309,17 +309,18 @@ def verify_cosignatures(conn: Connection, tenant_id: str, witnesses: Sequence[no
         verifier = known.get((row.witness, row.key_id))
         if verifier is None:
             continue
-        problem = _cosignature_problem(row, row.note, verifier)
+        problem = _cosignature_problem(row, verifier)
         if problem is not None:
             return checked, (row.tree_size, f"cosignature of checkpoint {row.tree_size} by {verifier.name}: {problem}")
         checked += 1
     return checked, None
 
 
-def _cosignature_problem(stored: Any, checkpoint_note: Optional[str], verifier: note.Verifier) -> Optional[str]:
-    if checkpoint_note is None:
+def _cosignature_problem(stored: Any, verifier: note.Verifier) -> Optional[str]:
+    """What does not hold of one stored cosignature (with its checkpoint's `note`, None if none is stored), or None."""
+    if stored.note is None:
         return "no checkpoint of that size is stored"
-    cosigned = checkpoint_note + stored.line
+    cosigned = stored.note + stored.line
     try:
         note.open_note(cosigned, [verifier])
     except note.NoteError as problem:

@@ -47,14 +47,19 @@ async function loadTurns(before) {
   return page.turns;
 }
 
+/** The newest page of turns again, drawn. */
+async function reload() {
+  turns = context.head_turn_id === "0" ? [] : await loadTurns(null);
+  render();
+}
+
 async function start() {
   try {
     [context, { children: forks }] = await Promise.all([
       api.getContext(contextId, { include_lineage: true, include_provenance: true }),
       api.children(contextId, { limit: MAX_FORKS, include_lineage: true }),
     ]);
-    turns = context.head_turn_id === "0" ? [] : await loadTurns(null);
-    render();
+    await reload();
   } catch (error) {
     say(summary, `Could not load the context: ${problem(error)}`, "failed");
   }
@@ -71,8 +76,7 @@ older.addEventListener("click", async () => {
 
 viewSelect.addEventListener("change", async () => {
   try {
-    turns = context.head_turn_id === "0" ? [] : await loadTurns(null);
-    render();
+    await reload();
   } catch (error) {
     say(summary, `Could not load the turns: ${problem(error)}`, "failed");
   }

@@ -3,8 +3,11 @@ import { COSIGNATURE_V1, LogError, cosignedAt, fromBase64, openNote, parseNote, 
 
 const verdict = document.getElementById("verdict");
 
+/** The vkeys pasted into a text area, one a line. */
+const pastedKeys = (id) => document.getElementById(id).value.split("\n").map((line) => line.trim()).filter(Boolean);
+
 async function trustedKeys() {
-  const pasted = document.getElementById("vkeys").value.split("\n").map((line) => line.trim()).filter(Boolean);
+  const pasted = pastedKeys("vkeys");
   const vkeys = pasted.length ? pasted : (await api.getLogKeys()).vkeys;
   return { keys: await Promise.all(vkeys.map(parseVkey)), pinned: pasted.length > 0 };
 }
@@ -22,7 +25,7 @@ async function check() {
       await verifyConsistency(older.size, newer.size, older.root, newer.root, proof.proof.map((entry) => fromBase64(entry, "proof")));
       done.push(`tree ${older.size} is a prefix of tree ${newer.size} (consistency proof of ${proof.proof.length} hashes verified)`);
     }
-    const pastedWitnesses = document.getElementById("witness-keys").value.split("\n").map((line) => line.trim()).filter(Boolean);
+    const pastedWitnesses = pastedKeys("witness-keys");
     const witnessKeys = pastedWitnesses.length ? pastedWitnesses : [...document.querySelectorAll("tr.witness")].map((row) => row.dataset.vkey);
     for (const text of witnessKeys) {
       const witness = await parseVkey(text);
